@@ -1,0 +1,116 @@
+//! The instance ports: persistence of instances and images, and the runtime that runs
+//! instances.
+
+use async_trait::async_trait;
+use hydracore_core::{BoxError, Page, PageRequest, RepoError};
+use hydracore_tenants::TenantId;
+use time::OffsetDateTime;
+
+use crate::{Channel, Instance, InstanceId, RuntimeImage, RuntimeImageId, Status};
+
+/// Persistence of instances. Every method is scoped to one tenant: another tenant's
+/// instance MUST behave as if it did not exist.
+#[async_trait]
+pub trait InstanceRepository: Send + Sync {
+    /// Stores a new instance.
+    ///
+    /// # Errors
+    /// MUST return `RepoError::Duplicate` if the tenant has an instance of that name.
+    async fn insert(&self, instance: &Instance) -> Result<(), RepoError>;
+
+    /// The tenant's instance with this id, or `None`.
+    async fn find(&self, tenant: TenantId, id: InstanceId) -> Result<Option<Instance>, RepoError>;
+
+    /// The tenant's instances ordered by `(created_at, id)`.
+    async fn list(&self, tenant: TenantId, page: PageRequest) -> Result<Page<Instance>, RepoError>;
+
+    /// Saves name, runtime image, config and `updated_at`. MUST return `false` if the
+    /// tenant has no such instance.
+    ///
+    /// # Errors
+    /// MUST return `RepoError::Duplicate` if the new name is taken in the tenant.
+    async fn update(&self, instance: &Instance) -> Result<bool, RepoError>;
+
+    /// Moves the instance from `from` to `to`, setting `updated_at = at`, only if its
+    /// status is `from` at that moment (compare-and-set). Returns the instance after
+    /// the change, or `None` if it does not exist or its status was not `from`.
+    async fn transition(
+        &self,
+        tenant: TenantId,
+        id: InstanceId,
+        from: Status,
+        to: Status,
+        at: OffsetDateTime,
+    ) -> Result<Option<Instance>, RepoError>;
+
+    /// Deletes the instance. MUST return `false` if the tenant has no such instance.
+    async fn delete(&self, tenant: TenantId, id: InstanceId) -> Result<bool, RepoError>;
+}
+
+/// Persistence of runtime images and channel promotions.
+#[async_trait]
+pub trait RuntimeImageRepository: Send + Sync {
+    /// Stores a new image.
+    ///
+    /// # Errors
+    /// MUST return `RepoError::Duplicate` if an image with the same name and version
+    /// exists.
+    async fn insert(&self, image: &RuntimeImage) -> Result<(), RepoError>;
+
+    /// The image with this id, or `None`.
+    async fn find(&self, id: RuntimeImageId) -> Result<Option<RuntimeImage>, RepoError>;
+
+    /// All images ordered by `(created_at, id)`.
+    async fn list(&self, page: PageRequest) -> Result<Page<RuntimeImage>, RepoError>;
+
+    /// Points `channel` at the image (replacing any earlier promotion). MUST return
+    /// `false` if the image does not exist.
+    async fn promote(
+        &self,
+        channel: Channel,
+        id: RuntimeImageId,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepoError>;
+
+    /// The image currently promoted to `channel`, or `None`.
+    async fn promoted(&self, channel: Channel) -> Result<Option<RuntimeImage>, RepoError>;
+}
+
+/// Why the runtime could not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+#[error("runtime failure")]
+pub struct RuntimeError(#[source] pub BoxError);
+
+/// What actually runs instances. The control plane asks; the runtime answers with the
+/// status the instance reached.
+#[async_trait]
+pub trait Runtime: Send + Sync {
+    /// Starts the instance. Returns `Running` once it runs, or `Starting` if it is still
+    /// coming up (a later report moves it on).
+    ///
+    /// # Errors
+    /// `RuntimeError` when it could not be started: the instance becomes `failed`.
+    async fn start(&self, instance: &Instance) -> Result<Status, RuntimeError>;
+
+    /// Stops the instance. Returns `Stopped`, or `Stopping` if it is still going down.
+    ///
+    /// # Errors
+    /// `RuntimeError` when it could not be stopped: the instance becomes `failed`.
+    async fn stop(&self, instance: &Instance) -> Result<Status, RuntimeError>;
+}
+
+/// The shipped runtime: the control plane records each transition at once and
+/// launches no process. A real runtime plugs in behind [`Runtime`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RecordingRuntime;
+
+#[async_trait]
+impl Runtime for RecordingRuntime {
+    async fn start(&self, _instance: &Instance) -> Result<Status, RuntimeError> {
+        Ok(Status::Running)
+    }
+
+    async fn stop(&self, _instance: &Instance) -> Result<Status, RuntimeError> {
+        Ok(Status::Stopped)
+    }
+}

@@ -1,0 +1,309 @@
+use std::sync::Arc;
+
+use hydracore_core::{Page, PageRequest, RepoError, SharedClock, ValidationError};
+use hydracore_tenants::TenantId;
+
+use crate::ports::{InstanceRepository, Runtime, RuntimeError, RuntimeImageRepository};
+use crate::{Channel, Instance, InstanceId, InstanceName, Status, parse_image_reference};
+
+/// The most a `config` object may take, serialised.
+pub const MAX_CONFIG_BYTES: usize = 64 * 1024;
+
+/// What to create.
+#[derive(Debug, Clone, Default)]
+pub struct CreateInstance {
+    pub name: String,
+    /// `None`: the `stable` channel's image, or the configured default.
+    pub runtime_image: Option<String>,
+    /// `None`: an empty object.
+    pub config: Option<serde_json::Value>,
+    /// Start it at once.
+    pub start: bool,
+}
+
+/// A partial update; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct InstancePatch {
+    pub name: Option<String>,
+    pub runtime_image: Option<String>,
+    pub config: Option<serde_json::Value>,
+}
+
+/// A lifecycle action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Start,
+    Stop,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Start => "start",
+            Action::Stop => "stop",
+        }
+    }
+}
+
+/// What the instance operations can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum InstanceError {
+    #[error("instance not found")]
+    NotFound,
+    #[error("an instance named '{name}' exists already")]
+    Duplicate { name: String },
+    /// The action is not allowed from the instance's status.
+    #[error("cannot {} an instance that is {status}", action.as_str())]
+    IllegalTransition { action: Action, status: Status },
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Store(RepoError),
+}
+
+impl From<RepoError> for InstanceError {
+    fn from(e: RepoError) -> Self {
+        Self::Store(e)
+    }
+}
+
+/// The instance rules.
+#[derive(Clone)]
+pub struct InstanceService {
+    repo: Arc<dyn InstanceRepository>,
+    images: Arc<dyn RuntimeImageRepository>,
+    runtime: Arc<dyn Runtime>,
+    clock: SharedClock,
+    default_image: String,
+}
+
+fn parse_config(config: serde_json::Value) -> Result<serde_json::Value, ValidationError> {
+    if !config.is_object() {
+        return Err(ValidationError::new(
+            "config",
+            "dict_type",
+            "Input should be a valid dictionary",
+            config.to_string(),
+        ));
+    }
+    let size = config.to_string().len();
+    if size > MAX_CONFIG_BYTES {
+        return Err(ValidationError::new(
+            "config",
+            "too_long",
+            format!("config must be at most {MAX_CONFIG_BYTES} bytes of JSON (got {size})"),
+            "{…}",
+        ));
+    }
+    Ok(config)
+}
+
+impl InstanceService {
+    /// `default_image` is used while no image is promoted to `stable`.
+    pub fn new(
+        repo: Arc<dyn InstanceRepository>,
+        images: Arc<dyn RuntimeImageRepository>,
+        runtime: Arc<dyn Runtime>,
+        clock: SharedClock,
+        default_image: String,
+    ) -> Self {
+        Self {
+            repo,
+            images,
+            runtime,
+            clock,
+            default_image,
+        }
+    }
+
+    fn duplicate(name: &InstanceName) -> impl FnOnce(RepoError) -> InstanceError + '_ {
+        move |e| match e {
+            RepoError::Duplicate { .. } => InstanceError::Duplicate {
+                name: name.to_string(),
+            },
+            other => InstanceError::Store(other),
+        }
+    }
+
+    /// Creates an instance, stopped (or started, with `start`).
+    ///
+    /// # Errors
+    /// `Invalid` for a bad name, image or config; `Duplicate` for a taken name.
+    pub async fn create(
+        &self,
+        tenant: TenantId,
+        req: CreateInstance,
+    ) -> Result<Instance, InstanceError> {
+        let name = InstanceName::parse(&req.name)?;
+        let config = parse_config(req.config.unwrap_or_else(|| serde_json::json!({})))?;
+        let runtime_image = match req.runtime_image {
+            Some(image) => parse_image_reference(&image)?,
+            None => match self.images.promoted(Channel::Stable).await? {
+                Some(image) => image.reference(),
+                None => self.default_image.clone(),
+            },
+        };
+        let now = self.clock.now();
+        let instance = Instance {
+            id: InstanceId::new(),
+            tenant_id: tenant,
+            name,
+            status: Status::Stopped,
+            runtime_image,
+            config,
+            created_at: now,
+            updated_at: now,
+        };
+        self.repo
+            .insert(&instance)
+            .await
+            .map_err(Self::duplicate(&instance.name))?;
+        if req.start {
+            return self.start(tenant, instance.id).await;
+        }
+        Ok(instance)
+    }
+
+    /// # Errors
+    /// `NotFound` for an unknown or other tenant's instance.
+    pub async fn get(&self, tenant: TenantId, id: InstanceId) -> Result<Instance, InstanceError> {
+        self.repo
+            .find(tenant, id)
+            .await?
+            .ok_or(InstanceError::NotFound)
+    }
+
+    /// The tenant's instances, oldest first.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn list(
+        &self,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> Result<Page<Instance>, InstanceError> {
+        Ok(self.repo.list(tenant, page).await?)
+    }
+
+    /// Renames, re-images or reconfigures an instance.
+    ///
+    /// # Errors
+    /// As [`Self::create`], and `NotFound`.
+    pub async fn update(
+        &self,
+        tenant: TenantId,
+        id: InstanceId,
+        patch: InstancePatch,
+    ) -> Result<Instance, InstanceError> {
+        let mut instance = self.get(tenant, id).await?;
+        if let Some(name) = patch.name {
+            instance.name = InstanceName::parse(&name)?;
+        }
+        if let Some(image) = patch.runtime_image {
+            instance.runtime_image = parse_image_reference(&image)?;
+        }
+        if let Some(config) = patch.config {
+            instance.config = parse_config(config)?;
+        }
+        instance.updated_at = self.clock.now();
+        let found = self
+            .repo
+            .update(&instance)
+            .await
+            .map_err(Self::duplicate(&instance.name))?;
+        if found {
+            Ok(instance)
+        } else {
+            Err(InstanceError::NotFound)
+        }
+    }
+
+    /// Deletes an instance, stopping it first when a process may be live.
+    ///
+    /// # Errors
+    /// `NotFound`; `Runtime` when a live instance cannot be stopped (it is kept).
+    pub async fn delete(&self, tenant: TenantId, id: InstanceId) -> Result<(), InstanceError> {
+        let instance = self.get(tenant, id).await?;
+        if instance.status.may_be_live() {
+            self.runtime.stop(&instance).await?;
+        }
+        if self.repo.delete(tenant, id).await? {
+            Ok(())
+        } else {
+            Err(InstanceError::NotFound)
+        }
+    }
+
+    /// Starts an instance through the runtime.
+    ///
+    /// # Errors
+    /// `IllegalTransition` unless it is `stopped` or `failed`; `Runtime` when the
+    /// runtime fails (the instance is then `failed`).
+    pub async fn start(&self, tenant: TenantId, id: InstanceId) -> Result<Instance, InstanceError> {
+        self.drive(tenant, id, Action::Start).await
+    }
+
+    /// Stops an instance through the runtime.
+    ///
+    /// # Errors
+    /// `IllegalTransition` unless it is `running`, `starting` or `failed`; `Runtime`
+    /// when the runtime fails (the instance is then `failed`).
+    pub async fn stop(&self, tenant: TenantId, id: InstanceId) -> Result<Instance, InstanceError> {
+        self.drive(tenant, id, Action::Stop).await
+    }
+
+    async fn drive(
+        &self,
+        tenant: TenantId,
+        id: InstanceId,
+        action: Action,
+    ) -> Result<Instance, InstanceError> {
+        let current = self.get(tenant, id).await?;
+        let (allowed, via) = match action {
+            Action::Start => (current.status.can_start(), Status::Starting),
+            Action::Stop => (current.status.can_stop(), Status::Stopping),
+        };
+        if !allowed {
+            return Err(InstanceError::IllegalTransition {
+                action,
+                status: current.status,
+            });
+        }
+        let Some(moving) = self
+            .repo
+            .transition(tenant, id, current.status, via, self.clock.now())
+            .await?
+        else {
+            // Someone else moved it in between: report what it is now.
+            let now = self.get(tenant, id).await?;
+            return Err(InstanceError::IllegalTransition {
+                action,
+                status: now.status,
+            });
+        };
+        let outcome = match action {
+            Action::Start => self.runtime.start(&moving).await,
+            Action::Stop => self.runtime.stop(&moving).await,
+        };
+        let (reached, failure) = match outcome {
+            Ok(status) => (status, None),
+            Err(e) => (Status::Failed, Some(e)),
+        };
+        let settled = if reached == via {
+            Some(moving)
+        } else {
+            self.repo
+                .transition(tenant, id, via, reached, self.clock.now())
+                .await?
+        };
+        if let Some(e) = failure {
+            return Err(e.into());
+        }
+        match settled {
+            Some(instance) => Ok(instance),
+            None => self.get(tenant, id).await,
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! In-memory fakes of the instance ports.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use hydracore_core::{Page, PageKey, PageRequest, RepoError};
+use hydracore_tenants::TenantId;
+use time::OffsetDateTime;
+
+use crate::ports::{InstanceRepository, Runtime, RuntimeError, RuntimeImageRepository};
+use crate::{Channel, Instance, InstanceId, RuntimeImage, RuntimeImageId, Status};
+
+fn poisoned<T>(e: std::sync::PoisonError<T>) -> RepoError {
+    RepoError::Unexpected(e.to_string().into())
+}
+
+fn duplicate(constraint: &str) -> RepoError {
+    RepoError::Duplicate {
+        constraint: constraint.into(),
+    }
+}
+
+fn page<T: Clone>(
+    mut rows: Vec<T>,
+    req: PageRequest,
+    key: impl Fn(&T) -> PageKey + Copy,
+) -> Page<T> {
+    rows.retain(|r| req.after.is_none_or(|a| key(r) > a));
+    rows.sort_by_key(key);
+    rows.truncate(req.limit() as usize + 1);
+    Page::from_overfetch(rows, &req, key)
+}
+
+fn instance_key(i: &Instance) -> PageKey {
+    PageKey {
+        created_at: i.created_at,
+        id: i.id.0,
+    }
+}
+
+/// An [`InstanceRepository`] in a map.
+#[derive(Debug, Default)]
+pub struct InMemoryInstanceRepository {
+    rows: Mutex<BTreeMap<InstanceId, Instance>>,
+}
+
+#[async_trait]
+impl InstanceRepository for InMemoryInstanceRepository {
+    async fn insert(&self, instance: &Instance) -> Result<(), RepoError> {
+        let mut rows = self.rows.lock().map_err(poisoned)?;
+        if rows
+            .values()
+            .any(|i| i.tenant_id == instance.tenant_id && i.name == instance.name)
+        {
+            return Err(duplicate("instances_tenant_id_name"));
+        }
+        rows.insert(instance.id, instance.clone());
+        Ok(())
+    }
+
+    async fn find(&self, tenant: TenantId, id: InstanceId) -> Result<Option<Instance>, RepoError> {
+        let rows = self.rows.lock().map_err(poisoned)?;
+        Ok(rows.get(&id).filter(|i| i.tenant_id == tenant).cloned())
+    }
+
+    async fn list(&self, tenant: TenantId, req: PageRequest) -> Result<Page<Instance>, RepoError> {
+        let rows = self.rows.lock().map_err(poisoned)?;
+        let mine = rows
+            .values()
+            .filter(|i| i.tenant_id == tenant)
+            .cloned()
+            .collect();
+        Ok(page(mine, req, instance_key))
+    }
+
+    async fn update(&self, instance: &Instance) -> Result<bool, RepoError> {
+        let mut rows = self.rows.lock().map_err(poisoned)?;
+        if rows.values().any(|i| {
+            i.tenant_id == instance.tenant_id && i.name == instance.name && i.id != instance.id
+        }) {
+            return Err(duplicate("instances_tenant_id_name"));
+        }
+        match rows.get_mut(&instance.id) {
+            Some(i) if i.tenant_id == instance.tenant_id => {
+                i.name = instance.name.clone();
+                i.runtime_image.clone_from(&instance.runtime_image);
+                i.config = instance.config.clone();
+                i.updated_at = instance.updated_at;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn transition(
+        &self,
+        tenant: TenantId,
+        id: InstanceId,
+        from: Status,
+        to: Status,
+        at: OffsetDateTime,
+    ) -> Result<Option<Instance>, RepoError> {
+        let mut rows = self.rows.lock().map_err(poisoned)?;
+        match rows.get_mut(&id) {
+            Some(i) if i.tenant_id == tenant && i.status == from => {
+                i.status = to;
+                i.updated_at = at;
+                Ok(Some(i.clone()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn delete(&self, tenant: TenantId, id: InstanceId) -> Result<bool, RepoError> {
+        let mut rows = self.rows.lock().map_err(poisoned)?;
+        if rows.get(&id).is_some_and(|i| i.tenant_id == tenant) {
+            rows.remove(&id);
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+}
+
+/// A [`RuntimeImageRepository`] in maps.
+#[derive(Debug, Default)]
+pub struct InMemoryRuntimeImageRepository {
+    images: Mutex<BTreeMap<RuntimeImageId, RuntimeImage>>,
+    channels: Mutex<HashMap<Channel, RuntimeImageId>>,
+}
+
+fn image_key(i: &RuntimeImage) -> PageKey {
+    PageKey {
+        created_at: i.created_at,
+        id: i.id.0,
+    }
+}
+
+#[async_trait]
+impl RuntimeImageRepository for InMemoryRuntimeImageRepository {
+    async fn insert(&self, image: &RuntimeImage) -> Result<(), RepoError> {
+        let mut images = self.images.lock().map_err(poisoned)?;
+        if images
+            .values()
+            .any(|i| i.name == image.name && i.version == image.version)
+        {
+            return Err(duplicate("runtime_images_name_version"));
+        }
+        images.insert(image.id, image.clone());
+        Ok(())
+    }
+
+    async fn find(&self, id: RuntimeImageId) -> Result<Option<RuntimeImage>, RepoError> {
+        Ok(self.images.lock().map_err(poisoned)?.get(&id).cloned())
+    }
+
+    async fn list(&self, req: PageRequest) -> Result<Page<RuntimeImage>, RepoError> {
+        let images = self.images.lock().map_err(poisoned)?;
+        Ok(page(images.values().cloned().collect(), req, image_key))
+    }
+
+    async fn promote(
+        &self,
+        channel: Channel,
+        id: RuntimeImageId,
+        _at: OffsetDateTime,
+    ) -> Result<bool, RepoError> {
+        if !self.images.lock().map_err(poisoned)?.contains_key(&id) {
+            return Ok(false);
+        }
+        self.channels.lock().map_err(poisoned)?.insert(channel, id);
+        Ok(true)
+    }
+
+    async fn promoted(&self, channel: Channel) -> Result<Option<RuntimeImage>, RepoError> {
+        let Some(id) = self
+            .channels
+            .lock()
+            .map_err(poisoned)?
+            .get(&channel)
+            .copied()
+        else {
+            return Ok(None);
+        };
+        self.find(id).await
+    }
+}
+
+/// A [`Runtime`] that fails every call, to exercise the failure paths.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FailingRuntime;
+
+#[async_trait]
+impl Runtime for FailingRuntime {
+    async fn start(&self, _instance: &Instance) -> Result<Status, RuntimeError> {
+        Err(RuntimeError("no capacity".into()))
+    }
+
+    async fn stop(&self, _instance: &Instance) -> Result<Status, RuntimeError> {
+        Err(RuntimeError("unreachable host".into()))
+    }
+}

@@ -1,0 +1,144 @@
+use std::sync::Arc;
+
+use hydracore_core::SystemClock;
+use hydracore_tenants::TenantId;
+use serde_json::json;
+
+use crate::ports::{RecordingRuntime, Runtime};
+use crate::testing::{FailingRuntime, InMemoryInstanceRepository, InMemoryRuntimeImageRepository};
+use crate::*;
+
+fn service_with(
+    runtime: Arc<dyn Runtime>,
+) -> (InstanceService, Arc<InMemoryRuntimeImageRepository>) {
+    let images = Arc::new(InMemoryRuntimeImageRepository::default());
+    let svc = InstanceService::new(
+        Arc::new(InMemoryInstanceRepository::default()),
+        images.clone(),
+        runtime,
+        Arc::new(SystemClock),
+        "hydracore/agent-runtime:latest".into(),
+    );
+    (svc, images)
+}
+
+fn create(name: &str) -> CreateInstance {
+    CreateInstance {
+        name: name.into(),
+        ..CreateInstance::default()
+    }
+}
+
+#[tokio::test]
+async fn lifecycle_follows_the_state_machine() {
+    let (svc, _) = service_with(Arc::new(RecordingRuntime));
+    let t = TenantId::new();
+    let i = svc.create(t, create("web-1")).await.unwrap();
+    assert_eq!(i.status, Status::Stopped);
+    assert!(matches!(
+        svc.stop(t, i.id).await,
+        Err(InstanceError::IllegalTransition {
+            action: Action::Stop,
+            status: Status::Stopped
+        })
+    ));
+    assert_eq!(svc.start(t, i.id).await.unwrap().status, Status::Running);
+    assert!(matches!(
+        svc.start(t, i.id).await,
+        Err(InstanceError::IllegalTransition {
+            action: Action::Start,
+            status: Status::Running
+        })
+    ));
+    assert_eq!(svc.stop(t, i.id).await.unwrap().status, Status::Stopped);
+}
+
+#[tokio::test]
+async fn a_failing_runtime_leaves_the_instance_failed() {
+    let (svc, _) = service_with(Arc::new(FailingRuntime));
+    let t = TenantId::new();
+    let i = svc.create(t, create("web-1")).await.unwrap();
+    assert!(matches!(
+        svc.start(t, i.id).await,
+        Err(InstanceError::Runtime(_))
+    ));
+    assert_eq!(svc.get(t, i.id).await.unwrap().status, Status::Failed);
+}
+
+#[tokio::test]
+async fn names_are_unique_per_tenant_only() {
+    let (svc, _) = service_with(Arc::new(RecordingRuntime));
+    let (a, b) = (TenantId::new(), TenantId::new());
+    svc.create(a, create("web")).await.unwrap();
+    assert!(matches!(
+        svc.create(a, create("web")).await,
+        Err(InstanceError::Duplicate { .. })
+    ));
+    svc.create(b, create("web")).await.unwrap();
+}
+
+#[tokio::test]
+async fn validates_name_and_config() {
+    let (svc, _) = service_with(Arc::new(RecordingRuntime));
+    let t = TenantId::new();
+    for bad in ["", "Web", "a_b", &"a".repeat(65)] {
+        assert!(
+            matches!(
+                svc.create(t, create(bad)).await,
+                Err(InstanceError::Invalid(_))
+            ),
+            "{bad}"
+        );
+    }
+    let mut req = create("ok");
+    req.config = Some(json!([1, 2]));
+    match svc.create(t, req).await {
+        Err(InstanceError::Invalid(v)) => assert_eq!(v.kind, "dict_type"),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn new_instances_take_the_stable_image_or_the_default() {
+    let (svc, images) = service_with(Arc::new(RecordingRuntime));
+    let t = TenantId::new();
+    let first = svc.create(t, create("a")).await.unwrap();
+    assert_eq!(first.runtime_image, "hydracore/agent-runtime:latest");
+    let image = RuntimeImage {
+        id: RuntimeImageId::new(),
+        name: "hydracore/agent-runtime".into(),
+        version: "1.4.2".into(),
+        digest: "sha256:00".into(),
+        created_at: time::OffsetDateTime::now_utc(),
+    };
+    images.insert(&image).await.unwrap();
+    images
+        .promote(Channel::Stable, image.id, image.created_at)
+        .await
+        .unwrap();
+    let second = svc.create(t, create("b")).await.unwrap();
+    assert_eq!(second.runtime_image, "hydracore/agent-runtime:1.4.2");
+}
+
+#[tokio::test]
+async fn other_tenants_instances_are_not_found() {
+    let (svc, _) = service_with(Arc::new(RecordingRuntime));
+    let i = svc.create(TenantId::new(), create("web")).await.unwrap();
+    let other = TenantId::new();
+    assert!(matches!(
+        svc.get(other, i.id).await,
+        Err(InstanceError::NotFound)
+    ));
+    assert!(matches!(
+        svc.start(other, i.id).await,
+        Err(InstanceError::NotFound)
+    ));
+    assert!(matches!(
+        svc.delete(other, i.id).await,
+        Err(InstanceError::NotFound)
+    ));
+    assert!(matches!(
+        svc.update(other, i.id, InstancePatch::default()).await,
+        Err(InstanceError::NotFound)
+    ));
+}

@@ -1,0 +1,114 @@
+//! In-memory fakes of the key ports.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use hydracore_core::{Page, PageKey, PageRequest, RepoError};
+use hydracore_tenants::TenantId;
+use time::OffsetDateTime;
+
+use crate::{ApiKey, ApiKeyId, KeyHash, KeyRepository};
+
+/// A [`KeyRepository`] in a map.
+#[derive(Debug, Default)]
+pub struct InMemoryKeyRepository {
+    rows: Mutex<BTreeMap<ApiKeyId, (ApiKey, KeyHash)>>,
+}
+
+fn poisoned<T>(e: std::sync::PoisonError<T>) -> RepoError {
+    RepoError::Unexpected(e.to_string().into())
+}
+
+fn key_of(k: &ApiKey) -> PageKey {
+    PageKey {
+        created_at: k.created_at,
+        id: k.id.0,
+    }
+}
+
+#[async_trait]
+impl KeyRepository for InMemoryKeyRepository {
+    async fn insert(&self, key: &ApiKey, hash: &KeyHash) -> Result<(), RepoError> {
+        let mut rows = self.rows.lock().map_err(poisoned)?;
+        if rows.contains_key(&key.id) || rows.values().any(|(_, h)| h == hash) {
+            return Err(RepoError::Duplicate {
+                constraint: "api_keys_key_hash".into(),
+            });
+        }
+        rows.insert(key.id, (key.clone(), *hash));
+        Ok(())
+    }
+
+    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKey>, RepoError> {
+        let rows = self.rows.lock().map_err(poisoned)?;
+        Ok(rows
+            .values()
+            .find(|(_, h)| h == hash)
+            .map(|(k, _)| k.clone()))
+    }
+
+    async fn find(&self, tenant: TenantId, id: ApiKeyId) -> Result<Option<ApiKey>, RepoError> {
+        let rows = self.rows.lock().map_err(poisoned)?;
+        Ok(rows
+            .get(&id)
+            .filter(|(k, _)| k.tenant_id == tenant)
+            .map(|(k, _)| k.clone()))
+    }
+
+    async fn list(&self, tenant: TenantId, page: PageRequest) -> Result<Page<ApiKey>, RepoError> {
+        let rows = self.rows.lock().map_err(poisoned)?;
+        let mut keys: Vec<ApiKey> = rows
+            .values()
+            .map(|(k, _)| k)
+            .filter(|k| k.tenant_id == tenant && k.revoked_at.is_none())
+            .filter(|k| page.after.is_none_or(|a| key_of(k) > a))
+            .cloned()
+            .collect();
+        keys.sort_by_key(key_of);
+        keys.truncate(page.limit() as usize + 1);
+        Ok(Page::from_overfetch(keys, &page, key_of))
+    }
+
+    async fn update(&self, key: &ApiKey) -> Result<bool, RepoError> {
+        let mut rows = self.rows.lock().map_err(poisoned)?;
+        match rows.get_mut(&key.id) {
+            Some((k, _)) if k.tenant_id == key.tenant_id && k.revoked_at.is_none() => {
+                k.name.clone_from(&key.name);
+                k.scopes = key.scopes.clone();
+                k.expires_at = key.expires_at;
+                k.rate_limit = key.rate_limit;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn revoke(
+        &self,
+        tenant: TenantId,
+        id: ApiKeyId,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepoError> {
+        let mut rows = self.rows.lock().map_err(poisoned)?;
+        match rows.get_mut(&id) {
+            Some((k, _)) if k.tenant_id == tenant && k.revoked_at.is_none() => {
+                k.revoked_at = Some(at);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn record_usage(&self, used: &[(ApiKeyId, OffsetDateTime)]) -> Result<(), RepoError> {
+        let mut rows = self.rows.lock().map_err(poisoned)?;
+        for (id, at) in used {
+            if let Some((k, _)) = rows.get_mut(id) {
+                if k.last_used_at.is_none_or(|l| l < *at) {
+                    k.last_used_at = Some(*at);
+                }
+            }
+        }
+        Ok(())
+    }
+}
