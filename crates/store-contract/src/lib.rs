@@ -1,1 +1,64 @@
-//! placeholder
+//! The port contract suite: one set of cases that every implementation of the
+//! repository ports must pass, so the PostgreSQL adapter, the SQLite adapter and the
+//! in-memory fakes cannot drift apart.
+//!
+//! An implementation provides a [`Harness`] and calls [`contract_tests!`], which
+//! expands to one named test per case. Depends on domain crates only.
+
+pub mod cases;
+
+use std::sync::Arc;
+
+use hydracore_instances::{InstanceRepository, RuntimeImageRepository};
+use hydracore_keys::KeyRepository;
+use hydracore_mcp_log::McpCallLog;
+use hydracore_tenants::TenantRepository;
+
+/// Every port, as one implementation provides them.
+#[derive(Clone)]
+pub struct Ports {
+    pub tenants: Arc<dyn TenantRepository>,
+    pub keys: Arc<dyn KeyRepository>,
+    pub instances: Arc<dyn InstanceRepository>,
+    pub images: Arc<dyn RuntimeImageRepository>,
+    pub calls: Arc<dyn McpCallLog>,
+}
+
+/// Makes fresh, empty ports for one case, and cleans up after it.
+pub trait Harness: Sized {
+    /// `None` when this implementation cannot run here (and may be skipped).
+    fn setup() -> impl Future<Output = Option<(Self, Ports)>>;
+    fn teardown(self) -> impl Future<Output = ()>;
+}
+
+/// Expands to one `#[tokio::test]` per contract case, run against `$harness`.
+#[macro_export]
+macro_rules! contract_tests {
+    ($harness:ty) => {
+        $crate::contract_tests!(@cases $harness;
+            tenants_insert_and_find,
+            keys_round_trip_by_hash_and_id,
+            keys_update_and_revoke,
+            keys_record_usage_keeps_the_latest,
+            keys_list_pages_skip_revoked,
+            instances_crud_and_isolation,
+            instances_names_unique_per_tenant,
+            instances_transition_is_compare_and_set,
+            instances_pages_return_every_row_once,
+            images_promotion,
+            call_log_append_and_list
+        );
+    };
+    (@cases $harness:ty; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let Some((harness, ports)) = <$harness as $crate::Harness>::setup().await else {
+                    return;
+                };
+                $crate::cases::$case(&ports).await;
+                <$harness as $crate::Harness>::teardown(harness).await;
+            }
+        )*
+    };
+}

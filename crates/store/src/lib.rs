@@ -1,1 +1,336 @@
-//! placeholder
+//! Diesel + diesel-async adapters for every HydraCore port, on PostgreSQL (production)
+//! and SQLite (the embedded, zero-setup default).
+//!
+//! [`Store`] holds one pool and implements every repository port. Each query is
+//! written once: [`db!`] expands its body once per backend with that backend's schema
+//! module bound to one alias (see `schema`). Driver errors are translated here into
+//! [`RepoError`]; `diesel::result::Error` never leaves this crate.
+//!
+//! This crate knows nothing of HTTP.
+
+mod instances;
+mod keys;
+mod mcp_log;
+mod schema;
+mod tenants;
+mod types;
+
+pub mod admin;
+
+use std::path::Path;
+use std::time::Duration;
+
+use diesel::ConnectionError;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::AsyncPgConnection;
+use diesel_async::pooled_connection::deadpool::Pool as DeadPool;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use hydracore_core::RepoError;
+
+pub use types::{DbId, DbTime};
+
+type SqliteConn = SyncConnectionWrapper<diesel::SqliteConnection>;
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+
+/// Which database, from the URL's scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    /// `postgres://` or `postgresql://` → PostgreSQL; `sqlite://PATH`, `sqlite:PATH` or
+    /// a bare path → SQLite.
+    pub fn from_url(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// The SQLite file a `sqlite:` URL names.
+pub fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
+}
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Connections at most.
+    pub max_size: usize,
+    /// How long a request waits for a connection (and for a new one to open) before
+    /// the store counts as unavailable.
+    pub timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 16,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot build the connection pool")]
+    Pool(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("cannot connect to the database")]
+    Connect(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("cannot create the data directory {0}")]
+    DataDir(String, #[source] std::io::Error),
+    #[error("migrations failed")]
+    Migrate(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+enum Pool {
+    Pg(DeadPool<AsyncPgConnection>),
+    Sqlite(DeadPool<SqliteConn>),
+}
+
+/// One pool implementing every repository port.
+#[derive(Clone)]
+pub struct Store {
+    pool: std::sync::Arc<Pool>,
+    backend: Backend,
+}
+
+/// Runs a query body once per backend. Inside `$body`, `$conn` is a pooled
+/// connection and `$s` the backend's schema module; the body is an expression of
+/// type `QueryResult<T>` (it may use `?` and `.await`). Evaluates to
+/// `Result<T, RepoError>`.
+macro_rules! db {
+    ($store:expr, |$conn:ident, $s:ident| $body:expr) => {
+        match &*$store.pool {
+            $crate::Pool::Pg(pool) => {
+                #[allow(unused_imports)]
+                use $crate::schema::pg as $s;
+                let mut pooled = pool.get().await.map_err($crate::pool_error)?;
+                let $conn = &mut *pooled;
+                let result: diesel::QueryResult<_> = async { $body }.await;
+                result.map_err($crate::query_error)
+            }
+            $crate::Pool::Sqlite(pool) => {
+                #[allow(unused_imports)]
+                use $crate::schema::sqlite as $s;
+                let mut pooled = pool.get().await.map_err($crate::pool_error)?;
+                let $conn = &mut *pooled;
+                let result: diesel::QueryResult<_> = async { $body }.await;
+                result.map_err($crate::query_error)
+            }
+        }
+    };
+}
+pub(crate) use db;
+
+/// Narrows a boxed query on `$table` (a schema module path with `created_at` and `id`
+/// columns) to the rows after the page's key: `(created_at, id) > (after)`.
+macro_rules! keyset {
+    ($q:expr, $($table:ident)::+, $page:expr) => {
+        match $page.after {
+            Some(after) => {
+                let (t, id) = ($crate::DbTime(after.created_at), $crate::DbId(after.id));
+                $q.filter(
+                    $($table)::+::created_at
+                        .gt(t)
+                        .or($($table)::+::created_at.eq(t).and($($table)::+::id.gt(id))),
+                )
+            }
+            None => $q,
+        }
+    };
+}
+pub(crate) use keyset;
+
+pub(crate) fn pool_error<E: std::error::Error + Send + Sync + 'static>(e: E) -> RepoError {
+    RepoError::Unavailable(Box::new(e))
+}
+
+pub(crate) fn query_error(e: DieselError) -> RepoError {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            RepoError::Duplicate {
+                constraint: info
+                    .constraint_name()
+                    .map_or_else(|| info.message().to_owned(), str::to_owned),
+            }
+        }
+        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+            RepoError::Unavailable(Box::new(e))
+        }
+        other => RepoError::Unexpected(Box::new(other)),
+    }
+}
+
+/// A row that does not map back to the domain: the database holds something the
+/// code never writes.
+pub(crate) fn corrupt(what: impl Into<String>) -> RepoError {
+    RepoError::Unexpected(what.into().into())
+}
+
+/// A deadpool pool over `$manager` with the timeouts of `$options`.
+macro_rules! build_pool {
+    ($manager:expr, $options:expr) => {
+        DeadPool::builder($manager)
+            .max_size($options.max_size)
+            .wait_timeout(Some($options.timeout))
+            .create_timeout(Some($options.timeout))
+            .recycle_timeout(Some($options.timeout))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| OpenError::Pool(Box::new(e)))
+    };
+}
+
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+
+impl Store {
+    /// Opens the database named by `url`, creating a SQLite file (and its directory)
+    /// when needed, and applies pending migrations.
+    ///
+    /// # Errors
+    /// When the database cannot be reached or migrated.
+    pub async fn open(url: &str, options: &PoolOptions) -> Result<Self, OpenError> {
+        let backend = Backend::from_url(url);
+        match backend {
+            Backend::Postgres => migrate_pg(url).await?,
+            Backend::Sqlite => {
+                let path = sqlite_path(url).to_owned();
+                if let Some(dir) = Path::new(&path)
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| OpenError::DataDir(dir.display().to_string(), e))?;
+                }
+                migrate_sqlite(path).await?;
+            }
+        }
+        let pool = match backend {
+            Backend::Postgres => {
+                let mut config = ManagerConfig::default();
+                config.recycling_method = RecyclingMethod::Fast;
+                let manager =
+                    AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
+                Pool::Pg(build_pool!(manager, options)?)
+            }
+            Backend::Sqlite => {
+                let mut config = ManagerConfig::<SqliteConn>::default();
+                config.recycling_method = RecyclingMethod::Fast;
+                config.custom_setup = Box::new(|url| {
+                    let url = url.to_owned();
+                    Box::pin(async move {
+                        let mut conn = SqliteConn::establish(&url).await?;
+                        conn.batch_execute(SQLITE_PRAGMAS)
+                            .await
+                            .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                        Ok(conn)
+                    })
+                });
+                let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(
+                    sqlite_path(url),
+                    config,
+                );
+                Pool::Sqlite(build_pool!(manager, options)?)
+            }
+        };
+        let store = Self {
+            pool: std::sync::Arc::new(pool),
+            backend,
+        };
+        store
+            .ping()
+            .await
+            .map_err(|e| OpenError::Connect(Box::new(e)))?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// One round trip to the database.
+    ///
+    /// # Errors
+    /// `Unavailable` when it cannot be reached.
+    pub async fn ping(&self) -> Result<(), RepoError> {
+        db!(self, |conn, _s| {
+            diesel::sql_query("SELECT 1")
+                .execute(conn)
+                .await
+                .map(|_| ())
+        })
+        .map_err(|e| match e {
+            RepoError::Unexpected(src) => RepoError::Unavailable(src),
+            other => other,
+        })
+    }
+
+    /// Connections open and idle, for metrics.
+    pub fn pool_status(&self) -> (usize, usize) {
+        let status = match &*self.pool {
+            Pool::Pg(p) => p.status(),
+            Pool::Sqlite(p) => p.status(),
+        };
+        (status.size, status.available)
+    }
+}
+
+/// Runs the embedded PostgreSQL migrations on a thread of their own: the migration
+/// harness is synchronous and must not block (or nest inside) the caller's runtime.
+async fn migrate_pg(url: &str) -> Result<(), OpenError> {
+    use diesel::Connection;
+    use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+    let url = url.to_owned();
+    let worker = std::thread::spawn(move || -> Result<(), OpenError> {
+        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(&url)
+            .map_err(|e| OpenError::Connect(Box::new(e)))?;
+        conn.run_pending_migrations(PG_MIGRATIONS)
+            .map(|_| ())
+            .map_err(OpenError::Migrate)
+    });
+    join(worker).await
+}
+
+async fn migrate_sqlite(path: String) -> Result<(), OpenError> {
+    use diesel::Connection;
+    let worker = std::thread::spawn(move || -> Result<(), OpenError> {
+        let mut conn = diesel::SqliteConnection::establish(&path)
+            .map_err(|e| OpenError::Connect(Box::new(e)))?;
+        diesel::RunQueryDsl::execute(diesel::sql_query("PRAGMA journal_mode = WAL"), &mut conn)
+            .map_err(|e| OpenError::Migrate(Box::new(e)))?;
+        conn.run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|_| ())
+            .map_err(OpenError::Migrate)
+    });
+    join(worker).await
+}
+
+async fn join(worker: std::thread::JoinHandle<Result<(), OpenError>>) -> Result<(), OpenError> {
+    tokio::task::spawn_blocking(move || worker.join())
+        .await
+        .map_err(|e| OpenError::Migrate(Box::new(e)))?
+        .map_err(|_| OpenError::Migrate("the migration thread panicked".into()))?
+}

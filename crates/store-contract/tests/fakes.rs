@@ -1,0 +1,30 @@
+//! The contract suite against the in-memory fakes.
+
+use std::sync::Arc;
+
+use hydracore_instances::testing::{InMemoryInstanceRepository, InMemoryRuntimeImageRepository};
+use hydracore_keys::testing::InMemoryKeyRepository;
+use hydracore_mcp_log::testing::InMemoryMcpCallLog;
+use hydracore_store_contract::{Harness, Ports, contract_tests};
+use hydracore_tenants::testing::InMemoryTenantRepository;
+
+struct Fakes;
+
+impl Harness for Fakes {
+    async fn setup() -> Option<(Self, Ports)> {
+        Some((
+            Fakes,
+            Ports {
+                tenants: Arc::new(InMemoryTenantRepository::default()),
+                keys: Arc::new(InMemoryKeyRepository::default()),
+                instances: Arc::new(InMemoryInstanceRepository::default()),
+                images: Arc::new(InMemoryRuntimeImageRepository::default()),
+                calls: Arc::new(InMemoryMcpCallLog::default()),
+            },
+        ))
+    }
+
+    async fn teardown(self) {}
+}
+
+contract_tests!(Fakes);

@@ -1,0 +1,74 @@
+//! Creating and dropping whole PostgreSQL databases, so every test run gets its own.
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+/// Why a database could not be created or dropped.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("cannot connect to {0}")]
+    Connect(String, #[source] diesel::ConnectionError),
+    #[error("statement failed")]
+    Query(#[from] diesel::result::Error),
+    #[error("not a postgres:// URL: {0}")]
+    Url(String),
+}
+
+/// Replaces the database name of a `postgres://…/name?…` URL.
+///
+/// # Errors
+/// A URL without a path.
+pub fn with_database(url: &str, database: &str) -> Result<String, AdminError> {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base
+        .find("://")
+        .ok_or_else(|| AdminError::Url(url.into()))?
+        + 3;
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{database}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    Ok(out)
+}
+
+fn check_name(name: &str) -> Result<(), AdminError> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(AdminError::Url(format!("unsafe database name {name}")));
+    }
+    Ok(())
+}
+
+/// Creates database `name` on the server of `admin_url` and returns its URL.
+///
+/// # Errors
+/// When the server cannot be reached or refuses.
+pub async fn create_database(admin_url: &str, name: &str) -> Result<String, AdminError> {
+    check_name(name)?;
+    let mut conn = AsyncPgConnection::establish(admin_url)
+        .await
+        .map_err(|e| AdminError::Connect(with_database(admin_url, "…").unwrap_or_default(), e))?;
+    diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .await?;
+    with_database(admin_url, name)
+}
+
+/// Drops database `name`, closing any connection still open to it.
+///
+/// # Errors
+/// When the server cannot be reached or refuses.
+pub async fn drop_database(admin_url: &str, name: &str) -> Result<(), AdminError> {
+    check_name(name)?;
+    let mut conn = AsyncPgConnection::establish(admin_url)
+        .await
+        .map_err(|e| AdminError::Connect(with_database(admin_url, "…").unwrap_or_default(), e))?;
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut conn)
+        .await?;
+    Ok(())
+}

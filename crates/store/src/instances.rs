@@ -1,0 +1,290 @@
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use hydracore_core::{Page, PageKey, PageRequest, RepoError};
+use hydracore_instances::{
+    Channel, Instance, InstanceId, InstanceName, InstanceRepository, RuntimeImage, RuntimeImageId,
+    RuntimeImageRepository, Status,
+};
+use hydracore_tenants::TenantId;
+use time::OffsetDateTime;
+
+use crate::{DbId, DbTime, Store, corrupt, db, keyset};
+
+#[derive(Queryable)]
+struct InstanceRow {
+    id: DbId,
+    tenant_id: DbId,
+    name: String,
+    status: String,
+    runtime_image: String,
+    config: serde_json::Value,
+    created_at: DbTime,
+    updated_at: DbTime,
+}
+
+macro_rules! instance_columns {
+    ($s:ident) => {
+        (
+            $s::instances::id,
+            $s::instances::tenant_id,
+            $s::instances::name,
+            $s::instances::status,
+            $s::instances::runtime_image,
+            $s::instances::config,
+            $s::instances::created_at,
+            $s::instances::updated_at,
+        )
+    };
+}
+
+impl TryFrom<InstanceRow> for Instance {
+    type Error = RepoError;
+
+    fn try_from(r: InstanceRow) -> Result<Self, RepoError> {
+        Ok(Instance {
+            id: InstanceId(r.id.0),
+            tenant_id: TenantId(r.tenant_id.0),
+            name: InstanceName::parse(&r.name).map_err(|e| corrupt(e.to_string()))?,
+            status: r.status.parse::<Status>().map_err(corrupt)?,
+            runtime_image: r.runtime_image,
+            config: r.config,
+            created_at: r.created_at.0,
+            updated_at: r.updated_at.0,
+        })
+    }
+}
+
+fn instances(rows: Vec<InstanceRow>) -> Result<Vec<Instance>, RepoError> {
+    rows.into_iter().map(Instance::try_from).collect()
+}
+
+#[async_trait]
+impl InstanceRepository for Store {
+    async fn insert(&self, i: &Instance) -> Result<(), RepoError> {
+        db!(self, |conn, s| {
+            diesel::insert_into(s::instances::table)
+                .values((
+                    s::instances::id.eq(DbId(i.id.0)),
+                    s::instances::tenant_id.eq(DbId(i.tenant_id.0)),
+                    s::instances::name.eq(i.name.as_str()),
+                    s::instances::status.eq(i.status.as_str()),
+                    s::instances::runtime_image.eq(&i.runtime_image),
+                    s::instances::config.eq(&i.config),
+                    s::instances::created_at.eq(DbTime(i.created_at)),
+                    s::instances::updated_at.eq(DbTime(i.updated_at)),
+                ))
+                .execute(conn)
+                .await
+                .map(|_| ())
+        })
+    }
+
+    async fn find(&self, tenant: TenantId, id: InstanceId) -> Result<Option<Instance>, RepoError> {
+        let row: Option<InstanceRow> = db!(self, |conn, s| {
+            s::instances::table
+                .filter(s::instances::id.eq(DbId(id.0)))
+                .filter(s::instances::tenant_id.eq(DbId(tenant.0)))
+                .select(instance_columns!(s))
+                .first(conn)
+                .await
+                .optional()
+        })?;
+        row.map(Instance::try_from).transpose()
+    }
+
+    async fn list(&self, tenant: TenantId, page: PageRequest) -> Result<Page<Instance>, RepoError> {
+        let rows: Vec<InstanceRow> = db!(self, |conn, s| {
+            let q = s::instances::table
+                .filter(s::instances::tenant_id.eq(DbId(tenant.0)))
+                .select(instance_columns!(s))
+                .order((s::instances::created_at, s::instances::id))
+                .limit(page.fetch_limit())
+                .into_boxed();
+            keyset!(q, s::instances, page).load(conn).await
+        })?;
+        Ok(Page::from_overfetch(instances(rows)?, &page, |i| PageKey {
+            created_at: i.created_at,
+            id: i.id.0,
+        }))
+    }
+
+    async fn update(&self, i: &Instance) -> Result<bool, RepoError> {
+        let n = db!(self, |conn, s| {
+            diesel::update(
+                s::instances::table
+                    .filter(s::instances::id.eq(DbId(i.id.0)))
+                    .filter(s::instances::tenant_id.eq(DbId(i.tenant_id.0))),
+            )
+            .set((
+                s::instances::name.eq(i.name.as_str()),
+                s::instances::runtime_image.eq(&i.runtime_image),
+                s::instances::config.eq(&i.config),
+                s::instances::updated_at.eq(DbTime(i.updated_at)),
+            ))
+            .execute(conn)
+            .await
+        })?;
+        Ok(n == 1)
+    }
+
+    async fn transition(
+        &self,
+        tenant: TenantId,
+        id: InstanceId,
+        from: Status,
+        to: Status,
+        at: OffsetDateTime,
+    ) -> Result<Option<Instance>, RepoError> {
+        let rows: Vec<InstanceRow> = db!(self, |conn, s| {
+            diesel::update(
+                s::instances::table
+                    .filter(s::instances::id.eq(DbId(id.0)))
+                    .filter(s::instances::tenant_id.eq(DbId(tenant.0)))
+                    .filter(s::instances::status.eq(from.as_str())),
+            )
+            .set((
+                s::instances::status.eq(to.as_str()),
+                s::instances::updated_at.eq(DbTime(at)),
+            ))
+            .returning(instance_columns!(s))
+            .get_results(conn)
+            .await
+        })?;
+        Ok(instances(rows)?.pop())
+    }
+
+    async fn delete(&self, tenant: TenantId, id: InstanceId) -> Result<bool, RepoError> {
+        let n = db!(self, |conn, s| {
+            diesel::delete(
+                s::instances::table
+                    .filter(s::instances::id.eq(DbId(id.0)))
+                    .filter(s::instances::tenant_id.eq(DbId(tenant.0))),
+            )
+            .execute(conn)
+            .await
+        })?;
+        Ok(n == 1)
+    }
+}
+
+#[derive(Queryable)]
+struct ImageRow {
+    id: DbId,
+    name: String,
+    version: String,
+    digest: String,
+    created_at: DbTime,
+}
+
+macro_rules! image_columns {
+    ($s:ident) => {
+        (
+            $s::runtime_images::id,
+            $s::runtime_images::name,
+            $s::runtime_images::version,
+            $s::runtime_images::digest,
+            $s::runtime_images::created_at,
+        )
+    };
+}
+
+impl From<ImageRow> for RuntimeImage {
+    fn from(r: ImageRow) -> Self {
+        RuntimeImage {
+            id: RuntimeImageId(r.id.0),
+            name: r.name,
+            version: r.version,
+            digest: r.digest,
+            created_at: r.created_at.0,
+        }
+    }
+}
+
+#[async_trait]
+impl RuntimeImageRepository for Store {
+    async fn insert(&self, image: &RuntimeImage) -> Result<(), RepoError> {
+        db!(self, |conn, s| {
+            diesel::insert_into(s::runtime_images::table)
+                .values((
+                    s::runtime_images::id.eq(DbId(image.id.0)),
+                    s::runtime_images::name.eq(&image.name),
+                    s::runtime_images::version.eq(&image.version),
+                    s::runtime_images::digest.eq(&image.digest),
+                    s::runtime_images::created_at.eq(DbTime(image.created_at)),
+                ))
+                .execute(conn)
+                .await
+                .map(|_| ())
+        })
+    }
+
+    async fn find(&self, id: RuntimeImageId) -> Result<Option<RuntimeImage>, RepoError> {
+        let row: Option<ImageRow> = db!(self, |conn, s| {
+            s::runtime_images::table
+                .filter(s::runtime_images::id.eq(DbId(id.0)))
+                .select(image_columns!(s))
+                .first(conn)
+                .await
+                .optional()
+        })?;
+        Ok(row.map(RuntimeImage::from))
+    }
+
+    async fn list(&self, page: PageRequest) -> Result<Page<RuntimeImage>, RepoError> {
+        let rows: Vec<ImageRow> = db!(self, |conn, s| {
+            let q = s::runtime_images::table
+                .select(image_columns!(s))
+                .order((s::runtime_images::created_at, s::runtime_images::id))
+                .limit(page.fetch_limit())
+                .into_boxed();
+            keyset!(q, s::runtime_images, page).load(conn).await
+        })?;
+        let images = rows.into_iter().map(RuntimeImage::from).collect();
+        Ok(Page::from_overfetch(images, &page, |i| PageKey {
+            created_at: i.created_at,
+            id: i.id.0,
+        }))
+    }
+
+    async fn promote(
+        &self,
+        channel: Channel,
+        id: RuntimeImageId,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepoError> {
+        if RuntimeImageRepository::find(self, id).await?.is_none() {
+            return Ok(false);
+        }
+        db!(self, |conn, s| {
+            diesel::insert_into(s::runtime_image_channels::table)
+                .values((
+                    s::runtime_image_channels::channel.eq(channel.as_str()),
+                    s::runtime_image_channels::image_id.eq(DbId(id.0)),
+                    s::runtime_image_channels::promoted_at.eq(DbTime(at)),
+                ))
+                .on_conflict(s::runtime_image_channels::channel)
+                .do_update()
+                .set((
+                    s::runtime_image_channels::image_id.eq(DbId(id.0)),
+                    s::runtime_image_channels::promoted_at.eq(DbTime(at)),
+                ))
+                .execute(conn)
+                .await
+                .map(|_| true)
+        })
+    }
+
+    async fn promoted(&self, channel: Channel) -> Result<Option<RuntimeImage>, RepoError> {
+        let row: Option<ImageRow> = db!(self, |conn, s| {
+            s::runtime_images::table
+                .inner_join(s::runtime_image_channels::table)
+                .filter(s::runtime_image_channels::channel.eq(channel.as_str()))
+                .select(image_columns!(s))
+                .first(conn)
+                .await
+                .optional()
+        })?;
+        Ok(row.map(RuntimeImage::from))
+    }
+}

@@ -1,0 +1,231 @@
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use hydracore_core::{Page, PageKey, PageRequest, RepoError};
+use hydracore_keys::{ApiKey, ApiKeyId, KeyHash, KeyRepository, RateLimit};
+use hydracore_scopes::ScopeSet;
+use hydracore_tenants::TenantId;
+use time::OffsetDateTime;
+
+use crate::{DbId, DbTime, Store, corrupt, db, keyset};
+
+#[derive(Queryable)]
+struct KeyRow {
+    id: DbId,
+    tenant_id: DbId,
+    name: String,
+    prefix: String,
+    scopes: String,
+    created_at: DbTime,
+    expires_at: Option<DbTime>,
+    revoked_at: Option<DbTime>,
+    last_used_at: Option<DbTime>,
+    rate_limit_requests: Option<i32>,
+    rate_limit_per_seconds: Option<i32>,
+}
+
+/// The columns of [`KeyRow`], in order, from the schema module `$s`.
+macro_rules! key_columns {
+    ($s:ident) => {
+        (
+            $s::api_keys::id,
+            $s::api_keys::tenant_id,
+            $s::api_keys::name,
+            $s::api_keys::prefix,
+            $s::api_keys::scopes,
+            $s::api_keys::created_at,
+            $s::api_keys::expires_at,
+            $s::api_keys::revoked_at,
+            $s::api_keys::last_used_at,
+            $s::api_keys::rate_limit_requests,
+            $s::api_keys::rate_limit_per_seconds,
+        )
+    };
+}
+
+fn scopes_text(scopes: &ScopeSet) -> String {
+    scopes.to_strings().join(" ")
+}
+
+fn limit_columns(limit: Option<RateLimit>) -> (Option<i32>, Option<i32>) {
+    match limit {
+        Some(l) => (
+            i32::try_from(l.requests).ok(),
+            i32::try_from(l.per_seconds).ok(),
+        ),
+        None => (None, None),
+    }
+}
+
+impl TryFrom<KeyRow> for ApiKey {
+    type Error = RepoError;
+
+    fn try_from(r: KeyRow) -> Result<Self, RepoError> {
+        let words: Vec<&str> = r.scopes.split_whitespace().collect();
+        let scopes = ScopeSet::parse(&words)
+            .map_err(|(_, e)| corrupt(format!("api key {}: {e}", r.id.0)))?;
+        let rate_limit = match (r.rate_limit_requests, r.rate_limit_per_seconds) {
+            (Some(n), Some(per)) => Some(
+                RateLimit::new(
+                    u32::try_from(n).map_err(|e| corrupt(e.to_string()))?,
+                    u32::try_from(per).map_err(|e| corrupt(e.to_string()))?,
+                )
+                .map_err(|e| corrupt(e.to_string()))?,
+            ),
+            _ => None,
+        };
+        Ok(ApiKey {
+            id: ApiKeyId(r.id.0),
+            tenant_id: TenantId(r.tenant_id.0),
+            name: r.name,
+            prefix: r.prefix,
+            scopes,
+            created_at: r.created_at.0,
+            expires_at: r.expires_at.map(|t| t.0),
+            revoked_at: r.revoked_at.map(|t| t.0),
+            last_used_at: r.last_used_at.map(|t| t.0),
+            rate_limit,
+        })
+    }
+}
+
+fn page_key(k: &ApiKey) -> PageKey {
+    PageKey {
+        created_at: k.created_at,
+        id: k.id.0,
+    }
+}
+
+#[async_trait]
+impl KeyRepository for Store {
+    async fn insert(&self, key: &ApiKey, hash: &KeyHash) -> Result<(), RepoError> {
+        let (requests, per_seconds) = limit_columns(key.rate_limit);
+        db!(self, |conn, s| {
+            diesel::insert_into(s::api_keys::table)
+                .values((
+                    s::api_keys::id.eq(DbId(key.id.0)),
+                    s::api_keys::tenant_id.eq(DbId(key.tenant_id.0)),
+                    s::api_keys::name.eq(&key.name),
+                    s::api_keys::prefix.eq(&key.prefix),
+                    s::api_keys::key_hash.eq(hash.as_slice()),
+                    s::api_keys::scopes.eq(scopes_text(&key.scopes)),
+                    s::api_keys::created_at.eq(DbTime(key.created_at)),
+                    s::api_keys::expires_at.eq(key.expires_at.map(DbTime)),
+                    s::api_keys::revoked_at.eq(key.revoked_at.map(DbTime)),
+                    s::api_keys::last_used_at.eq(key.last_used_at.map(DbTime)),
+                    s::api_keys::rate_limit_requests.eq(requests),
+                    s::api_keys::rate_limit_per_seconds.eq(per_seconds),
+                ))
+                .execute(conn)
+                .await
+                .map(|_| ())
+        })
+    }
+
+    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKey>, RepoError> {
+        let row: Option<KeyRow> = db!(self, |conn, s| {
+            s::api_keys::table
+                .filter(s::api_keys::key_hash.eq(hash.as_slice()))
+                .select(key_columns!(s))
+                .first(conn)
+                .await
+                .optional()
+        })?;
+        row.map(ApiKey::try_from).transpose()
+    }
+
+    async fn find(&self, tenant: TenantId, id: ApiKeyId) -> Result<Option<ApiKey>, RepoError> {
+        let row: Option<KeyRow> = db!(self, |conn, s| {
+            s::api_keys::table
+                .filter(s::api_keys::id.eq(DbId(id.0)))
+                .filter(s::api_keys::tenant_id.eq(DbId(tenant.0)))
+                .select(key_columns!(s))
+                .first(conn)
+                .await
+                .optional()
+        })?;
+        row.map(ApiKey::try_from).transpose()
+    }
+
+    async fn list(&self, tenant: TenantId, page: PageRequest) -> Result<Page<ApiKey>, RepoError> {
+        let rows: Vec<KeyRow> = db!(self, |conn, s| {
+            let mut q = s::api_keys::table
+                .filter(s::api_keys::tenant_id.eq(DbId(tenant.0)))
+                .filter(s::api_keys::revoked_at.is_null())
+                .select(key_columns!(s))
+                .order((s::api_keys::created_at, s::api_keys::id))
+                .limit(page.fetch_limit())
+                .into_boxed();
+            q = keyset!(q, s::api_keys, page);
+            q.load(conn).await
+        })?;
+        let keys = rows
+            .into_iter()
+            .map(ApiKey::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(keys, &page, page_key))
+    }
+
+    async fn update(&self, key: &ApiKey) -> Result<bool, RepoError> {
+        let (requests, per_seconds) = limit_columns(key.rate_limit);
+        let n = db!(self, |conn, s| {
+            diesel::update(
+                s::api_keys::table
+                    .filter(s::api_keys::id.eq(DbId(key.id.0)))
+                    .filter(s::api_keys::tenant_id.eq(DbId(key.tenant_id.0)))
+                    .filter(s::api_keys::revoked_at.is_null()),
+            )
+            .set((
+                s::api_keys::name.eq(&key.name),
+                s::api_keys::scopes.eq(scopes_text(&key.scopes)),
+                s::api_keys::expires_at.eq(key.expires_at.map(DbTime)),
+                s::api_keys::rate_limit_requests.eq(requests),
+                s::api_keys::rate_limit_per_seconds.eq(per_seconds),
+            ))
+            .execute(conn)
+            .await
+        })?;
+        Ok(n == 1)
+    }
+
+    async fn revoke(
+        &self,
+        tenant: TenantId,
+        id: ApiKeyId,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepoError> {
+        let n = db!(self, |conn, s| {
+            diesel::update(
+                s::api_keys::table
+                    .filter(s::api_keys::id.eq(DbId(id.0)))
+                    .filter(s::api_keys::tenant_id.eq(DbId(tenant.0)))
+                    .filter(s::api_keys::revoked_at.is_null()),
+            )
+            .set(s::api_keys::revoked_at.eq(Some(DbTime(at))))
+            .execute(conn)
+            .await
+        })?;
+        Ok(n == 1)
+    }
+
+    async fn record_usage(&self, used: &[(ApiKeyId, OffsetDateTime)]) -> Result<(), RepoError> {
+        for (id, at) in used {
+            db!(self, |conn, s| {
+                diesel::update(
+                    s::api_keys::table
+                        .filter(s::api_keys::id.eq(DbId(id.0)))
+                        .filter(
+                            s::api_keys::last_used_at
+                                .is_null()
+                                .or(s::api_keys::last_used_at.lt(DbTime(*at))),
+                        ),
+                )
+                .set(s::api_keys::last_used_at.eq(Some(DbTime(*at))))
+                .execute(conn)
+                .await
+                .map(|_| ())
+            })?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,89 @@
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use hydracore_core::{Page, PageKey, PageRequest, RepoError};
+use hydracore_mcp_log::{CallStatus, McpCall, McpCallLog};
+use hydracore_tenants::TenantId;
+
+use crate::{DbId, DbTime, Store, corrupt, db, keyset};
+
+#[derive(Queryable)]
+struct CallRow {
+    id: DbId,
+    tenant_id: DbId,
+    key_id: DbId,
+    tool: String,
+    scope: String,
+    status: String,
+    latency_us: i64,
+    created_at: DbTime,
+}
+
+#[async_trait]
+impl McpCallLog for Store {
+    async fn append(&self, calls: &[McpCall]) -> Result<(), RepoError> {
+        if calls.is_empty() {
+            return Ok(());
+        }
+        db!(self, |conn, s| {
+            // One statement per row: SQLite cannot take a multi-row VALUES list of
+            // bound tuples through diesel, and batches here are small.
+            for c in calls {
+                diesel::insert_into(s::mcp_call_log::table)
+                    .values((
+                        s::mcp_call_log::id.eq(DbId(c.id)),
+                        s::mcp_call_log::tenant_id.eq(DbId(c.tenant_id.0)),
+                        s::mcp_call_log::key_id.eq(DbId(c.key_id)),
+                        s::mcp_call_log::tool.eq(&c.tool),
+                        s::mcp_call_log::scope.eq(&c.scope),
+                        s::mcp_call_log::status.eq(c.status.as_str()),
+                        s::mcp_call_log::latency_us.eq(c.latency_us),
+                        s::mcp_call_log::created_at.eq(DbTime(c.created_at)),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(())
+        })
+    }
+
+    async fn list(&self, tenant: TenantId, page: PageRequest) -> Result<Page<McpCall>, RepoError> {
+        let rows: Vec<CallRow> = db!(self, |conn, s| {
+            let q = s::mcp_call_log::table
+                .filter(s::mcp_call_log::tenant_id.eq(DbId(tenant.0)))
+                .select((
+                    s::mcp_call_log::id,
+                    s::mcp_call_log::tenant_id,
+                    s::mcp_call_log::key_id,
+                    s::mcp_call_log::tool,
+                    s::mcp_call_log::scope,
+                    s::mcp_call_log::status,
+                    s::mcp_call_log::latency_us,
+                    s::mcp_call_log::created_at,
+                ))
+                .order((s::mcp_call_log::created_at, s::mcp_call_log::id))
+                .limit(page.fetch_limit())
+                .into_boxed();
+            keyset!(q, s::mcp_call_log, page).load(conn).await
+        })?;
+        let calls = rows
+            .into_iter()
+            .map(|r| {
+                Ok(McpCall {
+                    id: r.id.0,
+                    tenant_id: TenantId(r.tenant_id.0),
+                    key_id: r.key_id.0,
+                    tool: r.tool,
+                    scope: r.scope,
+                    status: CallStatus::parse(&r.status).map_err(corrupt)?,
+                    latency_us: r.latency_us,
+                    created_at: r.created_at.0,
+                })
+            })
+            .collect::<Result<Vec<_>, RepoError>>()?;
+        Ok(Page::from_overfetch(calls, &page, |c| PageKey {
+            created_at: c.created_at,
+            id: c.id,
+        }))
+    }
+}

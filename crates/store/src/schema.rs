@@ -1,0 +1,99 @@
+//! The tables, declared once and expanded per backend with that backend's native
+//! SQL types (`sql::Id`, `sql::Instant`, `sql::Json`), so every query can be written once
+//! against `schema::pg` and `schema::sqlite` alike.
+
+macro_rules! define_tables {
+    ($b:ident) => {
+        diesel::table! {
+            tenants (id) {
+                id -> crate::schema::$b::sql::Id,
+                name -> Text,
+                created_at -> crate::schema::$b::sql::Instant,
+            }
+        }
+
+        diesel::table! {
+            api_keys (id) {
+                id -> crate::schema::$b::sql::Id,
+                tenant_id -> crate::schema::$b::sql::Id,
+                name -> Text,
+                prefix -> Text,
+                key_hash -> Binary,
+                scopes -> Text,
+                created_at -> crate::schema::$b::sql::Instant,
+                expires_at -> Nullable<crate::schema::$b::sql::Instant>,
+                revoked_at -> Nullable<crate::schema::$b::sql::Instant>,
+                last_used_at -> Nullable<crate::schema::$b::sql::Instant>,
+                rate_limit_requests -> Nullable<Integer>,
+                rate_limit_per_seconds -> Nullable<Integer>,
+            }
+        }
+
+        diesel::table! {
+            runtime_images (id) {
+                id -> crate::schema::$b::sql::Id,
+                name -> Text,
+                version -> Text,
+                digest -> Text,
+                created_at -> crate::schema::$b::sql::Instant,
+            }
+        }
+
+        diesel::table! {
+            runtime_image_channels (channel) {
+                channel -> Text,
+                image_id -> crate::schema::$b::sql::Id,
+                promoted_at -> crate::schema::$b::sql::Instant,
+            }
+        }
+
+        diesel::table! {
+            instances (id) {
+                id -> crate::schema::$b::sql::Id,
+                tenant_id -> crate::schema::$b::sql::Id,
+                name -> Text,
+                status -> Text,
+                runtime_image -> Text,
+                config -> crate::schema::$b::sql::Json,
+                created_at -> crate::schema::$b::sql::Instant,
+                updated_at -> crate::schema::$b::sql::Instant,
+            }
+        }
+
+        diesel::table! {
+            mcp_call_log (id) {
+                id -> crate::schema::$b::sql::Id,
+                tenant_id -> crate::schema::$b::sql::Id,
+                key_id -> crate::schema::$b::sql::Id,
+                tool -> Text,
+                scope -> Text,
+                status -> Text,
+                latency_us -> BigInt,
+                created_at -> crate::schema::$b::sql::Instant,
+            }
+        }
+
+        diesel::joinable!(runtime_image_channels -> runtime_images (image_id));
+        diesel::allow_tables_to_appear_in_same_query!(runtime_images, runtime_image_channels);
+    };
+}
+
+/// PostgreSQL: native `uuid`, `timestamptz`, `jsonb`.
+pub mod pg {
+    pub mod sql {
+        pub type Id = diesel::sql_types::Uuid;
+        pub type Instant = diesel::sql_types::Timestamptz;
+        pub type Json = diesel::sql_types::Jsonb;
+    }
+    define_tables!(pg);
+}
+
+/// SQLite: 16-byte `BLOB` ids, fixed-width UTC `TEXT` timestamps, `TEXT` JSON.
+pub mod sqlite {
+    pub mod sql {
+        pub type Id = diesel::sql_types::Binary;
+        pub type Instant = diesel::sql_types::Text;
+        pub type Json = diesel::sql_types::Json;
+    }
+    define_tables!(sqlite);
+}

@@ -1,0 +1,90 @@
+//! The port contract suite against both adapters: SQLite on a fresh file per case,
+//! PostgreSQL on a fresh database per case (when `TEST_DATABASE_URL` is set).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use hydracore_store::{PoolOptions, Store, admin};
+use hydracore_store_contract::{Harness, Ports, contract_tests};
+
+fn ports(store: &Store) -> Ports {
+    let s = Arc::new(store.clone());
+    Ports {
+        tenants: s.clone(),
+        keys: s.clone(),
+        instances: s.clone(),
+        images: s.clone(),
+        calls: s,
+    }
+}
+
+struct SqliteHarness(PathBuf);
+
+impl Harness for SqliteHarness {
+    async fn setup() -> Option<(Self, Ports)> {
+        let path = std::env::temp_dir().join(format!("hc-contract-{}.db", uuid::Uuid::new_v4()));
+        let store = Store::open(
+            &format!("sqlite://{}", path.display()),
+            &PoolOptions::default(),
+        )
+        .await
+        .expect("open sqlite");
+        Some((SqliteHarness(path), ports(&store)))
+    }
+
+    async fn teardown(self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = self.0.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+struct PgHarness {
+    admin_url: String,
+    name: String,
+}
+
+impl Harness for PgHarness {
+    async fn setup() -> Option<(Self, Ports)> {
+        let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+            assert!(
+                std::env::var("HYDRACORE_REQUIRE_PG").as_deref() != Ok("1"),
+                "HYDRACORE_REQUIRE_PG=1 but TEST_DATABASE_URL is not set"
+            );
+            eprintln!("skipped: TEST_DATABASE_URL is not set");
+            return None;
+        };
+        let name = format!("hc_contract_{}", uuid::Uuid::new_v4().simple());
+        let url = admin::create_database(&admin_url, &name)
+            .await
+            .expect("create test database");
+        let store = Store::open(
+            &url,
+            &PoolOptions {
+                max_size: 2,
+                ..PoolOptions::default()
+            },
+        )
+        .await
+        .expect("open postgres");
+        Some((PgHarness { admin_url, name }, ports(&store)))
+    }
+
+    async fn teardown(self) {
+        admin::drop_database(&self.admin_url, &self.name)
+            .await
+            .expect("drop test database");
+    }
+}
+
+mod sqlite {
+    use super::*;
+    contract_tests!(SqliteHarness);
+}
+
+mod postgres {
+    use super::*;
+    contract_tests!(PgHarness);
+}
