@@ -1,1 +1,334 @@
-//! placeholder
+//! The harness of the black-box suite: [`spawn_app`] starts the real server on port 0
+//! against a fresh SQLite file or a fresh PostgreSQL database, and [`TestApp`] talks
+//! to it over real HTTP. Dropping the app stops the server and deletes its database.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use actix_web::dev::ServerHandle;
+use hydracore_core::SystemClock;
+use hydracore_keys::{ApiKey, Grantor, KeyRepository, KeyService, MintKey};
+use hydracore_server::settings::{ServeArgs, Settings};
+use hydracore_server::{Application, telemetry};
+use hydracore_store::{PoolOptions, Store, admin};
+use hydracore_tenants::{TenantId, TenantService};
+use serde_json::Value;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+enum TestDb {
+    Sqlite(PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub address: String,
+    pub backend: Backend,
+    /// Direct access to the same database, for setting up what HTTP cannot.
+    pub store: Store,
+    runtime: tokio::runtime::Runtime,
+    handle: ServerHandle,
+    thread: Option<JoinHandle<()>>,
+    db: TestDb,
+    agent: ureq::Agent,
+}
+
+/// One HTTP response, read whole.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl TestResponse {
+    /// The body as JSON.
+    ///
+    /// # Panics
+    /// When it is not JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?} (status {})", self.body, self.status))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The PostgreSQL server tests run against, if any.
+///
+/// # Panics
+/// When `HYDRACORE_REQUIRE_PG=1` and `TEST_DATABASE_URL` is not set.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("HYDRACORE_REQUIRE_PG").as_deref() != Ok("1"),
+                "HYDRACORE_REQUIRE_PG=1 but TEST_DATABASE_URL is not set"
+            );
+            None
+        }
+    }
+}
+
+/// Starts the server on `backend`, or `None` (after saying so) when that backend is
+/// not available here.
+///
+/// # Panics
+/// When the server cannot start.
+pub fn spawn_app(backend: Backend) -> Option<TestApp> {
+    if std::env::var("TEST_LOG").is_ok() {
+        telemetry::init();
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let (db, url) = match backend {
+        Backend::Sqlite => {
+            let path = std::env::temp_dir().join(format!("hc-api-{}.db", uuid::Uuid::new_v4()));
+            let url = format!("sqlite://{}", path.display());
+            (TestDb::Sqlite(path), url)
+        }
+        Backend::Postgres => {
+            let Some(admin_url) = postgres_url() else {
+                eprintln!("skipped: TEST_DATABASE_URL is not set");
+                return None;
+            };
+            let name = format!("hc_api_{}", uuid::Uuid::new_v4().simple());
+            let url = runtime
+                .block_on(admin::create_database(&admin_url, &name))
+                .expect("create test database");
+            (TestDb::Postgres { admin_url, name }, url)
+        }
+    };
+    let settings = Settings {
+        database_url: url.clone(),
+        serve: ServeArgs {
+            bind: "127.0.0.1:0".into(),
+            workers: Some(2),
+            db_pool_size: 4,
+            ..ServeArgs::default()
+        },
+        handle_signals: false,
+    };
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            match Application::build(settings).await {
+                Ok(app) => {
+                    let _ = tx.send(Ok((app.port(), app.handle())));
+                    let _ = app.run_until_stopped().await;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(format!("{e:#}")));
+                }
+            }
+        });
+    });
+    let (port, handle) = rx
+        .recv()
+        .expect("server thread")
+        .unwrap_or_else(|e| panic!("server failed to start: {e}"));
+    let store = runtime
+        .block_on(Store::open(
+            &url,
+            &PoolOptions {
+                max_size: 2,
+                ..PoolOptions::default()
+            },
+        ))
+        .expect("open the test database");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    Some(TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        backend,
+        store,
+        runtime,
+        handle,
+        thread: Some(thread),
+        db,
+        agent,
+    })
+}
+
+impl TestApp {
+    /// Sends `method path` with an optional API key and raw body.
+    ///
+    /// # Panics
+    /// On transport errors.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&str>,
+    ) -> TestResponse {
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.address));
+        if let Some(k) = key {
+            req = req.header("X-Api-Key", k);
+        }
+        if body.is_some() {
+            req = req.header("Content-Type", "application/json");
+        }
+        let req = req.body(body.unwrap_or("").to_owned()).expect("request");
+        self.send(req)
+    }
+
+    /// Sends a prepared request.
+    ///
+    /// # Panics
+    /// On transport errors.
+    pub fn send(&self, req: ureq::http::Request<String>) -> TestResponse {
+        let mut res = self.agent.run(req).expect("transport");
+        let headers = res
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
+            .collect();
+        TestResponse {
+            status: res.status().as_u16(),
+            headers,
+            body: res.body_mut().read_to_string().unwrap_or_default(),
+        }
+    }
+
+    pub fn get(&self, path: &str, key: &str) -> TestResponse {
+        self.request("GET", path, Some(key), None)
+    }
+
+    pub fn post(&self, path: &str, key: &str, body: &Value) -> TestResponse {
+        self.request("POST", path, Some(key), Some(&body.to_string()))
+    }
+
+    pub fn patch(&self, path: &str, key: &str, body: &Value) -> TestResponse {
+        self.request("PATCH", path, Some(key), Some(&body.to_string()))
+    }
+
+    pub fn delete(&self, path: &str, key: &str) -> TestResponse {
+        self.request("DELETE", path, Some(key), None)
+    }
+
+    /// Runs a future on the harness's runtime (for direct store access).
+    pub fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.runtime.block_on(f)
+    }
+
+    /// A new tenant, made the way an operator bootstraps one.
+    ///
+    /// # Panics
+    /// On store failures.
+    pub fn tenant(&self, name: &str) -> TenantId {
+        let tenants = TenantService::new(Arc::new(self.store.clone()), Arc::new(SystemClock));
+        self.block_on(tenants.create(name))
+            .expect("create tenant")
+            .id
+    }
+
+    /// A key of `tenant` with `scopes`, minted the way an operator bootstraps one.
+    ///
+    /// # Panics
+    /// On store failures or bad scopes.
+    pub fn key(&self, tenant: TenantId, scopes: &[&str]) -> String {
+        let keys = KeyService::new(Arc::new(self.store.clone()), Arc::new(SystemClock));
+        let minted = self
+            .block_on(keys.mint(
+                tenant,
+                Grantor::Operator,
+                MintKey {
+                    name: "test".into(),
+                    scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+                    ..MintKey::default()
+                },
+            ))
+            .expect("mint key");
+        minted.secret.expose().to_owned()
+    }
+
+    /// A fresh tenant and a key of it holding `scopes`.
+    pub fn tenant_with_key(&self, scopes: &[&str]) -> (TenantId, String) {
+        let t = self.tenant("acme");
+        let k = self.key(t, scopes);
+        (t, k)
+    }
+
+    /// Stores a key exactly as given (e.g. already expired), bypassing the service's
+    /// rules; returns its plaintext.
+    ///
+    /// # Panics
+    /// On store failures.
+    pub fn insert_raw_key(&self, key: &ApiKey, secret: &hydracore_keys::KeySecret) {
+        self.block_on(KeyRepository::insert(&self.store, key, &secret.hash()))
+            .expect("insert key");
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        match &self.db {
+            TestDb::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut p = path.clone().into_os_string();
+                    p.push(suffix);
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+            TestDb::Postgres { admin_url, name } => {
+                if let Err(e) = self.runtime.block_on(admin::drop_database(admin_url, name)) {
+                    eprintln!("could not drop test database {name}: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// Expands each test function `fn(&TestApp)` into one test per backend:
+/// `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! api_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    let app = $crate::spawn_app($crate::Backend::Sqlite).expect("sqlite is always available");
+                    super::$name(&app);
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    if let Some(app) = $crate::spawn_app($crate::Backend::Postgres) {
+                        super::$name(&app);
+                    }
+                }
+            )*
+        }
+    };
+}

@@ -1,1 +1,131 @@
-//! placeholder
+//! The actix-web adapter: routes, DTOs, extractors, the one [`error::ApiError`] table
+//! of status codes, and the OpenAPI spec emitted through paperclip.
+//!
+//! Handlers extract, convert, call one service method and convert back: no SQL, no
+//! business rules. This crate depends on domain crates only, never on the store, and
+//! binds no socket: the server crate does.
+
+mod auth;
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod paged;
+mod routes;
+pub mod spec;
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::web::{Bytes, Data as ActixData, PayloadConfig};
+use actix_web::{HttpResponse, http::header};
+use hydracore_auth::Authenticator;
+use hydracore_instances::InstanceService;
+use hydracore_keys::KeyService;
+use hydracore_tenants::TenantService;
+use paperclip::actix::{OpenApiExt, web};
+
+pub use error::ApiError;
+
+/// Whether the service can serve requests (the database answers).
+pub trait Readiness: Send + Sync {
+    /// # Errors
+    /// Why it cannot.
+    fn check(
+        &self,
+    ) -> futures_util::future::BoxFuture<'_, Result<(), Box<dyn std::error::Error + Send + Sync>>>;
+}
+
+/// The application services the routes call.
+#[derive(Clone)]
+pub struct AppState {
+    pub tenants: TenantService,
+    pub keys: KeyService,
+    pub instances: InstanceService,
+    pub auth: Authenticator,
+    pub readiness: Arc<dyn Readiness>,
+}
+
+/// Mounts every documented route.
+fn configure_api(cfg: &mut web::ServiceConfig<'_>) {
+    cfg.service(
+        web::scope("/v1")
+            .wrap(from_fn(auth::authenticate))
+            .configure(routes::instances::configure)
+            .configure(routes::keys::configure)
+            .configure(routes::meta::configure_v1),
+    );
+    routes::meta::configure_probes(cfg);
+}
+
+/// The finished OpenAPI 3 document, built from the routes alone (no database, no
+/// socket).
+pub fn openapi() -> serde_json::Value {
+    let mut captured = serde_json::Value::Null;
+    let _app = actix_web::App::new()
+        .wrap_api()
+        .configure(configure_api)
+        .with_raw_json_spec_v3(|app, spec| {
+            captured = spec;
+            app
+        })
+        .build();
+    spec::finish(captured)
+}
+
+/// The spec as served: pretty JSON with sorted keys.
+pub fn openapi_json() -> String {
+    let mut out = serde_json::to_string_pretty(&openapi()).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+/// The application: every route, the spec at `/openapi.json`, Swagger UI at `/docs`,
+/// and FastAPI-shaped errors for unknown routes and bad input.
+pub fn app(
+    state: AppState,
+    spec: Bytes,
+) -> actix_web::App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    actix_web::App::new()
+        .app_data(ActixData::new(state))
+        .app_data(PayloadConfig::new(extract::MAX_BODY_BYTES))
+        .wrap_api()
+        .configure(configure_api)
+        .build()
+        .route(
+            "/openapi.json",
+            actix_web::web::get().to(move || {
+                let spec = spec.clone();
+                async move {
+                    HttpResponse::Ok()
+                        .insert_header((header::CONTENT_TYPE, "application/json"))
+                        .body(spec)
+                }
+            }),
+        )
+        .route(
+            "/docs",
+            actix_web::web::get().to(|| async {
+                HttpResponse::PermanentRedirect()
+                    .insert_header((header::LOCATION, "/docs/"))
+                    .finish()
+            }),
+        )
+        .service(swagger_ui_dist::generate_scope(
+            swagger_ui_dist::ApiDefinition {
+                uri_prefix: "/docs",
+                api_definition: swagger_ui_dist::OpenApiSource::Uri("/openapi.json"),
+                title: Some("HydraCore API"),
+            },
+        ))
+        .default_service(actix_web::web::to(routes::not_found))
+}

@@ -1,0 +1,47 @@
+//! Authentication happens once, before any extractor runs: a missing or bad
+//! credential is 401 before any 404 or 422. The resolved [`Principal`] goes into the
+//! request's extensions, where the extractors read it.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, web};
+use hydracore_auth::AuthError;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The credential of a request: `X-Api-Key`, or `Authorization: Bearer <key>`.
+fn credential(req: &ServiceRequest) -> Option<String> {
+    if let Some(v) = req.headers().get("x-api-key") {
+        return v.to_str().ok().map(|s| s.trim().to_owned());
+    }
+    let auth = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = auth.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+/// Resolves the request's credential into a principal, or answers 401.
+///
+/// # Errors
+/// 401 for a missing, unknown, revoked or expired credential; 503 when the store
+/// cannot be asked.
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+    let principal = match credential(&req) {
+        None => return Err(ApiError::from(AuthError::Missing).into()),
+        Some(c) if c.is_empty() => return Err(ApiError::from(AuthError::Missing).into()),
+        Some(c) => state.auth.api_key(&c).await.map_err(ApiError::from)?,
+    };
+    req.extensions_mut().insert(principal);
+    next.call(req).await
+}

@@ -1,0 +1,283 @@
+//! The one table of status codes: [`ApiError`], its FastAPI-shaped bodies, and the
+//! conversion of every domain error and extractor failure into it.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use hydracore_auth::AuthError;
+use hydracore_core::{RepoError, ValidationError};
+use hydracore_instances::InstanceError;
+use hydracore_keys::KeyError;
+use hydracore_tenants::TenantError;
+use paperclip::v2::schema::Apiv2Errors;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// One item of a 422 body: `{"type", "loc", "msg", "input"}`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ErrorItem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub loc: Vec<Value>,
+    pub msg: String,
+    pub input: Value,
+}
+
+impl ErrorItem {
+    pub fn new(kind: &str, loc: Vec<Value>, msg: impl Into<String>, input: Value) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            loc,
+            msg: msg.into(),
+            input,
+        }
+    }
+
+    /// A domain validation failure of a body field.
+    pub fn body(v: &ValidationError) -> Self {
+        Self::located("body", v)
+    }
+
+    /// A domain validation failure located in `part` (`body`, `query`, `path`).
+    pub fn located(part: &str, v: &ValidationError) -> Self {
+        let mut loc = vec![Value::from(part)];
+        loc.extend(v.field.iter().map(|segment| match segment.parse::<u64>() {
+            Ok(index) => Value::from(index),
+            Err(_) => Value::from(segment.as_str()),
+        }));
+        Self::new(
+            v.kind,
+            loc,
+            v.message.clone(),
+            Value::from(v.input.as_str()),
+        )
+    }
+}
+
+/// The body of every error: `{"detail": ...}`, fields in FastAPI's order.
+#[derive(Serialize)]
+struct Detail<T> {
+    detail: T,
+}
+
+/// Every failure a route can answer with.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 401, with `WWW-Authenticate`.
+    Unauthorized(&'static str),
+    /// 403.
+    Forbidden(String),
+    /// 404.
+    NotFound(&'static str),
+    /// 409.
+    Conflict(String),
+    /// 422.
+    Validation(Vec<ErrorItem>),
+    /// 503: the database cannot be reached.
+    Unavailable(Box<dyn std::error::Error + Send + Sync>),
+    /// 500: logged with its whole source chain, answered with a generic body.
+    Internal(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub fn invalid(item: ErrorItem) -> Self {
+        Self::Validation(vec![item])
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Unauthorized(m) | ApiError::NotFound(m) => f.write_str(m),
+            ApiError::Forbidden(m) | ApiError::Conflict(m) => f.write_str(m),
+            ApiError::Validation(items) => write!(f, "{} validation error(s)", items.len()),
+            ApiError::Unavailable(_) => f.write_str("Service unavailable"),
+            ApiError::Internal(_) => f.write_str("Internal Server Error"),
+        }
+    }
+}
+
+fn source_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status_code());
+        let body = match self {
+            ApiError::Validation(items) => return res.json(Detail { detail: items }),
+            ApiError::Unauthorized(m) => {
+                res.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"hydracore\""),
+                ));
+                json!({ "detail": m })
+            }
+            ApiError::Unavailable(e) => {
+                tracing::error!(error = %source_chain(e.as_ref()), "database unavailable");
+                res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+                json!({ "detail": "Service unavailable" })
+            }
+            ApiError::Internal(e) => {
+                tracing::error!(error = %source_chain(e.as_ref()), "request failed");
+                json!({ "detail": "Internal Server Error" })
+            }
+            other => json!({ "detail": other.to_string() }),
+        };
+        res.json(body)
+    }
+}
+
+impl Apiv2Errors for ApiError {}
+
+impl From<RepoError> for ApiError {
+    fn from(e: RepoError) -> Self {
+        match e {
+            RepoError::Unavailable(src) => ApiError::Unavailable(src),
+            other => ApiError::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Missing => ApiError::Unauthorized("Not authenticated"),
+            AuthError::Invalid => ApiError::Unauthorized("Invalid API key"),
+            AuthError::Revoked => ApiError::Unauthorized("API key has been revoked"),
+            AuthError::Expired => ApiError::Unauthorized("API key has expired"),
+            AuthError::Forbidden { required } => {
+                ApiError::Forbidden(format!("Missing required scope: {required}"))
+            }
+            AuthError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<InstanceError> for ApiError {
+    fn from(e: InstanceError) -> Self {
+        match e {
+            InstanceError::NotFound => ApiError::NotFound("Instance not found"),
+            InstanceError::Duplicate { name } => {
+                ApiError::Conflict(format!("An instance named '{name}' already exists"))
+            }
+            e @ InstanceError::IllegalTransition { .. } => {
+                let msg = e.to_string();
+                let mut chars = msg.chars();
+                let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
+                ApiError::Conflict(format!("{}{}", first.unwrap_or_default(), chars.as_str()))
+            }
+            InstanceError::Invalid(v) => ApiError::invalid(ErrorItem::body(&v)),
+            InstanceError::Runtime(e) => ApiError::Internal(Box::new(e)),
+            InstanceError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<KeyError> for ApiError {
+    fn from(e: KeyError) -> Self {
+        match e {
+            KeyError::NotFound => ApiError::NotFound("API key not found"),
+            KeyError::Invalid(v) => ApiError::invalid(ErrorItem::body(&v)),
+            KeyError::ScopeNotGranted(scopes) => ApiError::Forbidden(format!(
+                "Cannot grant scopes the caller does not hold: {}",
+                scopes.join(", ")
+            )),
+            KeyError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<TenantError> for ApiError {
+    fn from(e: TenantError) -> Self {
+        match e {
+            TenantError::NotFound => ApiError::NotFound("Tenant not found"),
+            TenantError::Invalid(v) => ApiError::invalid(ErrorItem::body(&v)),
+            TenantError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The 422 for a path that did not parse: every path parameter here is a UUID, so
+/// each one that is not becomes one `uuid_parsing` item.
+pub fn path_error(req: &actix_web::HttpRequest) -> ApiError {
+    let items: Vec<ErrorItem> = req
+        .match_info()
+        .iter()
+        .filter_map(|(name, value)| {
+            let err = uuid::Uuid::parse_str(value).err()?;
+            Some(ErrorItem::new(
+                "uuid_parsing",
+                vec![json!("path"), json!(name)],
+                format!("Input should be a valid UUID, {err}"),
+                json!(value),
+            ))
+        })
+        .collect();
+    if items.is_empty() {
+        ApiError::NotFound("Not Found")
+    } else {
+        ApiError::Validation(items)
+    }
+}
+
+/// The errors of an operation that can also conflict: the same table as
+/// [`ApiError`], and the spec says the operation may answer 409.
+#[derive(Debug)]
+pub struct MayConflict(pub ApiError);
+
+impl fmt::Display for MayConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for MayConflict {
+    fn status_code(&self) -> StatusCode {
+        self.0.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.0.error_response()
+    }
+}
+
+impl Apiv2Errors for MayConflict {
+    fn update_error_definitions(op: &mut paperclip::v2::models::DefaultOperationRaw) {
+        op.responses.entry("409".into()).or_insert_with(|| {
+            paperclip::v2::models::Either::Right(paperclip::v2::models::Response {
+                description: Some(
+                    "Conflicts with the current state (a taken name, an illegal transition)".into(),
+                ),
+                ..Default::default()
+            })
+        });
+    }
+}
+
+impl From<InstanceError> for MayConflict {
+    fn from(e: InstanceError) -> Self {
+        Self(e.into())
+    }
+}

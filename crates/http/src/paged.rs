@@ -1,0 +1,166 @@
+//! List responses: a JSON array plus `Link: <…>; rel="next"` and `X-Next-Cursor`
+//! when more rows exist; cursors are opaque to clients.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use actix_web::body::BoxBody;
+use actix_web::{HttpRequest, HttpResponse, Responder};
+use hydracore_core::{Page, PageKey};
+use paperclip::actix::OperationModifier;
+use paperclip::v2::models::{
+    DataType, DefaultOperationRaw, DefaultSchemaRaw, Either, Header, Response,
+};
+use paperclip::v2::schema::Apiv2Schema;
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Encodes a page key: 16 bytes of Unix nanoseconds then 16 bytes of id, as hex.
+pub fn encode_cursor(key: &PageKey) -> String {
+    let mut out = String::with_capacity(64);
+    for b in key
+        .created_at
+        .unix_timestamp_nanos()
+        .to_be_bytes()
+        .iter()
+        .chain(key.id.as_bytes())
+    {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// Decodes a cursor made by [`encode_cursor`]; `None` for anything else.
+pub fn decode_cursor(s: &str) -> Option<PageKey> {
+    if s.len() != 64 || !s.is_ascii() {
+        return None;
+    }
+    let bytes: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&s[i * 2..i * 2 + 2], 16).ok())
+        .collect::<Option<_>>()?;
+    let nanos = i128::from_be_bytes(bytes[..16].try_into().ok()?);
+    Some(PageKey {
+        created_at: OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()?,
+        id: Uuid::from_slice(&bytes[16..]).ok()?,
+    })
+}
+
+/// A page of `T` as a JSON array with pagination headers.
+pub struct Paged<T> {
+    items: Vec<T>,
+    next: Option<PageKey>,
+}
+
+impl<T> Paged<T> {
+    pub fn from_page<U>(page: Page<U>, f: impl FnMut(U) -> T) -> Self {
+        let page = page.map(f);
+        Self {
+            items: page.items,
+            next: page.next,
+        }
+    }
+}
+
+/// The URL of the next page: this request's URL with `cursor` replaced.
+fn next_link(req: &HttpRequest, cursor: &str) -> String {
+    let info = req.connection_info();
+    let mut url = format!("{}://{}{}?", info.scheme(), info.host(), req.path());
+    let kept: Vec<(String, String)> = crate::extract::url_pairs(req.query_string())
+        .into_iter()
+        .filter(|(k, _)| k != "cursor")
+        .collect();
+    for (k, v) in &kept {
+        let _ = write!(url, "{}={}&", urlencode(k), urlencode(v));
+    }
+    let _ = write!(url, "cursor={cursor}");
+    url
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+impl<T: Serialize> Responder for Paged<T> {
+    type Body = BoxBody;
+
+    fn respond_to(self, req: &HttpRequest) -> HttpResponse {
+        let mut res = HttpResponse::Ok();
+        if let Some(next) = &self.next {
+            let cursor = encode_cursor(next);
+            res.insert_header((
+                "Link",
+                format!("<{}>; rel=\"next\"", next_link(req, &cursor)),
+            ));
+            res.insert_header(("X-Next-Cursor", cursor));
+        }
+        res.json(self.items)
+    }
+}
+
+impl<T: Apiv2Schema> Apiv2Schema for Paged<T> {}
+
+impl<T: Apiv2Schema> OperationModifier for Paged<T> {
+    fn update_response(op: &mut DefaultOperationRaw) {
+        let header = |description: &str| Header {
+            description: Some(description.to_owned()),
+            data_type: Some(DataType::String),
+            ..Default::default()
+        };
+        op.responses.insert(
+            "200".into(),
+            Either::Right(Response {
+                description: Some("OK: one page, oldest first".into()),
+                schema: Some(DefaultSchemaRaw {
+                    data_type: Some(DataType::Array),
+                    items: Some(Box::new({
+                        let mut def = T::schema_with_ref();
+                        def.retain_ref();
+                        def
+                    })),
+                    ..Default::default()
+                }),
+                headers: BTreeMap::from([
+                    (
+                        "Link".to_owned(),
+                        header("`<url>; rel=\"next\"` when another page exists"),
+                    ),
+                    (
+                        "X-Next-Cursor".to_owned(),
+                        header("The cursor of the next page, when another page exists"),
+                    ),
+                ]),
+            }),
+        );
+    }
+
+    fn update_definitions(map: &mut BTreeMap<String, DefaultSchemaRaw>) {
+        <actix_web::web::Json<T> as OperationModifier>::update_definitions(map);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let key = PageKey {
+            created_at: OffsetDateTime::from_unix_timestamp_nanos(1_764_000_000_123_456_000)
+                .unwrap(),
+            id: Uuid::new_v4(),
+        };
+        assert_eq!(decode_cursor(&encode_cursor(&key)), Some(key));
+        assert_eq!(decode_cursor("abc"), None);
+        assert_eq!(decode_cursor(&"zz".repeat(32)), None);
+        assert_eq!(decode_cursor(&"é".repeat(32)), None);
+    }
+}

@@ -1,0 +1,167 @@
+//! `/v1/instances`: agent instances and their lifecycle.
+
+use paperclip::actix::web::{self, Data};
+use paperclip::actix::{Apiv2Schema, CreatedJson, NoContent, api_v2_operation, web::Json};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use hydracore_instances::{CreateInstance, InstanceId, InstancePatch};
+
+use crate::AppState;
+use crate::dto::{CreateInstanceRequest, InstanceDto, UpdateInstanceRequest};
+use crate::error::{ApiError, MayConflict};
+use crate::extract::{
+    InstancesDelete, InstancesRead, InstancesWrite, ListQuery, ResourcePath, Scoped, ValidJson,
+};
+use crate::paged::Paged;
+use crate::routes::method_not_allowed;
+
+/// The path of one instance.
+#[derive(Deserialize, Apiv2Schema)]
+pub struct InstancePath {
+    /// The instance's id (a UUID).
+    instance_id: Uuid,
+}
+
+impl InstancePath {
+    fn id(&self) -> InstanceId {
+        InstanceId(self.instance_id)
+    }
+}
+
+/// List instances
+///
+/// The tenant's instances, oldest first, a page at a time.
+#[api_v2_operation(operation_id = "listInstances", tags(Instances))]
+async fn list(
+    auth: Scoped<InstancesRead>,
+    state: Data<AppState>,
+    query: ListQuery,
+) -> Result<Paged<InstanceDto>, ApiError> {
+    let page = state.instances.list(auth.0.tenant_id, query.0).await?;
+    Ok(Paged::from_page(page, InstanceDto::from))
+}
+
+/// Create an instance
+///
+/// Creates a stopped instance (or a started one, with `start: true`). Without
+/// `runtime_image` it runs the image promoted to `stable`, or the server default.
+#[api_v2_operation(operation_id = "createInstance", tags(Instances))]
+async fn create(
+    auth: Scoped<InstancesWrite>,
+    state: Data<AppState>,
+    body: ValidJson<CreateInstanceRequest>,
+) -> Result<CreatedJson<InstanceDto>, MayConflict> {
+    let body = body.0;
+    let req = CreateInstance {
+        name: body.name,
+        runtime_image: body.runtime_image,
+        config: body.config.map(|c| c.0),
+        start: body.start.unwrap_or(false),
+    };
+    let instance = state.instances.create(auth.0.tenant_id, req).await?;
+    Ok(CreatedJson(instance.into()))
+}
+
+/// Get an instance
+#[api_v2_operation(operation_id = "getInstance", tags(Instances))]
+async fn get(
+    auth: Scoped<InstancesRead>,
+    state: Data<AppState>,
+    path: ResourcePath<InstancePath>,
+) -> Result<Json<InstanceDto>, ApiError> {
+    let instance = state.instances.get(auth.0.tenant_id, path.0.id()).await?;
+    Ok(Json(instance.into()))
+}
+
+/// Update an instance
+///
+/// Renames, re-images or reconfigures an instance; absent fields are left as they are.
+#[api_v2_operation(operation_id = "updateInstance", tags(Instances))]
+async fn update(
+    auth: Scoped<InstancesWrite>,
+    state: Data<AppState>,
+    path: ResourcePath<InstancePath>,
+    body: ValidJson<UpdateInstanceRequest>,
+) -> Result<Json<InstanceDto>, MayConflict> {
+    let body = body.0;
+    let patch = InstancePatch {
+        name: body.name,
+        runtime_image: body.runtime_image,
+        config: body.config.map(|c| c.0),
+    };
+    let instance = state
+        .instances
+        .update(auth.0.tenant_id, path.0.id(), patch)
+        .await?;
+    Ok(Json(instance.into()))
+}
+
+/// Delete an instance
+///
+/// Stops the instance first if it may be running, then deletes it.
+#[api_v2_operation(operation_id = "deleteInstance", tags(Instances))]
+async fn delete(
+    auth: Scoped<InstancesDelete>,
+    state: Data<AppState>,
+    path: ResourcePath<InstancePath>,
+) -> Result<NoContent, ApiError> {
+    state
+        .instances
+        .delete(auth.0.tenant_id, path.0.id())
+        .await?;
+    Ok(NoContent)
+}
+
+/// Start an instance
+///
+/// Allowed from `stopped` and `failed`; anything else is 409.
+#[api_v2_operation(operation_id = "startInstance", tags(Instances))]
+async fn start(
+    auth: Scoped<InstancesWrite>,
+    state: Data<AppState>,
+    path: ResourcePath<InstancePath>,
+) -> Result<Json<InstanceDto>, MayConflict> {
+    let instance = state.instances.start(auth.0.tenant_id, path.0.id()).await?;
+    Ok(Json(instance.into()))
+}
+
+/// Stop an instance
+///
+/// Allowed from `running`, `starting` and `failed`; anything else is 409.
+#[api_v2_operation(operation_id = "stopInstance", tags(Instances))]
+async fn stop(
+    auth: Scoped<InstancesWrite>,
+    state: Data<AppState>,
+    path: ResourcePath<InstancePath>,
+) -> Result<Json<InstanceDto>, MayConflict> {
+    let instance = state.instances.stop(auth.0.tenant_id, path.0.id()).await?;
+    Ok(Json(instance.into()))
+}
+
+/// Mounts the instance routes.
+pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
+    cfg.service(
+        web::resource("/instances")
+            .route(web::get().to(list))
+            .route(web::post().to(create))
+            .default_service(method_not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/instances/{instance_id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(delete))
+            .default_service(method_not_allowed("GET, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/instances/{instance_id}/start")
+            .route(web::post().to(start))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource("/instances/{instance_id}/stop")
+            .route(web::post().to(stop))
+            .default_service(method_not_allowed("POST")),
+    );
+}

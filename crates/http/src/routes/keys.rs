@@ -1,0 +1,159 @@
+//! `/v1/api-keys`: minting, listing, changing and revoking API keys.
+
+use paperclip::actix::web::{self, Data};
+use paperclip::actix::{Apiv2Schema, CreatedJson, NoContent, api_v2_operation, web::Json};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use hydracore_keys::{ApiKeyId, Grantor, KeyPatch, MintKey};
+
+use crate::AppState;
+use crate::dto::{
+    ApiKeyDto, CreateApiKeyRequest, CreatedApiKeyDto, UpdateApiKeyRequest, rate_limit,
+};
+use crate::error::{ApiError, ErrorItem};
+use crate::extract::{ApiKeysRead, ApiKeysWrite, ListQuery, ResourcePath, Scoped, ValidJson};
+use crate::paged::Paged;
+use crate::routes::method_not_allowed;
+
+/// The path of one API key.
+#[derive(Deserialize, Apiv2Schema)]
+pub struct KeyPath {
+    /// The key's id (a UUID).
+    key_id: Uuid,
+}
+
+impl KeyPath {
+    fn id(&self) -> ApiKeyId {
+        ApiKeyId(self.key_id)
+    }
+}
+
+fn limit(dto: crate::dto::RateLimitDto) -> Result<hydracore_keys::RateLimit, ApiError> {
+    rate_limit(dto).map_err(|e| ApiError::invalid(ErrorItem::body(&e)))
+}
+
+/// Create an API key
+///
+/// Mints a key with the given scopes; the response is the only place the key's
+/// plaintext ever appears. A key can grant only scopes it holds itself (403 otherwise).
+#[api_v2_operation(operation_id = "createApiKey", tags(ApiKeys))]
+async fn create(
+    auth: Scoped<ApiKeysWrite>,
+    state: Data<AppState>,
+    body: ValidJson<CreateApiKeyRequest>,
+) -> Result<CreatedJson<CreatedApiKeyDto>, ApiError> {
+    let body = body.0;
+    let req = MintKey {
+        name: body.name,
+        scopes: body.scopes,
+        expires_at: body.expires_at.map(|t| t.0),
+        rate_limit: body.rate_limit.map(limit).transpose()?,
+    };
+    let principal = auth.0;
+    let minted = state
+        .keys
+        .mint(principal.tenant_id, Grantor::Holder(&principal.scopes), req)
+        .await?;
+    let dto = ApiKeyDto::from(minted.key);
+    Ok(CreatedJson(CreatedApiKeyDto {
+        key: minted.secret.expose().to_owned(),
+        id: dto.id,
+        name: dto.name,
+        prefix: dto.prefix,
+        scopes: dto.scopes,
+        created_at: dto.created_at,
+        expires_at: dto.expires_at,
+        last_used_at: dto.last_used_at,
+        rate_limit: dto.rate_limit,
+    }))
+}
+
+/// List API keys
+///
+/// The tenant's keys that are not revoked, oldest first. Secrets are never shown.
+#[api_v2_operation(operation_id = "listApiKeys", tags(ApiKeys))]
+async fn list(
+    auth: Scoped<ApiKeysRead>,
+    state: Data<AppState>,
+    query: ListQuery,
+) -> Result<Paged<ApiKeyDto>, ApiError> {
+    let page = state.keys.list(auth.0.tenant_id, query.0).await?;
+    Ok(Paged::from_page(page, ApiKeyDto::from))
+}
+
+/// Get an API key
+#[api_v2_operation(operation_id = "getApiKey", tags(ApiKeys))]
+async fn get(
+    auth: Scoped<ApiKeysRead>,
+    state: Data<AppState>,
+    path: ResourcePath<KeyPath>,
+) -> Result<Json<ApiKeyDto>, ApiError> {
+    let key = state.keys.get(auth.0.tenant_id, path.0.id()).await?;
+    Ok(Json(key.into()))
+}
+
+/// Update an API key
+///
+/// Renames a key or changes its scopes, expiry or rate limit; `null` clears
+/// `expires_at` or `rate_limit`. New scopes must be held by the caller.
+#[api_v2_operation(operation_id = "updateApiKey", tags(ApiKeys))]
+async fn update(
+    auth: Scoped<ApiKeysWrite>,
+    state: Data<AppState>,
+    path: ResourcePath<KeyPath>,
+    body: ValidJson<UpdateApiKeyRequest>,
+) -> Result<Json<ApiKeyDto>, ApiError> {
+    let body = body.0;
+    let patch = KeyPatch {
+        name: body.name,
+        scopes: body.scopes,
+        expires_at: body.expires_at.map(|t| t.map(|t| t.0)),
+        rate_limit: match body.rate_limit {
+            Some(Some(dto)) => Some(Some(limit(dto)?)),
+            Some(None) => Some(None),
+            None => None,
+        },
+    };
+    let principal = auth.0;
+    let key = state
+        .keys
+        .update(
+            principal.tenant_id,
+            Grantor::Holder(&principal.scopes),
+            path.0.id(),
+            patch,
+        )
+        .await?;
+    Ok(Json(key.into()))
+}
+
+/// Revoke an API key
+///
+/// The key stops working at once and disappears from reads.
+#[api_v2_operation(operation_id = "revokeApiKey", tags(ApiKeys))]
+async fn revoke(
+    auth: Scoped<ApiKeysWrite>,
+    state: Data<AppState>,
+    path: ResourcePath<KeyPath>,
+) -> Result<NoContent, ApiError> {
+    state.keys.revoke(auth.0.tenant_id, path.0.id()).await?;
+    Ok(NoContent)
+}
+
+/// Mounts the API key routes.
+pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
+    cfg.service(
+        web::resource("/api-keys")
+            .route(web::get().to(list))
+            .route(web::post().to(create))
+            .default_service(method_not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/api-keys/{key_id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(update))
+            .route(web::delete().to(revoke))
+            .default_service(method_not_allowed("GET, PATCH, DELETE")),
+    );
+}

@@ -1,0 +1,103 @@
+//! The scope catalogue, the calling key's context, and the health probes.
+
+use paperclip::actix::web::{self, Data};
+use paperclip::actix::{api_v2_operation, web::Json};
+
+use hydracore_auth::Actor;
+use hydracore_scopes::CATALOGUE;
+
+use crate::AppState;
+use crate::dto::{ApiKeyContextDto, HealthDto, ScopeDto};
+use crate::error::ApiError;
+use crate::extract::Authenticated;
+use crate::routes::method_not_allowed;
+
+/// List scopes
+///
+/// The catalogue of scopes a key can hold. `<resource>:*` grants every verb of a
+/// resource; no verb implies another.
+#[api_v2_operation(operation_id = "listScopes", tags(Scopes))]
+async fn scopes(_auth: Authenticated) -> Result<Json<Vec<ScopeDto>>, ApiError> {
+    let mut out = Vec::new();
+    for spec in CATALOGUE {
+        for verb in spec.verbs.iter().copied().chain(["*"]) {
+            out.push(ScopeDto {
+                scope: format!("{}:{verb}", spec.resource),
+                resource: spec.resource.to_owned(),
+                verb: verb.to_owned(),
+                description: spec.description.to_owned(),
+                reserved: spec.reserved,
+            });
+        }
+    }
+    Ok(Json(out))
+}
+
+/// Get the calling key's context
+///
+/// Which key is calling, its tenant, scopes and rate limit. Any live API key may ask.
+#[api_v2_operation(operation_id = "getApiKeyContext", tags(ApiKeys))]
+async fn key_context(auth: Authenticated) -> Result<Json<ApiKeyContextDto>, ApiError> {
+    let p = auth.0;
+    let Actor::ApiKey { id, name } = p.actor;
+    Ok(Json(ApiKeyContextDto {
+        key_id: id.0,
+        name,
+        tenant_id: p.tenant_id.0,
+        scopes: p.scopes.to_strings(),
+        rate_limit: p.rate_limit.map(Into::into),
+    }))
+}
+
+/// Liveness
+///
+/// 200 while the process is up.
+#[api_v2_operation(operation_id = "healthz", tags(Operations))]
+async fn healthz() -> Result<Json<HealthDto>, ApiError> {
+    Ok(Json(HealthDto {
+        status: "ok".into(),
+    }))
+}
+
+/// Readiness
+///
+/// 200 while the database answers, 503 while it does not.
+#[api_v2_operation(operation_id = "readyz", tags(Operations))]
+async fn readyz(state: Data<AppState>) -> Result<Json<HealthDto>, ApiError> {
+    state
+        .readiness
+        .check()
+        .await
+        .map_err(ApiError::Unavailable)?;
+    Ok(Json(HealthDto {
+        status: "ok".into(),
+    }))
+}
+
+/// Mounts `/v1/scopes` and `/v1/mcp/api-key-context` (inside `/v1`).
+pub fn configure_v1(cfg: &mut web::ServiceConfig<'_>) {
+    cfg.service(
+        web::resource("/scopes")
+            .route(web::get().to(scopes))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
+        web::resource("/mcp/api-key-context")
+            .route(web::get().to(key_context))
+            .default_service(method_not_allowed("GET")),
+    );
+}
+
+/// Mounts the probes (outside `/v1`, unauthenticated).
+pub fn configure_probes(cfg: &mut web::ServiceConfig<'_>) {
+    cfg.service(
+        web::resource("/healthz")
+            .route(web::get().to(healthz))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
+        web::resource("/readyz")
+            .route(web::get().to(readyz))
+            .default_service(method_not_allowed("GET")),
+    );
+}

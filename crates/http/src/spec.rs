@@ -1,0 +1,226 @@
+//! Finishing the OpenAPI 3 document that paperclip converts from its v2 model: what
+//! v2 cannot say (HTTP bearer auth, `nullable`, error bodies, the scope per route) is
+//! added here, in one step shared by the live `/openapi.json` and the snapshot.
+
+use serde_json::{Map, Value, json};
+
+use crate::extract::API_KEY_SCHEME;
+
+const BEARER_SCHEME: &str = "BearerAuth";
+
+fn error_schemas() -> Value {
+    json!({
+        "HTTPError": {
+            "type": "object",
+            "required": ["detail"],
+            "properties": { "detail": { "type": "string", "example": "Instance not found" } }
+        },
+        "ValidationErrorItem": {
+            "type": "object",
+            "required": ["type", "loc", "msg", "input"],
+            "properties": {
+                "type": { "type": "string", "example": "uuid_parsing" },
+                "loc": {
+                    "type": "array",
+                    "items": { "oneOf": [{ "type": "string" }, { "type": "integer" }] },
+                    "example": ["path", "instance_id"]
+                },
+                "msg": { "type": "string" },
+                "input": {}
+            }
+        },
+        "HTTPValidationError": {
+            "type": "object",
+            "required": ["detail"],
+            "properties": {
+                "detail": { "type": "array", "items": { "$ref": "#/components/schemas/ValidationErrorItem" } }
+            }
+        }
+    })
+}
+
+/// Renames `FooDto` schemas to `Foo`, in definitions and references alike.
+fn strip_dto_suffix(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get_mut("$ref") {
+                if let Some(stripped) = r.strip_suffix("Dto") {
+                    *r = stripped.to_owned();
+                }
+            }
+            for child in map.values_mut() {
+                strip_dto_suffix(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_dto_suffix),
+        _ => {}
+    }
+}
+
+/// Properties that are not required are nullable: the server writes `null` for them
+/// and accepts `null` in requests.
+fn mark_nullable(schema: &mut Value) {
+    let required: Vec<String> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| {
+            r.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(Value::Object(props)) = schema.get_mut("properties") {
+        for (name, prop) in props.iter_mut() {
+            if required.contains(name) {
+                continue;
+            }
+            if let Some(r) = prop.get("$ref").cloned() {
+                *prop = json!({ "allOf": [{ "$ref": r }], "nullable": true });
+            } else if let Value::Object(p) = prop {
+                p.insert("nullable".into(), Value::Bool(true));
+            }
+        }
+    }
+}
+
+fn finish_operation(op: &mut Map<String, Value>) {
+    let scope = op
+        .get("security")
+        .and_then(Value::as_array)
+        .and_then(|reqs| {
+            reqs.iter().find_map(|r| {
+                r.get(API_KEY_SCHEME)?
+                    .as_array()?
+                    .first()?
+                    .as_str()
+                    .map(str::to_owned)
+            })
+        });
+    let authenticated = op.contains_key("security");
+    if authenticated {
+        op.insert(
+            "security".into(),
+            json!([{ API_KEY_SCHEME: [] }, { BEARER_SCHEME: [] }]),
+        );
+        let note = match &scope {
+            Some(s) => format!("Requires scope `{s}`."),
+            None => "Any live API key; no scope needed.".to_owned(),
+        };
+        let description = match op.get("description").and_then(Value::as_str) {
+            Some(d) if !d.is_empty() => format!("{d}\n\n{note}"),
+            _ => note,
+        };
+        op.insert("description".into(), Value::String(description));
+        op.insert(
+            "x-required-scope".into(),
+            scope.map_or(Value::Null, Value::String),
+        );
+    }
+    if let Some(Value::Object(responses)) = op.get_mut("responses") {
+        for (status, response) in responses.iter_mut() {
+            let Some(code) = status.parse::<u16>().ok().filter(|c| *c >= 400) else {
+                continue;
+            };
+            let schema = if code == 422 {
+                "HTTPValidationError"
+            } else {
+                "HTTPError"
+            };
+            if let Value::Object(r) = response {
+                r.insert(
+                    "content".into(),
+                    json!({ "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }),
+                );
+            }
+        }
+        if authenticated {
+            responses.insert(
+                "401".into(),
+                json!({
+                    "description": "No credential, or an unknown, revoked or expired one",
+                    "headers": { "WWW-Authenticate": { "schema": { "type": "string" } } },
+                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/HTTPError" } } }
+                }),
+            );
+        }
+    }
+}
+
+/// Completes paperclip's v3 document.
+pub fn finish(mut spec: Value) -> Value {
+    strip_dto_suffix(&mut spec);
+    let Value::Object(root) = &mut spec else {
+        return spec;
+    };
+    root.insert("openapi".into(), json!("3.0.3"));
+    root.insert(
+        "info".into(),
+        json!({
+            "title": "HydraCore control plane",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Tenants, API keys with scopes, agent instances and their runtime images.\n\nAuthenticate with `X-Api-Key: hc_live_...` (or `Authorization: Bearer hc_live_...`). Errors follow FastAPI's shape: `{\"detail\": \"...\"}`, and for 422 a list of `{type, loc, msg, input}` items.",
+            "license": { "name": "Apache-2.0" }
+        }),
+    );
+    root.insert(
+        "tags".into(),
+        json!([
+            { "name": "Instances", "description": "Agent instances and their lifecycle" },
+            { "name": "ApiKeys", "description": "API keys, their scopes and limits" },
+            { "name": "Scopes", "description": "The scope catalogue" },
+            { "name": "Operations", "description": "Health probes" }
+        ]),
+    );
+    if let Some(Value::Object(paths)) = root.get_mut("paths") {
+        for item in paths.values_mut() {
+            if let Value::Object(ops) = item {
+                for op in ops.values_mut() {
+                    if let Value::Object(op) = op {
+                        finish_operation(op);
+                    }
+                }
+            }
+        }
+    }
+    let components = root
+        .entry("components")
+        .or_insert_with(|| json!({}))
+        .as_object_mut();
+    if let Some(components) = components {
+        let schemas = components.entry("schemas").or_insert_with(|| json!({}));
+        if let Value::Object(schemas) = schemas {
+            let renamed: Vec<(String, Value)> = std::mem::take(schemas)
+                .into_iter()
+                .map(|(k, mut v)| {
+                    mark_nullable(&mut v);
+                    (
+                        k.strip_suffix("Dto")
+                            .map_or_else(|| k.clone(), str::to_owned),
+                        v,
+                    )
+                })
+                .collect();
+            schemas.extend(renamed);
+            if let Value::Object(errors) = error_schemas() {
+                schemas.extend(errors);
+            }
+        }
+        components.insert(
+            "securitySchemes".into(),
+            json!({
+                API_KEY_SCHEME: {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Api-Key",
+                    "description": "An API key: `hc_live_...`"
+                },
+                BEARER_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key sent as `Authorization: Bearer hc_live_...`"
+                }
+            }),
+        );
+    }
+    spec
+}

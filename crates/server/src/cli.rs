@@ -1,0 +1,110 @@
+//! The `hydracore` command line.
+
+use anyhow::Context;
+use clap::Parser;
+use hydracore_keys::{Grantor, KeyService, MintKey};
+use hydracore_store::Store;
+use hydracore_tenants::{TenantId, TenantService};
+use serde_json::json;
+
+use crate::settings::{Cli, Command, KeysCommand, ServeArgs, TenantsCommand};
+use crate::{Application, Settings, telemetry};
+
+/// Parses the command line and runs it.
+///
+/// # Errors
+/// Whatever the command fails with.
+pub fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init();
+    actix_web::rt::System::new().block_on(execute(cli))
+}
+
+fn print(value: &serde_json::Value) {
+    println!("{value}");
+}
+
+async fn open(database_url: &str) -> anyhow::Result<Store> {
+    Store::open(
+        database_url,
+        &Settings {
+            database_url: database_url.to_owned(),
+            serve: ServeArgs::default(),
+            handle_signals: false,
+        }
+        .pool(),
+    )
+    .await
+    .context("opening the database")
+}
+
+async fn execute(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(Settings {
+                database_url: cli.database_url,
+                serve: cli.serve,
+                handle_signals: true,
+            })
+            .await?;
+            app.run_until_stopped().await.context("serving")
+        }
+        Command::Migrate => {
+            open(&cli.database_url).await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Openapi => {
+            print!("{}", hydracore_http::openapi_json());
+            Ok(())
+        }
+        Command::Tenants(TenantsCommand::Create { name }) => {
+            let store = open(&cli.database_url).await?;
+            let tenants = TenantService::new(
+                std::sync::Arc::new(store),
+                std::sync::Arc::new(hydracore_core::SystemClock),
+            );
+            let tenant = tenants
+                .create(&name)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            print(&json!({
+                "id": tenant.id.0,
+                "name": tenant.name.as_str(),
+                "created_at": hydracore_http::dto::Timestamp(tenant.created_at),
+            }));
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Mint {
+            tenant,
+            name,
+            scopes,
+        }) => {
+            let store = std::sync::Arc::new(open(&cli.database_url).await?);
+            let clock = std::sync::Arc::new(hydracore_core::SystemClock);
+            let tenant = TenantService::new(store.clone(), clock.clone())
+                .get(TenantId(tenant))
+                .await
+                .map_err(|e| anyhow::anyhow!("tenant {tenant}: {e}"))?;
+            let minted = KeyService::new(store, clock)
+                .mint(
+                    tenant.id,
+                    Grantor::Operator,
+                    MintKey {
+                        name,
+                        scopes,
+                        ..MintKey::default()
+                    },
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut out = serde_json::to_value(hydracore_http::dto::ApiKeyDto::from(minted.key))?;
+            if let Some(obj) = out.as_object_mut() {
+                obj.insert("key".into(), json!(minted.secret.expose()));
+                obj.insert("tenant_id".into(), json!(tenant.id.0));
+            }
+            print(&out);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Configuration: command-line flags, each with an environment variable and a default.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use hydracore_store::PoolOptions;
+
+/// The default database: a SQLite file under `./data/`, created on first start.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/hydracore.db";
+/// The image new instances run while no image is promoted to `stable`.
+pub const DEFAULT_RUNTIME_IMAGE: &str = "ghcr.io/hydracore/agent-runtime:latest";
+
+/// HydraCore: the control plane of an agent platform.
+#[derive(Debug, Parser)]
+#[command(name = "hydracore", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// `postgres://…` or `sqlite://PATH`.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    pub database_url: String,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage tenants without HTTP (bootstrap).
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
+    /// Manage API keys without HTTP (bootstrap).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Print the OpenAPI document and exit.
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    /// Create a tenant; prints it as JSON.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Mint an API key for a tenant; prints it, plaintext `key` included, as JSON.
+    Mint {
+        /// The tenant's id.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes, e.g. `instances:*,api-keys:*`.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+    },
+}
+
+/// Flags of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(
+        long,
+        global = true,
+        env = "HYDRACORE_BIND",
+        default_value = "127.0.0.1:8000"
+    )]
+    pub bind: String,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, global = true, env = "HYDRACORE_WORKERS")]
+    pub workers: Option<usize>,
+    /// The image new instances run while none is promoted to `stable`.
+    #[arg(long, global = true, env = "HYDRACORE_DEFAULT_RUNTIME_IMAGE", default_value = DEFAULT_RUNTIME_IMAGE)]
+    pub default_runtime_image: String,
+    /// Database connections at most.
+    #[arg(
+        long,
+        global = true,
+        env = "HYDRACORE_DB_POOL_SIZE",
+        default_value_t = 16
+    )]
+    pub db_pool_size: usize,
+    /// How long a request waits for a database connection, in milliseconds.
+    #[arg(
+        long,
+        global = true,
+        env = "HYDRACORE_DB_TIMEOUT_MS",
+        default_value_t = 5000
+    )]
+    pub db_timeout_ms: u64,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8000".into(),
+            workers: None,
+            default_runtime_image: DEFAULT_RUNTIME_IMAGE.into(),
+            db_pool_size: 16,
+            db_timeout_ms: 5000,
+        }
+    }
+}
+
+/// Everything the application needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub serve: ServeArgs,
+    /// Stop gracefully on SIGINT/SIGTERM (off for servers embedded in tests).
+    pub handle_signals: bool,
+}
+
+impl Settings {
+    pub fn pool(&self) -> PoolOptions {
+        PoolOptions {
+            max_size: self.serve.db_pool_size.max(1),
+            timeout: Duration::from_millis(self.serve.db_timeout_ms.max(1)),
+        }
+    }
+}

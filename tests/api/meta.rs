@@ -1,0 +1,195 @@
+//! The scope catalogue, probes, the live spec and its snapshot, Swagger UI.
+
+use hydracore_api_tests::{TestApp, api_tests};
+use serde_json::{Value, json};
+
+fn scopes_lists_the_catalogue(app: &TestApp) {
+    let (_, key) = app.tenant_with_key(&["instances:read"]);
+    let res = app.get("/v1/scopes", &key);
+    assert_eq!(res.status, 200);
+    let scopes: Vec<String> = res
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["scope"].as_str().unwrap().to_owned())
+        .collect();
+    for expected in [
+        "instances:read",
+        "instances:write",
+        "instances:delete",
+        "instances:*",
+        "api-keys:read",
+        "api-keys:write",
+        "mcp-creds:read",
+        "mcp-creds:write",
+        "mcp-log:read",
+        "members:read",
+        "members:write",
+        "tenants:read",
+        "tenants:write",
+        "entities:*",
+        "forms:*",
+        "email:*",
+    ] {
+        assert!(scopes.iter().any(|s| s == expected), "{expected} missing");
+    }
+    assert_eq!(app.request("GET", "/v1/scopes", None, None).status, 401);
+}
+
+fn probes_answer_without_credentials(app: &TestApp) {
+    let health = app.request("GET", "/healthz", None, None);
+    assert_eq!(
+        (health.status, health.json()),
+        (200, json!({"status": "ok"}))
+    );
+    let ready = app.request("GET", "/readyz", None, None);
+    assert_eq!((ready.status, ready.json()), (200, json!({"status": "ok"})));
+}
+
+/// The path of `docs/openapi.json` in the repository.
+fn snapshot_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json")
+}
+
+fn live_spec_matches_the_snapshot_and_documents_every_route(app: &TestApp) {
+    let res = app.request("GET", "/openapi.json", None, None);
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("content-type"), Some("application/json"));
+    let spec = res.json();
+    assert_eq!(spec["openapi"], "3.0.3");
+    let schemes = &spec["components"]["securitySchemes"];
+    assert_eq!(schemes["ApiKeyHeader"]["name"], "X-Api-Key");
+    assert_eq!(schemes["BearerAuth"]["scheme"], "bearer");
+    let expect = [
+        (
+            "/v1/instances",
+            "get",
+            Some("instances:read"),
+            &["401", "403", "422"][..],
+        ),
+        (
+            "/v1/instances",
+            "post",
+            Some("instances:write"),
+            &["201", "401", "403", "409", "422"][..],
+        ),
+        (
+            "/v1/instances/{instance_id}",
+            "get",
+            Some("instances:read"),
+            &["404", "422"][..],
+        ),
+        (
+            "/v1/instances/{instance_id}",
+            "patch",
+            Some("instances:write"),
+            &["404", "409", "422"][..],
+        ),
+        (
+            "/v1/instances/{instance_id}",
+            "delete",
+            Some("instances:delete"),
+            &["204", "404"][..],
+        ),
+        (
+            "/v1/instances/{instance_id}/start",
+            "post",
+            Some("instances:write"),
+            &["404", "409"][..],
+        ),
+        (
+            "/v1/instances/{instance_id}/stop",
+            "post",
+            Some("instances:write"),
+            &["404", "409"][..],
+        ),
+        ("/v1/api-keys", "get", Some("api-keys:read"), &["200"][..]),
+        (
+            "/v1/api-keys",
+            "post",
+            Some("api-keys:write"),
+            &["201", "403", "422"][..],
+        ),
+        (
+            "/v1/api-keys/{key_id}",
+            "get",
+            Some("api-keys:read"),
+            &["404"][..],
+        ),
+        (
+            "/v1/api-keys/{key_id}",
+            "patch",
+            Some("api-keys:write"),
+            &["404", "422"][..],
+        ),
+        (
+            "/v1/api-keys/{key_id}",
+            "delete",
+            Some("api-keys:write"),
+            &["204", "404"][..],
+        ),
+        ("/v1/scopes", "get", None, &["200", "401"][..]),
+        ("/v1/mcp/api-key-context", "get", None, &["200", "401"][..]),
+    ];
+    for (path, method, scope, statuses) in expect {
+        let op = &spec["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} missing");
+        assert!(op["operationId"].is_string(), "{method} {path} operationId");
+        assert!(op["summary"].is_string(), "{method} {path} summary");
+        assert!(op["tags"].is_array(), "{method} {path} tags");
+        assert_eq!(
+            op["x-required-scope"],
+            scope.map_or(Value::Null, Value::from),
+            "{method} {path}"
+        );
+        assert_eq!(
+            op["security"],
+            json!([{"ApiKeyHeader": []}, {"BearerAuth": []}])
+        );
+        for status in statuses {
+            assert!(
+                op["responses"][status].is_object(),
+                "{method} {path} lacks {status}"
+            );
+        }
+        for status in ["401", "503"] {
+            assert!(
+                op["responses"][status].is_object(),
+                "{method} {path} lacks {status}"
+            );
+        }
+    }
+    let key = &spec["components"]["schemas"]["ApiKey"]["properties"];
+    assert_eq!(key["created_at"]["format"], "date-time");
+    assert_eq!(key["expires_at"]["nullable"], true);
+    assert_eq!(key["id"]["format"], "uuid");
+
+    let path = snapshot_path();
+    if std::env::var("UPDATE_SPEC").as_deref() == Ok("1") {
+        std::fs::write(&path, &res.body).expect("write docs/openapi.json");
+    }
+    let snapshot = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        snapshot == res.body,
+        "docs/openapi.json is stale: run `cargo xtask openapi` and commit it"
+    );
+}
+
+fn swagger_ui_is_served_offline(app: &TestApp) {
+    let page = app.request("GET", "/docs/", None, None);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("swagger-ui"));
+    assert!(page.body.contains("/openapi.json"));
+    let bundle = app.request("GET", "/docs/swagger-ui-bundle.js", None, None);
+    assert_eq!(bundle.status, 200);
+    assert!(bundle.body.len() > 100_000);
+    assert_eq!(app.request("GET", "/docs", None, None).status, 308);
+}
+
+api_tests!(
+    scopes_lists_the_catalogue,
+    probes_answer_without_credentials,
+    live_spec_matches_the_snapshot_and_documents_every_route,
+    swagger_ui_is_served_offline,
+);
