@@ -1,6 +1,11 @@
 //! The black-box suite: every behaviour of the HTTP contract, over real HTTP, on
 //! SQLite and (with `TEST_DATABASE_URL`) PostgreSQL.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test support: a failed step is a failed test"
+)]
+
 mod auth;
 mod errors;
 mod instances;

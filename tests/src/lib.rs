@@ -2,6 +2,11 @@
 //! against a fresh SQLite file or a fresh PostgreSQL database, and [`TestApp`] talks
 //! to it over real HTTP. Dropping the app stops the server and deletes its database.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test support: a failed step is a failed test"
+)]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc;

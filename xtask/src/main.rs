@@ -1,1 +1,271 @@
-fn main() {}
+//! `cargo xtask`: the project's own commands.
+//!
+//! - `openapi [--check]`: write the spec the server produces to `docs/openapi.json`,
+//!   or fail (with a summary of what differs) when the committed file is stale.
+//! - `layers`: fail when a crate depends on a layer it must not know (checked on the
+//!   resolved dependency graph, transitively).
+//! - `ci`: fmt, clippy, layers, openapi --check and the tests, as `.ci/run` does.
+//!
+//! Depends on no workspace crate: it drives `cargo`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run(mut cmd: Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    let status = cmd.status().with_context(|| format!("running {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed with {status}");
+    }
+    Ok(())
+}
+
+fn generated_spec() -> Result<String> {
+    let out = cargo()
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "hydracore-server",
+            "--",
+            "openapi",
+        ])
+        .output()
+        .context("running `hydracore openapi`")?;
+    if !out.status.success() {
+        bail!(
+            "`hydracore openapi` failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8(out.stdout).context("the spec is not UTF-8")
+}
+
+/// Operation and schema keys present in one document and not the other, or changed.
+fn summarize(old: &Value, new: &Value) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (section, pointer) in [("path", "/paths"), ("schema", "/components/schemas")] {
+        let empty = serde_json::Map::new();
+        let a = old
+            .pointer(pointer)
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
+        let b = new
+            .pointer(pointer)
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
+        let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+        for k in keys {
+            match (a.get(k), b.get(k)) {
+                (None, Some(_)) => lines.push(format!("  + {section} {k}")),
+                (Some(_), None) => lines.push(format!("  - {section} {k}")),
+                (Some(x), Some(y)) if x != y => lines.push(format!("  ~ {section} {k}")),
+                _ => {}
+            }
+        }
+    }
+    if lines.is_empty() {
+        lines.push("  (info, tags or security schemes differ)".into());
+    }
+    lines
+}
+
+fn openapi(check: bool) -> Result<()> {
+    let spec = generated_spec()?;
+    let path = root().join("docs/openapi.json");
+    if check {
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        if committed == spec {
+            println!("docs/openapi.json is up to date");
+            return Ok(());
+        }
+        let old: Value = serde_json::from_str(&committed).unwrap_or(Value::Null);
+        let new: Value = serde_json::from_str(&spec)?;
+        eprintln!("docs/openapi.json is stale; what the code produces differs in:");
+        for line in summarize(&old, &new) {
+            eprintln!("{line}");
+        }
+        bail!("run `cargo xtask openapi` and commit docs/openapi.json");
+    }
+    std::fs::write(&path, spec).with_context(|| format!("writing {}", path.display()))?;
+    println!("wrote docs/openapi.json");
+    Ok(())
+}
+
+/// Crates (by package name prefix) that a layer must not reach, even transitively.
+fn forbidden(package: &str) -> Option<&'static [&'static str]> {
+    const ADAPTERS: &[&str] = &[
+        "actix",
+        "paperclip",
+        "diesel",
+        "hydracore-store",
+        "hydracore-http",
+        "hydracore-server",
+        "tokio-postgres",
+        "libsqlite3-sys",
+    ];
+    const NOT_STORE: &[&str] = &["hydracore-http", "hydracore-server", "actix", "paperclip"];
+    const NOT_HTTP: &[&str] = &[
+        "hydracore-store",
+        "hydracore-server",
+        "diesel",
+        "tokio-postgres",
+        "libsqlite3-sys",
+    ];
+    match package {
+        "hydracore-core"
+        | "hydracore-scopes"
+        | "hydracore-tenants"
+        | "hydracore-keys"
+        | "hydracore-instances"
+        | "hydracore-mcp-log"
+        | "hydracore-auth"
+        | "hydracore-store-contract" => Some(ADAPTERS),
+        "hydracore-store" => Some(NOT_STORE),
+        "hydracore-http" => Some(NOT_HTTP),
+        _ => None,
+    }
+}
+
+fn layers() -> Result<()> {
+    let out = cargo()
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .output()
+        .context("cargo metadata")?;
+    if !out.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let meta: Value = serde_json::from_slice(&out.stdout)?;
+    let names: BTreeMap<&str, &str> = meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p["id"].as_str()?, p["name"].as_str()?)))
+        .collect();
+    // Normal (non-dev, non-build) edges of the resolved graph.
+    let mut edges: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for node in meta["resolve"]["nodes"].as_array().into_iter().flatten() {
+        let id = node["id"].as_str().unwrap_or_default();
+        for dep in node["deps"].as_array().into_iter().flatten() {
+            let normal = dep["dep_kinds"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|k| k["kind"].is_null());
+            if normal {
+                edges
+                    .entry(id)
+                    .or_default()
+                    .push(dep["pkg"].as_str().unwrap_or_default());
+            }
+        }
+    }
+    let mut violations = Vec::new();
+    for member in meta["workspace_members"].as_array().into_iter().flatten() {
+        let id = member.as_str().unwrap_or_default();
+        let name = names.get(id).copied().unwrap_or_default();
+        let Some(banned) = forbidden(name) else {
+            continue;
+        };
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![(id, vec![name])];
+        while let Some((at, path)) = stack.pop() {
+            for next in edges.get(at).into_iter().flatten() {
+                if !seen.insert(*next) {
+                    continue;
+                }
+                let dep = names.get(next).copied().unwrap_or_default();
+                let mut path = path.clone();
+                path.push(dep);
+                if banned.iter().any(|b| dep.starts_with(b)) {
+                    violations.push(path.join(" -> "));
+                } else {
+                    stack.push((next, path));
+                }
+            }
+        }
+    }
+    if violations.is_empty() {
+        println!("layers: every crate stays within its layer");
+        return Ok(());
+    }
+    for v in &violations {
+        eprintln!("layer violation: {v}");
+    }
+    bail!("{} layer violation(s)", violations.len())
+}
+
+fn ci() -> Result<()> {
+    run({
+        let mut c = cargo();
+        c.args(["fmt", "--all", "--", "--check"]);
+        c
+    })?;
+    run({
+        let mut c = cargo();
+        c.args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]);
+        c
+    })?;
+    layers()?;
+    openapi(true)?;
+    run({
+        let mut c = cargo();
+        c.args(["test", "--workspace", "--locked"]);
+        c
+    })
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["openapi"] => openapi(false),
+        ["openapi", "--check"] => openapi(true),
+        ["layers"] => layers(),
+        ["ci"] => ci(),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <task>\n\n  openapi [--check]  refresh (or check) docs/openapi.json\n  layers             check the crate dependency rules\n  ci                 fmt, clippy, layers, openapi --check, tests"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

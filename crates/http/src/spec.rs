@@ -43,10 +43,10 @@ fn error_schemas() -> Value {
 fn strip_dto_suffix(v: &mut Value) {
     match v {
         Value::Object(map) => {
-            if let Some(Value::String(r)) = map.get_mut("$ref") {
-                if let Some(stripped) = r.strip_suffix("Dto") {
-                    *r = stripped.to_owned();
-                }
+            if let Some(Value::String(r)) = map.get_mut("$ref")
+                && let Some(stripped) = r.strip_suffix("Dto")
+            {
+                *r = stripped.to_owned();
             }
             for child in map.values_mut() {
                 strip_dto_suffix(child);
@@ -117,6 +117,16 @@ fn finish_operation(op: &mut Map<String, Value>) {
         );
     }
     if let Some(Value::Object(responses)) = op.get_mut("responses") {
+        for response in responses.values_mut() {
+            // paperclip's v3 conversion leaves headers with an empty `content` and no
+            // schema; every header here is a string.
+            if let Some(Value::Object(headers)) = response.get_mut("headers") {
+                for header in headers.values_mut() {
+                    let description = header.get("description").cloned().unwrap_or(Value::Null);
+                    *header = json!({ "description": description, "schema": { "type": "string" } });
+                }
+            }
+        }
         for (status, response) in responses.iter_mut() {
             let Some(code) = status.parse::<u16>().ok().filter(|c| *c >= 400) else {
                 continue;

@@ -103,10 +103,10 @@ impl KeyRepository for InMemoryKeyRepository {
     async fn record_usage(&self, used: &[(ApiKeyId, OffsetDateTime)]) -> Result<(), RepoError> {
         let mut rows = self.rows.lock().map_err(poisoned)?;
         for (id, at) in used {
-            if let Some((k, _)) = rows.get_mut(id) {
-                if k.last_used_at.is_none_or(|l| l < *at) {
-                    k.last_used_at = Some(*at);
-                }
+            if let Some((k, _)) = rows.get_mut(id)
+                && k.last_used_at.is_none_or(|l| l < *at)
+            {
+                k.last_used_at = Some(*at);
             }
         }
         Ok(())

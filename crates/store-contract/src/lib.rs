@@ -5,6 +5,11 @@
 //! An implementation provides a [`Harness`] and calls [`contract_tests!`], which
 //! expands to one named test per case. Depends on domain crates only.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test support: a failed step is a failed test"
+)]
+
 pub mod cases;
 
 use std::sync::Arc;

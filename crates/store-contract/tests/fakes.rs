@@ -1,5 +1,10 @@
 //! The contract suite against the in-memory fakes.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test support: a failed step is a failed test"
+)]
+
 use std::sync::Arc;
 
 use hydracore_instances::testing::{InMemoryInstanceRepository, InMemoryRuntimeImageRepository};

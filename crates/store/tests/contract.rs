@@ -1,6 +1,11 @@
 //! The port contract suite against both adapters: SQLite on a fresh file per case,
 //! PostgreSQL on a fresh database per case (when `TEST_DATABASE_URL` is set).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test support: a failed step is a failed test"
+)]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -1,17 +1,17 @@
 //! `/v1/instances`: agent instances and their lifecycle.
 
-use paperclip::actix::web::{self, Data};
+use paperclip::actix::web;
 use paperclip::actix::{Apiv2Schema, CreatedJson, NoContent, api_v2_operation, web::Json};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use hydracore_instances::{CreateInstance, InstanceId, InstancePatch};
 
-use crate::AppState;
 use crate::dto::{CreateInstanceRequest, InstanceDto, UpdateInstanceRequest};
 use crate::error::{ApiError, MayConflict};
 use crate::extract::{
-    InstancesDelete, InstancesRead, InstancesWrite, ListQuery, ResourcePath, Scoped, ValidJson,
+    InstancesDelete, InstancesRead, InstancesWrite, ListQuery, ResourcePath, Scoped, State,
+    ValidJson,
 };
 use crate::paged::Paged;
 use crate::routes::method_not_allowed;
@@ -35,7 +35,7 @@ impl InstancePath {
 #[api_v2_operation(operation_id = "listInstances", tags(Instances))]
 async fn list(
     auth: Scoped<InstancesRead>,
-    state: Data<AppState>,
+    state: State,
     query: ListQuery,
 ) -> Result<Paged<InstanceDto>, ApiError> {
     let page = state.instances.list(auth.0.tenant_id, query.0).await?;
@@ -49,7 +49,7 @@ async fn list(
 #[api_v2_operation(operation_id = "createInstance", tags(Instances))]
 async fn create(
     auth: Scoped<InstancesWrite>,
-    state: Data<AppState>,
+    state: State,
     body: ValidJson<CreateInstanceRequest>,
 ) -> Result<CreatedJson<InstanceDto>, MayConflict> {
     let body = body.0;
@@ -67,7 +67,7 @@ async fn create(
 #[api_v2_operation(operation_id = "getInstance", tags(Instances))]
 async fn get(
     auth: Scoped<InstancesRead>,
-    state: Data<AppState>,
+    state: State,
     path: ResourcePath<InstancePath>,
 ) -> Result<Json<InstanceDto>, ApiError> {
     let instance = state.instances.get(auth.0.tenant_id, path.0.id()).await?;
@@ -80,7 +80,7 @@ async fn get(
 #[api_v2_operation(operation_id = "updateInstance", tags(Instances))]
 async fn update(
     auth: Scoped<InstancesWrite>,
-    state: Data<AppState>,
+    state: State,
     path: ResourcePath<InstancePath>,
     body: ValidJson<UpdateInstanceRequest>,
 ) -> Result<Json<InstanceDto>, MayConflict> {
@@ -103,7 +103,7 @@ async fn update(
 #[api_v2_operation(operation_id = "deleteInstance", tags(Instances))]
 async fn delete(
     auth: Scoped<InstancesDelete>,
-    state: Data<AppState>,
+    state: State,
     path: ResourcePath<InstancePath>,
 ) -> Result<NoContent, ApiError> {
     state
@@ -119,7 +119,7 @@ async fn delete(
 #[api_v2_operation(operation_id = "startInstance", tags(Instances))]
 async fn start(
     auth: Scoped<InstancesWrite>,
-    state: Data<AppState>,
+    state: State,
     path: ResourcePath<InstancePath>,
 ) -> Result<Json<InstanceDto>, MayConflict> {
     let instance = state.instances.start(auth.0.tenant_id, path.0.id()).await?;
@@ -132,7 +132,7 @@ async fn start(
 #[api_v2_operation(operation_id = "stopInstance", tags(Instances))]
 async fn stop(
     auth: Scoped<InstancesWrite>,
-    state: Data<AppState>,
+    state: State,
     path: ResourcePath<InstancePath>,
 ) -> Result<Json<InstanceDto>, MayConflict> {
     let instance = state.instances.stop(auth.0.tenant_id, path.0.id()).await?;

@@ -1,18 +1,19 @@
 //! `/v1/api-keys`: minting, listing, changing and revoking API keys.
 
-use paperclip::actix::web::{self, Data};
+use paperclip::actix::web;
 use paperclip::actix::{Apiv2Schema, CreatedJson, NoContent, api_v2_operation, web::Json};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use hydracore_keys::{ApiKeyId, Grantor, KeyPatch, MintKey};
 
-use crate::AppState;
 use crate::dto::{
     ApiKeyDto, CreateApiKeyRequest, CreatedApiKeyDto, UpdateApiKeyRequest, rate_limit,
 };
 use crate::error::{ApiError, ErrorItem};
-use crate::extract::{ApiKeysRead, ApiKeysWrite, ListQuery, ResourcePath, Scoped, ValidJson};
+use crate::extract::{
+    ApiKeysRead, ApiKeysWrite, ListQuery, ResourcePath, Scoped, State, ValidJson,
+};
 use crate::paged::Paged;
 use crate::routes::method_not_allowed;
 
@@ -40,7 +41,7 @@ fn limit(dto: crate::dto::RateLimitDto) -> Result<hydracore_keys::RateLimit, Api
 #[api_v2_operation(operation_id = "createApiKey", tags(ApiKeys))]
 async fn create(
     auth: Scoped<ApiKeysWrite>,
-    state: Data<AppState>,
+    state: State,
     body: ValidJson<CreateApiKeyRequest>,
 ) -> Result<CreatedJson<CreatedApiKeyDto>, ApiError> {
     let body = body.0;
@@ -75,7 +76,7 @@ async fn create(
 #[api_v2_operation(operation_id = "listApiKeys", tags(ApiKeys))]
 async fn list(
     auth: Scoped<ApiKeysRead>,
-    state: Data<AppState>,
+    state: State,
     query: ListQuery,
 ) -> Result<Paged<ApiKeyDto>, ApiError> {
     let page = state.keys.list(auth.0.tenant_id, query.0).await?;
@@ -86,7 +87,7 @@ async fn list(
 #[api_v2_operation(operation_id = "getApiKey", tags(ApiKeys))]
 async fn get(
     auth: Scoped<ApiKeysRead>,
-    state: Data<AppState>,
+    state: State,
     path: ResourcePath<KeyPath>,
 ) -> Result<Json<ApiKeyDto>, ApiError> {
     let key = state.keys.get(auth.0.tenant_id, path.0.id()).await?;
@@ -100,7 +101,7 @@ async fn get(
 #[api_v2_operation(operation_id = "updateApiKey", tags(ApiKeys))]
 async fn update(
     auth: Scoped<ApiKeysWrite>,
-    state: Data<AppState>,
+    state: State,
     path: ResourcePath<KeyPath>,
     body: ValidJson<UpdateApiKeyRequest>,
 ) -> Result<Json<ApiKeyDto>, ApiError> {
@@ -134,7 +135,7 @@ async fn update(
 #[api_v2_operation(operation_id = "revokeApiKey", tags(ApiKeys))]
 async fn revoke(
     auth: Scoped<ApiKeysWrite>,
-    state: Data<AppState>,
+    state: State,
     path: ResourcePath<KeyPath>,
 ) -> Result<NoContent, ApiError> {
     state.keys.revoke(auth.0.tenant_id, path.0.id()).await?;

@@ -1,15 +1,14 @@
 //! The scope catalogue, the calling key's context, and the health probes.
 
-use paperclip::actix::web::{self, Data};
+use paperclip::actix::web;
 use paperclip::actix::{api_v2_operation, web::Json};
 
 use hydracore_auth::Actor;
 use hydracore_scopes::CATALOGUE;
 
-use crate::AppState;
 use crate::dto::{ApiKeyContextDto, HealthDto, ScopeDto};
 use crate::error::ApiError;
-use crate::extract::Authenticated;
+use crate::extract::{Authenticated, State};
 use crate::routes::method_not_allowed;
 
 /// List scopes
@@ -63,7 +62,7 @@ async fn healthz() -> Result<Json<HealthDto>, ApiError> {
 ///
 /// 200 while the database answers, 503 while it does not.
 #[api_v2_operation(operation_id = "readyz", tags(Operations))]
-async fn readyz(state: Data<AppState>) -> Result<Json<HealthDto>, ApiError> {
+async fn readyz(state: State) -> Result<Json<HealthDto>, ApiError> {
     state
         .readiness
         .check()

@@ -1,0 +1,124 @@
+//! The operator commands, run as the real binary: `tenants create` and `keys mint`
+//! bootstrap a first credential without HTTP, each printing one JSON object.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test support: a failed step is a failed test"
+)]
+
+use std::process::Command;
+use std::sync::Arc;
+
+use hydracore_core::SystemClock;
+use hydracore_keys::KeyService;
+use hydracore_store::{PoolOptions, Store};
+use serde_json::Value;
+
+fn hydracore(db: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_hydracore"))
+        .args(args)
+        .env("DATABASE_URL", db)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn json_line(out: &std::process::Output) -> Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "one JSON object: {stdout}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+#[test]
+fn bootstrap_a_tenant_and_a_working_key() {
+    let dir = std::env::temp_dir().join(format!("hc-cli-{}", uuid::Uuid::new_v4()));
+    let db = format!("sqlite://{}/nested/hc.db", dir.display());
+    let tenant = json_line(&hydracore(&db, &["tenants", "create", "--name", "Acme"]));
+    assert_eq!(tenant["name"], "Acme");
+    let tenant_id = tenant["id"].as_str().unwrap();
+    assert!(tenant["created_at"].as_str().unwrap().ends_with('Z'));
+
+    let key = json_line(&hydracore(
+        &db,
+        &[
+            "keys",
+            "mint",
+            "--tenant",
+            tenant_id,
+            "--name",
+            "admin",
+            "--scopes",
+            "instances:*,api-keys:*",
+        ],
+    ));
+    let secret = key["key"].as_str().unwrap();
+    assert!(secret.starts_with("hc_live_"));
+    assert_eq!(key["tenant_id"], tenant["id"]);
+    assert_eq!(
+        key["scopes"],
+        serde_json::json!(["api-keys:*", "instances:*"])
+    );
+
+    // The printed key is the one stored (as a hash) and it verifies.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let verified = rt.block_on(async {
+        let store = Store::open(&db, &PoolOptions::default()).await.unwrap();
+        KeyService::new(Arc::new(store), Arc::new(SystemClock))
+            .verify(secret)
+            .await
+            .unwrap()
+    });
+    assert_eq!(verified.id.0.to_string(), key["id"].as_str().unwrap());
+
+    let bad_scope = hydracore(
+        &db,
+        &[
+            "keys",
+            "mint",
+            "--tenant",
+            tenant_id,
+            "--name",
+            "x",
+            "--scopes",
+            "instances:fly",
+        ],
+    );
+    assert!(!bad_scope.status.success());
+    assert!(String::from_utf8_lossy(&bad_scope.stderr).contains("instances:fly"));
+    let unknown_tenant = hydracore(
+        &db,
+        &[
+            "keys",
+            "mint",
+            "--tenant",
+            &uuid::Uuid::new_v4().to_string(),
+            "--name",
+            "x",
+            "--scopes",
+            "instances:read",
+        ],
+    );
+    assert!(!unknown_tenant.status.success());
+    assert!(String::from_utf8_lossy(&unknown_tenant.stderr).contains("not found"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn openapi_prints_the_spec() {
+    let out = Command::new(env!("CARGO_BIN_EXE_hydracore"))
+        .arg("openapi")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let spec: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(spec["openapi"], "3.0.3");
+    assert!(spec["paths"]["/v1/instances"].is_object());
+}
