@@ -1,26 +1,43 @@
-//! Resolving a request's credential into one [`Principal`] (tenant, actor, scopes),
-//! and checking a principal against the scope a route requires.
+//! Resolving a request's credential into one [`Principal`] (tenant, actor, scopes), and
+//! the identity rules behind the user credential: argon2id passwords, JWT access
+//! tokens, rotating refresh tokens.
 //!
-//! Today the credential is an API key; every route sees only the principal, so further
-//! credentials resolve into the same type. Knows nothing of HTTP.
+//! Routes see only the principal: an API key's scopes are its own, a user's are those
+//! of the user's role in the active tenant. Knows nothing of HTTP.
 
+mod identity;
+mod password;
+pub mod ports;
+mod token;
+
+use std::sync::Arc;
+
+use hydracore_core::SharedClock;
 use hydracore_keys::{ApiKeyId, KeyService, RateLimit, VerifyError};
 use hydracore_scopes::{Scope, ScopeSet};
-use hydracore_tenants::TenantId;
+use hydracore_tenants::{MembershipRepository, TenantId, UserId, UserRepository};
+
+pub use identity::{IdentityError, IdentityService, REFRESH_TTL, TokenPair};
+pub use password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, Passwords};
+pub use ports::{RefreshToken, RefreshTokenRepository};
+pub use token::{AccessClaims, AccessTokens, ISSUER, REFRESH_PREFIX, RefreshSecret, TokenError};
 
 /// Who is acting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     ApiKey { id: ApiKeyId, name: String },
+    User { id: UserId, email: String },
 }
 
 /// The resolved caller of one request.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub tenant_id: TenantId,
+    /// The tenant the request acts on; `None` for a user who belongs to no tenant.
+    pub tenant_id: Option<TenantId>,
     pub actor: Actor,
+    /// What the caller may do in that tenant.
     pub scopes: ScopeSet,
-    /// The key's own limit; `None` means the server default.
+    /// An API key's own limit; `None` means the server default.
     pub rate_limit: Option<RateLimit>,
 }
 
@@ -40,6 +57,14 @@ impl Principal {
     pub fn key_id(&self) -> Option<ApiKeyId> {
         match &self.actor {
             Actor::ApiKey { id, .. } => Some(*id),
+            Actor::User { .. } => None,
+        }
+    }
+
+    pub fn user_id(&self) -> Option<UserId> {
+        match &self.actor {
+            Actor::User { id, .. } => Some(*id),
+            Actor::ApiKey { .. } => None,
         }
     }
 }
@@ -65,11 +90,27 @@ pub enum AuthError {
 #[derive(Clone)]
 pub struct Authenticator {
     keys: KeyService,
+    users: Arc<dyn UserRepository>,
+    members: Arc<dyn MembershipRepository>,
+    tokens: AccessTokens,
+    clock: SharedClock,
 }
 
 impl Authenticator {
-    pub fn new(keys: KeyService) -> Self {
-        Self { keys }
+    pub fn new(
+        keys: KeyService,
+        users: Arc<dyn UserRepository>,
+        members: Arc<dyn MembershipRepository>,
+        tokens: AccessTokens,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            keys,
+            users,
+            members,
+            tokens,
+            clock,
+        }
     }
 
     /// The principal of an API key's plaintext.
@@ -84,7 +125,7 @@ impl Authenticator {
             VerifyError::Store(e) => AuthError::Store(e),
         })?;
         Ok(Principal {
-            tenant_id: key.tenant_id,
+            tenant_id: Some(key.tenant_id),
             actor: Actor::ApiKey {
                 id: key.id,
                 name: key.name,
@@ -93,53 +134,48 @@ impl Authenticator {
             rate_limit: key.rate_limit,
         })
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use hydracore_core::SystemClock;
-    use hydracore_keys::testing::InMemoryKeyRepository;
-    use hydracore_keys::{Grantor, MintKey};
-
-    use super::*;
-
-    #[tokio::test]
-    async fn a_key_resolves_to_its_tenant_and_scopes() {
-        let keys = KeyService::new(
-            Arc::new(InMemoryKeyRepository::default()),
-            Arc::new(SystemClock),
-        );
-        let tenant = TenantId::new();
-        let minted = keys
-            .mint(
-                tenant,
-                Grantor::Operator,
-                MintKey {
-                    name: "k".into(),
-                    scopes: vec!["instances:read".into()],
-                    ..MintKey::default()
-                },
-            )
+    /// The principal of a user's access token: the user's active tenant and the
+    /// scopes of the user's role there, read at every request so a changed role or a
+    /// removed membership applies at once.
+    ///
+    /// # Errors
+    /// `Invalid` or `Expired` for a token that does not authenticate (or whose user is
+    /// gone).
+    pub async fn access_token(&self, token: &str) -> Result<Principal, AuthError> {
+        let claims = self
+            .tokens
+            .verify(token, self.clock.now())
+            .map_err(|e| match e {
+                TokenError::Invalid => AuthError::Invalid,
+                TokenError::Expired => AuthError::Expired,
+            })?;
+        let user = self
+            .users
+            .find(claims.user)
             .await
-            .unwrap();
-        let auth = Authenticator::new(keys.clone());
-        let p = auth.api_key(minted.secret.expose()).await.unwrap();
-        assert_eq!(p.tenant_id, tenant);
-        assert!(p.authorize(&Scope::of("instances", "read")).is_ok());
-        assert!(matches!(
-            p.authorize(&Scope::of("instances", "write")),
-            Err(AuthError::Forbidden { required }) if required == "instances:write"
-        ));
-        keys.revoke(tenant, minted.key.id).await.unwrap();
-        assert!(matches!(
-            auth.api_key(minted.secret.expose()).await,
-            Err(AuthError::Revoked)
-        ));
-        assert!(matches!(
-            auth.api_key("hc_live_x").await,
-            Err(AuthError::Invalid)
-        ));
+            .map_err(AuthError::Store)?
+            .ok_or(AuthError::Invalid)?;
+        let membership = match user.active_tenant_id {
+            Some(t) => self
+                .members
+                .find(t, user.id)
+                .await
+                .map_err(AuthError::Store)?,
+            None => None,
+        };
+        let (tenant_id, scopes) = match membership {
+            Some(m) => (Some(m.tenant_id), m.role.scopes()),
+            None => (None, ScopeSet::default()),
+        };
+        Ok(Principal {
+            tenant_id,
+            actor: Actor::User {
+                id: user.id,
+                email: user.email.as_str().to_owned(),
+            },
+            scopes,
+            rate_limit: None,
+        })
     }
 }

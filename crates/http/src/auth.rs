@@ -12,7 +12,8 @@ use hydracore_auth::AuthError;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// The credential of a request: `X-Api-Key`, or `Authorization: Bearer <key>`.
+/// The credential of a request: `X-Api-Key`, or `Authorization: Bearer <key or access
+/// token>`.
 fn credential(req: &ServiceRequest) -> Option<String> {
     if let Some(v) = req.headers().get("x-api-key") {
         return v.to_str().ok().map(|s| s.trim().to_owned());
@@ -40,7 +41,14 @@ pub async fn authenticate(
     let principal = match credential(&req) {
         None => return Err(ApiError::from(AuthError::Missing).into()),
         Some(c) if c.is_empty() => return Err(ApiError::from(AuthError::Missing).into()),
-        Some(c) => state.auth.api_key(&c).await.map_err(ApiError::from)?,
+        Some(c) if c.starts_with(hydracore_keys::KEY_PREFIX) => {
+            state.auth.api_key(&c).await.map_err(ApiError::from)?
+        }
+        Some(c) => state.auth.access_token(&c).await.map_err(|e| match e {
+            AuthError::Invalid => ApiError::Unauthorized("Invalid access token"),
+            AuthError::Expired => ApiError::Unauthorized("Access token has expired"),
+            other => ApiError::from(other),
+        })?,
     };
     req.extensions_mut().insert(principal);
     next.call(req).await

@@ -1,7 +1,10 @@
 //! Wire shapes: what clients send and receive. Domain types never serialise.
 
+use hydracore_auth::TokenPair;
 use hydracore_instances::{Instance, Status};
 use hydracore_keys::{ApiKey, RateLimit};
+use hydracore_scopes::Role;
+use hydracore_tenants::{Member, Tenant, TenantRole, User};
 use paperclip::actix::Apiv2Schema;
 use paperclip::v2::models::{DataType, DataTypeFormat};
 use paperclip::v2::schema::TypedData;
@@ -211,6 +214,31 @@ pub struct CreatedApiKeyDto {
     pub rate_limit: Option<RateLimitDto>,
 }
 
+impl From<hydracore_keys::MintedKey> for CreatedApiKeyDto {
+    fn from(minted: hydracore_keys::MintedKey) -> Self {
+        let dto = ApiKeyDto::from(minted.key);
+        Self {
+            key: minted.secret.expose().to_owned(),
+            id: dto.id,
+            name: dto.name,
+            prefix: dto.prefix,
+            scopes: dto.scopes,
+            created_at: dto.created_at,
+            expires_at: dto.expires_at,
+            last_used_at: dto.last_used_at,
+            rate_limit: dto.rate_limit,
+        }
+    }
+}
+
+/// Rotates an API key.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateApiKeyRequest {
+    /// How long the old key keeps working, in seconds (default 300, at most 604800).
+    pub grace_seconds: Option<u32>,
+}
+
 /// Mints an API key.
 #[derive(Debug, Deserialize, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
@@ -272,4 +300,233 @@ pub struct HealthDto {
 /// A value out of bounds.
 pub fn rate_limit(dto: RateLimitDto) -> Result<RateLimit, hydracore_core::ValidationError> {
     RateLimit::new(dto.requests, dto.per_seconds)
+}
+
+/// A tenant member's role.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Apiv2Schema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleDto {
+    Owner,
+    Admin,
+    Member,
+    Viewer,
+}
+
+impl From<Role> for RoleDto {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Owner => Self::Owner,
+            Role::Admin => Self::Admin,
+            Role::Member => Self::Member,
+            Role::Viewer => Self::Viewer,
+        }
+    }
+}
+
+impl From<RoleDto> for Role {
+    fn from(r: RoleDto) -> Self {
+        match r {
+            RoleDto::Owner => Self::Owner,
+            RoleDto::Admin => Self::Admin,
+            RoleDto::Member => Self::Member,
+            RoleDto::Viewer => Self::Viewer,
+        }
+    }
+}
+
+/// A user.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct UserDto {
+    pub id: Uuid,
+    pub email: String,
+    pub created_at: Timestamp,
+}
+
+impl From<&User> for UserDto {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id.0,
+            email: u.email.as_str().to_owned(),
+            created_at: Timestamp(u.created_at),
+        }
+    }
+}
+
+/// A tenant.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct TenantDto {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+impl From<&Tenant> for TenantDto {
+    fn from(t: &Tenant) -> Self {
+        Self {
+            id: t.id.0,
+            name: t.name.as_str().to_owned(),
+            created_at: Timestamp(t.created_at),
+        }
+    }
+}
+
+/// Access and refresh tokens.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct TokenDto {
+    /// Send as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Single use: exchange it at `POST /auth/refresh` for a new pair.
+    pub refresh_token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+impl From<TokenPair> for TokenDto {
+    fn from(p: TokenPair) -> Self {
+        Self {
+            access_token: p.access_token,
+            refresh_token: p.refresh_token.expose().to_owned(),
+            token_type: "bearer".into(),
+            expires_in: p.expires_in,
+        }
+    }
+}
+
+/// A new account: the user, the tenant it owns, and tokens.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct SignupDto {
+    pub user: UserDto,
+    pub tenant: TenantDto,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+}
+
+/// Signs up.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    #[openapi(example = "ada@example.com")]
+    pub email: String,
+    /// 8 to 256 characters.
+    pub password: String,
+    /// The first tenant, owned by the new user.
+    #[openapi(example = "Acme")]
+    pub tenant_name: String,
+}
+
+/// Signs in.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[openapi(example = "ada@example.com")]
+    pub email: String,
+    pub password: String,
+}
+
+/// A refresh token, to exchange or to revoke.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// Switches the active tenant.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchTenantRequest {
+    pub tenant_id: Uuid,
+}
+
+/// One of the user's tenants.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct MembershipDto {
+    pub tenant_id: Uuid,
+    pub tenant_name: String,
+    pub role: RoleDto,
+}
+
+/// The signed-in user, the active tenant and every membership.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct MeDto {
+    pub user: UserDto,
+    /// `null` when the user belongs to no tenant.
+    pub active_tenant: Option<MembershipDto>,
+    pub memberships: Vec<MembershipDto>,
+}
+
+impl MeDto {
+    pub fn new(user: &User, tenants: Vec<TenantRole>) -> Self {
+        let memberships: Vec<MembershipDto> = tenants
+            .into_iter()
+            .map(|t| MembershipDto {
+                tenant_id: t.tenant.id.0,
+                tenant_name: t.tenant.name.as_str().to_owned(),
+                role: t.role.into(),
+            })
+            .collect();
+        let active_tenant = user.active_tenant_id.and_then(|active| {
+            memberships
+                .iter()
+                .find(|m| m.tenant_id == active.0)
+                .map(|m| MembershipDto {
+                    tenant_id: m.tenant_id,
+                    tenant_name: m.tenant_name.clone(),
+                    role: m.role,
+                })
+        });
+        Self {
+            user: user.into(),
+            active_tenant,
+            memberships,
+        }
+    }
+}
+
+/// Creates a tenant owned by the caller.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenantRequest {
+    #[openapi(example = "Acme Labs")]
+    pub name: String,
+}
+
+/// A member of the tenant.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct MemberDto {
+    pub user_id: Uuid,
+    pub email: String,
+    pub role: RoleDto,
+    /// When the user joined the tenant.
+    pub created_at: Timestamp,
+}
+
+impl From<Member> for MemberDto {
+    fn from(m: Member) -> Self {
+        Self {
+            user_id: m.user_id.0,
+            email: m.email.as_str().to_owned(),
+            role: m.role.into(),
+            created_at: Timestamp(m.created_at),
+        }
+    }
+}
+
+/// Adds an existing user to the tenant.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMemberRequest {
+    #[openapi(example = "grace@example.com")]
+    pub email: String,
+    pub role: RoleDto,
+}
+
+/// Changes a member's role.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMemberRequest {
+    pub role: RoleDto,
 }

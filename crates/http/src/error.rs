@@ -6,11 +6,11 @@ use std::fmt;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use hydracore_auth::AuthError;
+use hydracore_auth::{AuthError, IdentityError};
 use hydracore_core::{RepoError, ValidationError};
 use hydracore_instances::InstanceError;
 use hydracore_keys::KeyError;
-use hydracore_tenants::TenantError;
+use hydracore_tenants::{MemberError, TenantError};
 use paperclip::v2::schema::Apiv2Errors;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -242,18 +242,28 @@ pub fn path_error(req: &actix_web::HttpRequest) -> ApiError {
     }
 }
 
-/// The errors of an operation that can also conflict: the same table as
-/// [`ApiError`], and the spec says the operation may answer 409.
-#[derive(Debug)]
-pub struct MayConflict(pub ApiError);
+/// Statuses an operation can answer besides those its extractors document.
+pub trait ErrorCodes {
+    const CODES: &'static [(&'static str, &'static str)];
+}
 
-impl fmt::Display for MayConflict {
+/// The errors of an operation: the same table as [`ApiError`], and the spec lists the
+/// extra statuses `C` names for it.
+pub struct Documented<C: ErrorCodes>(pub ApiError, std::marker::PhantomData<C>);
+
+impl<C: ErrorCodes> fmt::Debug for Documented<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
 }
 
-impl ResponseError for MayConflict {
+impl<C: ErrorCodes> fmt::Display for Documented<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<C: ErrorCodes> ResponseError for Documented<C> {
     fn status_code(&self) -> StatusCode {
         self.0.status_code()
     }
@@ -263,21 +273,114 @@ impl ResponseError for MayConflict {
     }
 }
 
-impl Apiv2Errors for MayConflict {
+impl<C: ErrorCodes> Apiv2Errors for Documented<C> {
     fn update_error_definitions(op: &mut paperclip::v2::models::DefaultOperationRaw) {
-        op.responses.entry("409".into()).or_insert_with(|| {
-            paperclip::v2::models::Either::Right(paperclip::v2::models::Response {
-                description: Some(
-                    "Conflicts with the current state (a taken name, an illegal transition)".into(),
-                ),
-                ..Default::default()
-            })
-        });
+        for (code, description) in C::CODES {
+            op.responses.entry((*code).to_owned()).or_insert_with(|| {
+                paperclip::v2::models::Either::Right(paperclip::v2::models::Response {
+                    description: Some((*description).to_owned()),
+                    ..Default::default()
+                })
+            });
+        }
     }
 }
 
-impl From<InstanceError> for MayConflict {
-    fn from(e: InstanceError) -> Self {
-        Self(e.into())
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $name:ident = [$(($code:literal, $description:literal)),* $(,)?];)*) => {
+        $(
+            $(#[$doc])*
+            pub struct $name;
+            impl ErrorCodes for $name {
+                const CODES: &'static [(&'static str, &'static str)] = &[$(($code, $description)),*];
+            }
+        )*
+    };
+}
+
+error_codes! {
+    /// A taken name or an illegal state transition.
+    Conflict = [("409", "Conflicts with the current state (a taken name, an illegal transition, the last owner)")];
+    /// Signing up.
+    SignupErrors = [
+        ("403", "Sign-up is disabled on this server"),
+        ("409", "An account with this e-mail exists"),
+    ];
+    /// Logging in.
+    LoginErrors = [("401", "Incorrect e-mail or password")];
+    /// Refreshing tokens.
+    RefreshErrors = [("401", "Unknown, expired, revoked or reused refresh token")];
+    /// Switching tenants.
+    SwitchErrors = [("404", "The user is not a member of that tenant")];
+    /// Adding a member.
+    AddMemberErrors = [
+        ("404", "No user has that e-mail"),
+        ("409", "The user is a member already"),
+    ];
+    /// Describing the calling key.
+    KeyContextErrors = [("403", "Called with a user's access token, not an API key")];
+}
+
+/// The errors of an operation that can also conflict (409).
+pub type MayConflict = Documented<Conflict>;
+
+macro_rules! documented_from {
+    ($($error:ty),*) => {
+        $(
+            impl<C: ErrorCodes> From<$error> for Documented<C> {
+                fn from(e: $error) -> Self {
+                    Self(e.into(), std::marker::PhantomData)
+                }
+            }
+        )*
+    };
+}
+documented_from!(
+    ApiError,
+    InstanceError,
+    MemberError,
+    IdentityError,
+    KeyError,
+    TenantError
+);
+
+impl From<MemberError> for ApiError {
+    fn from(e: MemberError) -> Self {
+        match e {
+            MemberError::UserNotFound => ApiError::NotFound("User not found"),
+            MemberError::MemberNotFound => ApiError::NotFound("Member not found"),
+            MemberError::AlreadyMember => {
+                ApiError::Conflict("The user is already a member of this tenant".into())
+            }
+            MemberError::LastOwner => {
+                ApiError::Conflict("A tenant must keep at least one owner".into())
+            }
+            MemberError::RoleNotGranted(role) => ApiError::Forbidden(format!(
+                "Cannot manage the {role} role without holding every scope it grants"
+            )),
+            MemberError::Invalid(v) => ApiError::invalid(ErrorItem::body(&v)),
+            MemberError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::SignupDisabled => ApiError::Forbidden("Sign-up is disabled".into()),
+            IdentityError::EmailTaken => {
+                ApiError::Conflict("An account with this email already exists".into())
+            }
+            IdentityError::InvalidCredentials => {
+                ApiError::Unauthorized("Incorrect email or password")
+            }
+            IdentityError::InvalidRefreshToken => {
+                ApiError::Unauthorized("Invalid or expired refresh token")
+            }
+            IdentityError::TenantNotFound => ApiError::NotFound("Tenant not found"),
+            IdentityError::UserNotFound => ApiError::Unauthorized("Invalid access token"),
+            IdentityError::Invalid(v) => ApiError::invalid(ErrorItem::body(&v)),
+            IdentityError::Store(e) => e.into(),
+        }
     }
 }

@@ -11,6 +11,7 @@ use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use hydracore_auth::{AuthError, Principal};
+
 use hydracore_core::{MAX_PAGE_SIZE, PageRequest};
 use hydracore_scopes::Scope;
 use paperclip::actix::OperationModifier;
@@ -49,6 +50,9 @@ macro_rules! scopes {
 }
 
 scopes! {
+    TenantsRead = "tenants":"read";
+    MembersRead = "members":"read";
+    MembersWrite = "members":"write";
     InstancesRead = "instances":"read";
     InstancesWrite = "instances":"write";
     InstancesDelete = "instances":"delete";
@@ -97,13 +101,25 @@ fn document_scheme(map: &mut BTreeMap<String, SecurityScheme>) {
     );
 }
 
-/// The caller, authenticated by any credential and holding scope `S`.
-pub struct Scoped<S: RequiredScope>(pub Principal, PhantomData<S>);
+/// The caller, authenticated by any credential, acting in a tenant and holding scope
+/// `S` there.
+pub struct Scoped<S: RequiredScope> {
+    pub principal: Principal,
+    pub tenant: hydracore_tenants::TenantId,
+    _scope: PhantomData<S>,
+}
 
 impl<S: RequiredScope> Scoped<S> {
     pub fn scope() -> Scope {
         Scope::of(S::RESOURCE, S::VERB)
     }
+}
+
+/// The 403 of a user who belongs to no tenant.
+pub fn no_tenant() -> ApiError {
+    ApiError::Forbidden(
+        "No active tenant: switch to one of your tenants (POST /auth/switch-tenant) or create one (POST /v1/tenants)".into(),
+    )
 }
 
 impl<S: RequiredScope> FromRequest for Scoped<S> {
@@ -112,9 +128,13 @@ impl<S: RequiredScope> FromRequest for Scoped<S> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(principal(req).and_then(|p| {
-            p.authorize(&Self::scope())
-                .map_err(ApiError::from)
-                .map(|()| Scoped(p, PhantomData))
+            let tenant = p.tenant_id.ok_or_else(no_tenant)?;
+            p.authorize(&Self::scope()).map_err(ApiError::from)?;
+            Ok(Scoped {
+                principal: p,
+                tenant,
+                _scope: PhantomData,
+            })
         }))
     }
 }
@@ -129,6 +149,45 @@ impl<S: RequiredScope> OperationModifier for Scoped<S> {
 
     fn update_security_definitions(map: &mut BTreeMap<String, SecurityScheme>) {
         document_scheme(map);
+    }
+}
+
+/// The name of the bearer scheme in the spec.
+pub const BEARER_SCHEME: &str = "BearerAuth";
+
+/// A signed-in user (an access token, not an API key).
+pub struct UserAuth {
+    pub user: hydracore_tenants::UserId,
+    pub principal: Principal,
+}
+
+impl FromRequest for UserAuth {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(principal(req).and_then(|p| match p.user_id() {
+            Some(user) => Ok(UserAuth { user, principal: p }),
+            None => Err(ApiError::Forbidden(
+                "This route needs a user access token (Authorization: Bearer <access_token>), not an API key".into(),
+            )),
+        }))
+    }
+}
+
+impl Apiv2Schema for UserAuth {}
+
+impl OperationModifier for UserAuth {
+    fn update_security(op: &mut DefaultOperationRaw) {
+        op.security
+            .push(BTreeMap::from([(BEARER_SCHEME.to_owned(), Vec::new())]));
+        insert_error(op, "401", "No credential, or an unknown or expired one");
+        insert_error(
+            op,
+            "403",
+            "The credential is an API key, not a user's access token",
+        );
+        insert_error(op, "503", "The database is unreachable");
     }
 }
 
@@ -281,17 +340,61 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let bytes = Bytes::from_request(req, payload);
         Box::pin(async move {
-            let body = bytes.await.map_err(|e| {
-                ApiError::invalid(ErrorItem::new(
-                    "too_long",
-                    vec![json!("body")],
-                    format!("Request body rejected: {e} (limit {MAX_BODY_BYTES} bytes)"),
-                    Value::Null,
-                ))
-            })?;
+            let body = bytes.await.map_err(|e| body_error(&e))?;
             parse_json(&body).map(ValidJson)
         })
     }
+}
+
+/// An optional JSON body: empty means `None`; anything else must parse as `T`.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let bytes = Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let body = bytes.await.map_err(|e| body_error(&e))?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(None));
+            }
+            parse_json(&body).map(|v| OptionalJson(Some(v)))
+        })
+    }
+}
+
+impl<T: Apiv2Schema> Apiv2Schema for OptionalJson<T> {
+    fn name() -> Option<String> {
+        T::name()
+    }
+
+    fn raw_schema() -> DefaultSchemaRaw {
+        T::raw_schema()
+    }
+}
+
+impl<T: Apiv2Schema> OperationModifier for OptionalJson<T> {
+    fn update_parameter(op: &mut DefaultOperationRaw) {
+        <ValidJson<T> as OperationModifier>::update_parameter(op);
+        for p in &mut op.parameters {
+            if let Either::Right(p) = p
+                && p.in_ == ParameterIn::Body
+            {
+                p.required = false;
+            }
+        }
+    }
+}
+
+fn body_error(e: &actix_web::Error) -> ApiError {
+    ApiError::invalid(ErrorItem::new(
+        "too_long",
+        vec![json!("body")],
+        format!("Request body rejected: {e} (limit {MAX_BODY_BYTES} bytes)"),
+        Value::Null,
+    ))
 }
 
 impl<T: Apiv2Schema> Apiv2Schema for ValidJson<T> {

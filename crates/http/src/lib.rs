@@ -20,10 +20,10 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::web::{Bytes, Data as ActixData, PayloadConfig};
 use actix_web::{HttpResponse, http::header};
-use hydracore_auth::Authenticator;
+use hydracore_auth::{Authenticator, IdentityService};
 use hydracore_instances::InstanceService;
 use hydracore_keys::KeyService;
-use hydracore_tenants::TenantService;
+use hydracore_tenants::{MemberService, TenantService};
 use paperclip::actix::{OpenApiExt, web};
 
 pub use error::ApiError;
@@ -41,6 +41,8 @@ pub trait Readiness: Send + Sync {
 #[derive(Clone)]
 pub struct AppState {
     pub tenants: TenantService,
+    pub members: MemberService,
+    pub identity: IdentityService,
     pub keys: KeyService,
     pub instances: InstanceService,
     pub auth: Authenticator,
@@ -54,8 +56,10 @@ fn configure_api(cfg: &mut web::ServiceConfig<'_>) {
             .wrap(from_fn(auth::authenticate))
             .configure(routes::instances::configure)
             .configure(routes::keys::configure)
+            .configure(routes::tenants::configure)
             .configure(routes::meta::configure_v1),
     );
+    routes::auth::configure(cfg);
     routes::meta::configure_probes(cfg);
 }
 

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::extract::API_KEY_SCHEME;
 
-const BEARER_SCHEME: &str = "BearerAuth";
+use crate::extract::BEARER_SCHEME;
 
 fn error_schemas() -> Value {
     json!({
@@ -97,15 +97,27 @@ fn finish_operation(op: &mut Map<String, Value>) {
             })
         });
     let authenticated = op.contains_key("security");
+    let user_only = authenticated
+        && !op
+            .get("security")
+            .and_then(Value::as_array)
+            .is_some_and(|reqs| reqs.iter().any(|r| r.get(API_KEY_SCHEME).is_some()));
     if authenticated {
-        op.insert(
-            "security".into(),
-            json!([{ API_KEY_SCHEME: [] }, { BEARER_SCHEME: [] }]),
-        );
-        let note = match &scope {
-            Some(s) => format!("Requires scope `{s}`."),
-            None => "Any live API key; no scope needed.".to_owned(),
+        let (security, note) = if user_only {
+            (
+                json!([{ BEARER_SCHEME: [] }]),
+                "Needs a user's access token (`Authorization: Bearer <access_token>`); API keys get 403.".to_owned(),
+            )
+        } else {
+            (
+                json!([{ API_KEY_SCHEME: [] }, { BEARER_SCHEME: [] }]),
+                match &scope {
+                    Some(s) => format!("Requires scope `{s}`."),
+                    None => "Any live credential; no scope needed.".to_owned(),
+                },
+            )
         };
+        op.insert("security".into(), security);
         let description = match op.get("description").and_then(Value::as_str) {
             Some(d) if !d.is_empty() => format!("{d}\n\n{note}"),
             _ => note,
@@ -168,13 +180,16 @@ pub fn finish(mut spec: Value) -> Value {
         json!({
             "title": "HydraCore control plane",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Tenants, API keys with scopes, agent instances and their runtime images.\n\nAuthenticate with `X-Api-Key: hc_live_...` (or `Authorization: Bearer hc_live_...`). Errors follow FastAPI's shape: `{\"detail\": \"...\"}`, and for 422 a list of `{type, loc, msg, input}` items.",
+            "description": "Tenants, API keys with scopes, agent instances and their runtime images.\n\nAuthenticate with an API key (`X-Api-Key: hc_live_...`, or `Authorization: Bearer hc_live_...`) or a user's access token (`Authorization: Bearer <jwt>` from `POST /auth/login`). Errors follow FastAPI's shape: `{\"detail\": \"...\"}`, and for 422 a list of `{type, loc, msg, input}` items.",
             "license": { "name": "Apache-2.0" }
         }),
     );
     root.insert(
         "tags".into(),
         json!([
+            { "name": "Auth", "description": "Sign-up, sign-in, tokens and the active tenant" },
+            { "name": "Tenants", "description": "The current tenant and new tenants" },
+            { "name": "Members", "description": "Members of the tenant and their roles" },
             { "name": "Instances", "description": "Agent instances and their lifecycle" },
             { "name": "ApiKeys", "description": "API keys, their scopes and limits" },
             { "name": "Scopes", "description": "The scope catalogue" },
@@ -227,7 +242,8 @@ pub fn finish(mut spec: Value) -> Value {
                 BEARER_SCHEME: {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "An API key sent as `Authorization: Bearer hc_live_...`"
+                    "bearerFormat": "JWT",
+                    "description": "A user's access token from `/auth/login` (a JWT), or an API key sent as `Authorization: Bearer hc_live_...`"
                 }
             }),
         );

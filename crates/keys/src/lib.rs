@@ -176,11 +176,20 @@ pub enum VerifyError {
     Store(#[from] RepoError),
 }
 
+/// The longest a rotated key may stay valid beside its successor: 7 days.
+pub const MAX_ROTATION_GRACE_SECONDS: u32 = 7 * 24 * 3600;
+/// How long a rotated key stays valid when the caller does not say: 5 minutes.
+pub const DEFAULT_ROTATION_GRACE_SECONDS: u32 = 300;
+
 /// The key rules.
 #[derive(Clone)]
 pub struct KeyService {
     repo: Arc<dyn KeyRepository>,
     clock: SharedClock,
+    /// When each key was last seen, not yet written: verification records use here
+    /// and [`KeyService::flush_usage`] writes it in one batch, so a read request never
+    /// writes.
+    usage: Arc<std::sync::Mutex<std::collections::HashMap<ApiKeyId, OffsetDateTime>>>,
 }
 
 const MAX_NAME: usize = 100;
@@ -248,7 +257,96 @@ fn parse_scopes(raw: &[String], grantor: Grantor<'_>) -> Result<ScopeSet, KeyErr
 
 impl KeyService {
     pub fn new(repo: Arc<dyn KeyRepository>, clock: SharedClock) -> Self {
-        Self { repo, clock }
+        Self {
+            repo,
+            clock,
+            usage: Arc::default(),
+        }
+    }
+
+    /// Writes the usage recorded since the last flush (`last_used_at`).
+    ///
+    /// # Errors
+    /// Store failures; the usage is then kept for the next flush.
+    pub async fn flush_usage(&self) -> Result<usize, KeyError> {
+        let batch: Vec<(ApiKeyId, OffsetDateTime)> = match self.usage.lock() {
+            Ok(mut pending) => pending.drain().collect(),
+            Err(_) => return Ok(0),
+        };
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        if let Err(e) = self.repo.record_usage(&batch).await {
+            if let Ok(mut pending) = self.usage.lock() {
+                for (id, at) in batch {
+                    let slot = pending.entry(id).or_insert(at);
+                    if *slot < at {
+                        *slot = at;
+                    }
+                }
+            }
+            return Err(e.into());
+        }
+        Ok(batch.len())
+    }
+
+    /// Replaces a key with a new one of the same name, scopes, expiry and limit; the
+    /// old key keeps working for `grace_seconds` (default 300), then is 401.
+    ///
+    /// # Errors
+    /// `NotFound`; `Invalid` for a grace over 7 days; `ScopeNotGranted` when the
+    /// grantor lacks a scope of the key (rotating must not hand out more power).
+    pub async fn rotate(
+        &self,
+        tenant: TenantId,
+        grantor: Grantor<'_>,
+        id: ApiKeyId,
+        grace_seconds: Option<u32>,
+    ) -> Result<MintedKey, KeyError> {
+        let grace = grace_seconds.unwrap_or(DEFAULT_ROTATION_GRACE_SECONDS);
+        if grace > MAX_ROTATION_GRACE_SECONDS {
+            return Err(ValidationError::new(
+                "grace_seconds",
+                "less_than_equal",
+                format!("Input should be less than or equal to {MAX_ROTATION_GRACE_SECONDS}"),
+                grace.to_string(),
+            )
+            .into());
+        }
+        let old = self.get(tenant, id).await?;
+        if let Grantor::Holder(held) = grantor {
+            let missing = old.scopes.not_granted_by(held);
+            if !missing.is_empty() {
+                return Err(KeyError::ScopeNotGranted(
+                    missing.iter().map(ToString::to_string).collect(),
+                ));
+            }
+        }
+        let now = self.clock.now();
+        let grace_end = now + time::Duration::seconds(i64::from(grace));
+        let old_expires_at = old.expires_at.map_or(grace_end, |e| e.min(grace_end));
+        let secret = KeySecret::generate();
+        let key = ApiKey {
+            id: ApiKeyId::new(),
+            tenant_id: tenant,
+            name: old.name,
+            prefix: secret.display_prefix(),
+            scopes: old.scopes,
+            created_at: now,
+            expires_at: old.expires_at,
+            revoked_at: None,
+            last_used_at: None,
+            rate_limit: old.rate_limit,
+        };
+        if self
+            .repo
+            .rotate(id, old_expires_at, &key, &secret.hash())
+            .await?
+        {
+            Ok(MintedKey { key, secret })
+        } else {
+            Err(KeyError::NotFound)
+        }
     }
 
     fn check_expiry(&self, at: Option<OffsetDateTime>) -> Result<(), ValidationError> {
@@ -308,7 +406,11 @@ impl KeyService {
             .find_by_hash(&hash)
             .await?
             .ok_or(VerifyError::Unknown)?;
-        key.state_at(self.clock.now())?;
+        let now = self.clock.now();
+        key.state_at(now)?;
+        if let Ok(mut pending) = self.usage.lock() {
+            pending.insert(key.id, now);
+        }
         Ok(key)
     }
 

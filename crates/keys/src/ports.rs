@@ -39,6 +39,17 @@ pub trait KeyRepository: Send + Sync {
         at: OffsetDateTime,
     ) -> Result<bool, RepoError>;
 
+    /// Stores `new` (a rotation of key `old`) and sets `old`'s expiry to
+    /// `old_expires_at`, all or nothing. MUST return `false` (and store nothing) if
+    /// `old` is not a live key of `new.tenant_id`.
+    async fn rotate(
+        &self,
+        old: ApiKeyId,
+        old_expires_at: OffsetDateTime,
+        new: &ApiKey,
+        hash: &KeyHash,
+    ) -> Result<bool, RepoError>;
+
     /// Records when keys were last used; later instants win, earlier ones are ignored.
     async fn record_usage(&self, used: &[(ApiKeyId, OffsetDateTime)]) -> Result<(), RepoError>;
 }

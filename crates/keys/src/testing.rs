@@ -100,6 +100,24 @@ impl KeyRepository for InMemoryKeyRepository {
         }
     }
 
+    async fn rotate(
+        &self,
+        old: ApiKeyId,
+        old_expires_at: OffsetDateTime,
+        new: &ApiKey,
+        hash: &KeyHash,
+    ) -> Result<bool, RepoError> {
+        let mut rows = self.rows.lock().map_err(poisoned)?;
+        match rows.get_mut(&old) {
+            Some((k, _)) if k.tenant_id == new.tenant_id && k.revoked_at.is_none() => {
+                k.expires_at = Some(old_expires_at);
+            }
+            _ => return Ok(false),
+        }
+        rows.insert(new.id, (new.clone(), *hash));
+        Ok(true)
+    }
+
     async fn record_usage(&self, used: &[(ApiKeyId, OffsetDateTime)]) -> Result<(), RepoError> {
         let mut rows = self.rows.lock().map_err(poisoned)?;
         for (id, at) in used {

@@ -127,3 +127,64 @@ async fn other_tenants_keys_are_invisible() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn rotation_keeps_scopes_and_bounds_the_old_keys_life() {
+    let svc = service();
+    let tenant = TenantId::new();
+    let old = svc
+        .mint(tenant, Grantor::Operator, mint_req(&["instances:read"]))
+        .await
+        .unwrap();
+    let new = svc
+        .rotate(tenant, Grantor::Operator, old.key.id, Some(0))
+        .await
+        .unwrap();
+    assert_eq!(new.key.scopes, old.key.scopes);
+    assert_ne!(new.secret.expose(), old.secret.expose());
+    assert!(svc.verify(new.secret.expose()).await.is_ok());
+    assert!(matches!(
+        svc.verify(old.secret.expose()).await,
+        Err(VerifyError::Expired)
+    ));
+    let weaker = ScopeSet::parse(&["api-keys:write"]).unwrap();
+    assert!(matches!(
+        svc.rotate(tenant, Grantor::Holder(&weaker), new.key.id, None)
+            .await,
+        Err(KeyError::ScopeNotGranted(_))
+    ));
+    assert!(matches!(
+        svc.rotate(
+            tenant,
+            Grantor::Operator,
+            new.key.id,
+            Some(MAX_ROTATION_GRACE_SECONDS + 1)
+        )
+        .await,
+        Err(KeyError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn usage_is_written_only_when_flushed() {
+    let svc = service();
+    let tenant = TenantId::new();
+    let minted = svc
+        .mint(tenant, Grantor::Operator, mint_req(&["instances:read"]))
+        .await
+        .unwrap();
+    svc.verify(minted.secret.expose()).await.unwrap();
+    assert_eq!(
+        svc.get(tenant, minted.key.id).await.unwrap().last_used_at,
+        None
+    );
+    assert_eq!(svc.flush_usage().await.unwrap(), 1);
+    assert!(
+        svc.get(tenant, minted.key.id)
+            .await
+            .unwrap()
+            .last_used_at
+            .is_some()
+    );
+    assert_eq!(svc.flush_usage().await.unwrap(), 0);
+}

@@ -13,14 +13,14 @@ use actix_web::HttpServer;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::web::Bytes;
 use anyhow::Context;
-use hydracore_auth::Authenticator;
+use hydracore_auth::{AccessTokens, Authenticator, IdentityService};
 use hydracore_core::{SharedClock, SystemClock};
 use hydracore_http::{AppState, Readiness};
 use hydracore_instances::InstanceService;
 use hydracore_instances::ports::RecordingRuntime;
 use hydracore_keys::KeyService;
 use hydracore_store::Store;
-use hydracore_tenants::TenantService;
+use hydracore_tenants::{MemberService, TenantService};
 use tracing_actix_web::TracingLogger;
 
 pub use settings::Settings;
@@ -36,30 +36,104 @@ impl Readiness for StoreReadiness {
     }
 }
 
+/// The key that signs access tokens: configured, or (on SQLite) a key file beside
+/// the database created once with mode 0600, or (on PostgreSQL) random per process.
+///
+/// # Errors
+/// A configured key under 32 bytes; an unreadable or unwritable key file.
+pub fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+
+    if let Some(secret) = &settings.serve.jwt_secret {
+        anyhow::ensure!(
+            secret.len() >= 32,
+            "HYDRACORE_JWT_SECRET must be at least 32 bytes"
+        );
+        return Ok(secret.as_bytes().to_vec());
+    }
+    let mut random = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
+        .map_err(|_| anyhow::anyhow!("the system CSPRNG failed"))?;
+    let fresh: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    if hydracore_store::Backend::from_url(&settings.database_url)
+        == hydracore_store::Backend::Postgres
+    {
+        tracing::warn!(
+            "HYDRACORE_JWT_SECRET is not set: access tokens are signed with a key of this process only, and die with it"
+        );
+        return Ok(fresh.into_bytes());
+    }
+    let db = std::path::Path::new(hydracore_store::sqlite_path(&settings.database_url));
+    let path = db
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."))
+        .join("jwt.key");
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+    {
+        Ok(mut file) => {
+            file.write_all(fresh.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            Ok(fresh.into_bytes())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let key = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let key = key.trim().as_bytes().to_vec();
+            anyhow::ensure!(key.len() >= 32, "{} holds under 32 bytes", path.display());
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+    }
+}
+
 /// The services over one store.
-pub fn compose(store: &Store, default_runtime_image: &str) -> AppState {
+///
+/// # Errors
+/// A bad signing key (see [`jwt_secret`]).
+pub fn compose(store: &Store, settings: &Settings) -> anyhow::Result<AppState> {
     let clock: SharedClock = Arc::new(SystemClock);
     let shared = Arc::new(store.clone());
     let keys = KeyService::new(shared.clone(), clock.clone());
-    AppState {
+    let tokens = AccessTokens::new(
+        jwt_secret(settings)?,
+        time::Duration::seconds(i64::from(settings.serve.access_token_ttl_secs.max(1))),
+    )
+    .map_err(anyhow::Error::msg)?;
+    Ok(AppState {
         tenants: TenantService::new(shared.clone(), clock.clone()),
+        members: MemberService::new(shared.clone(), shared.clone(), clock.clone()),
+        identity: IdentityService::new(
+            shared.clone(),
+            shared.clone(),
+            shared.clone(),
+            tokens.clone(),
+            clock.clone(),
+            settings.serve.signup_enabled,
+        ),
         keys: keys.clone(),
         instances: InstanceService::new(
             shared.clone(),
-            shared,
+            shared.clone(),
             Arc::new(RecordingRuntime),
-            clock,
-            default_runtime_image.to_owned(),
+            clock.clone(),
+            settings.serve.default_runtime_image.clone(),
         ),
-        auth: Authenticator::new(keys),
+        auth: Authenticator::new(keys, shared.clone(), shared, tokens, clock),
         readiness: Arc::new(StoreReadiness(store.clone())),
-    }
+    })
 }
 
 /// A built, bound, not yet running server.
 pub struct Application {
     server: Server,
     port: u16,
+    keys: KeyService,
 }
 
 impl Application {
@@ -76,7 +150,18 @@ impl Application {
                     hydracore_store::Backend::from_url(&settings.database_url).as_str()
                 )
             })?;
-        let state = compose(&store, &settings.serve.default_runtime_image);
+        let state = compose(&store, &settings)?;
+        let keys = state.keys.clone();
+        let flusher = keys.clone();
+        let every = std::time::Duration::from_millis(settings.serve.usage_flush_ms.max(10));
+        actix_web::rt::spawn(async move {
+            loop {
+                actix_web::rt::time::sleep(every).await;
+                if let Err(e) = flusher.flush_usage().await {
+                    tracing::warn!(error = %e, "could not record API key usage; will retry");
+                }
+            }
+        });
         let spec = Bytes::from(hydracore_http::openapi_json());
         let listener = TcpListener::bind(&settings.serve.bind)
             .with_context(|| format!("binding {}", settings.serve.bind))?;
@@ -96,6 +181,7 @@ impl Application {
         Ok(Self {
             server: server.run(),
             port,
+            keys,
         })
     }
 
@@ -113,6 +199,10 @@ impl Application {
     /// # Errors
     /// I/O failures of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Err(e) = self.keys.flush_usage().await {
+            tracing::warn!(error = %e, "could not record API key usage at shutdown");
+        }
+        served
     }
 }

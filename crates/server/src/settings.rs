@@ -96,6 +96,35 @@ pub struct ServeArgs {
         default_value_t = 5000
     )]
     pub db_timeout_ms: u64,
+    /// The key that signs access tokens (at least 32 bytes). Unset: on SQLite a key
+    /// file beside the database (created once, mode 0600); on PostgreSQL a random key
+    /// per process, so tokens die with it (set it when running several nodes).
+    #[arg(
+        long,
+        global = true,
+        env = "HYDRACORE_JWT_SECRET",
+        hide_env_values = true
+    )]
+    pub jwt_secret: Option<String>,
+    /// Lifetime of an access token, in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "HYDRACORE_ACCESS_TOKEN_TTL_SECS",
+        default_value_t = 900
+    )]
+    pub access_token_ttl_secs: u32,
+    /// Whether `POST /auth/signup` is open.
+    #[arg(long, global = true, env = "HYDRACORE_SIGNUP_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub signup_enabled: bool,
+    /// How often the API keys' `last_used_at` is written, in milliseconds.
+    #[arg(
+        long,
+        global = true,
+        env = "HYDRACORE_USAGE_FLUSH_MS",
+        default_value_t = 10_000
+    )]
+    pub usage_flush_ms: u64,
 }
 
 impl Default for ServeArgs {
@@ -106,6 +135,10 @@ impl Default for ServeArgs {
             default_runtime_image: DEFAULT_RUNTIME_IMAGE.into(),
             db_pool_size: 16,
             db_timeout_ms: 5000,
+            jwt_secret: None,
+            access_token_ttl_secs: 900,
+            signup_enabled: true,
+            usage_flush_ms: 10_000,
         }
     }
 }

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use hydracore_core::{Page, PageKey, PageRequest, RepoError};
 use hydracore_keys::{ApiKey, ApiKeyId, KeyHash, KeyRepository, RateLimit};
 use hydracore_scopes::ScopeSet;
@@ -41,6 +41,28 @@ macro_rules! key_columns {
             $s::api_keys::rate_limit_per_seconds,
         )
     };
+}
+
+/// The column values of a new key row, from the schema module `$s`.
+macro_rules! key_values {
+    ($s:ident, $key:expr, $hash:expr) => {{
+        let key: &ApiKey = $key;
+        let (requests, per_seconds) = limit_columns(key.rate_limit);
+        (
+            $s::api_keys::id.eq(DbId(key.id.0)),
+            $s::api_keys::tenant_id.eq(DbId(key.tenant_id.0)),
+            $s::api_keys::name.eq(key.name.clone()),
+            $s::api_keys::prefix.eq(key.prefix.clone()),
+            $s::api_keys::key_hash.eq($hash.to_vec()),
+            $s::api_keys::scopes.eq(scopes_text(&key.scopes)),
+            $s::api_keys::created_at.eq(DbTime(key.created_at)),
+            $s::api_keys::expires_at.eq(key.expires_at.map(DbTime)),
+            $s::api_keys::revoked_at.eq(key.revoked_at.map(DbTime)),
+            $s::api_keys::last_used_at.eq(key.last_used_at.map(DbTime)),
+            $s::api_keys::rate_limit_requests.eq(requests),
+            $s::api_keys::rate_limit_per_seconds.eq(per_seconds),
+        )
+    }};
 }
 
 fn scopes_text(scopes: &ScopeSet) -> String {
@@ -99,23 +121,9 @@ fn page_key(k: &ApiKey) -> PageKey {
 #[async_trait]
 impl KeyRepository for Store {
     async fn insert(&self, key: &ApiKey, hash: &KeyHash) -> Result<(), RepoError> {
-        let (requests, per_seconds) = limit_columns(key.rate_limit);
         db!(self, |conn, s| {
             diesel::insert_into(s::api_keys::table)
-                .values((
-                    s::api_keys::id.eq(DbId(key.id.0)),
-                    s::api_keys::tenant_id.eq(DbId(key.tenant_id.0)),
-                    s::api_keys::name.eq(&key.name),
-                    s::api_keys::prefix.eq(&key.prefix),
-                    s::api_keys::key_hash.eq(hash.as_slice()),
-                    s::api_keys::scopes.eq(scopes_text(&key.scopes)),
-                    s::api_keys::created_at.eq(DbTime(key.created_at)),
-                    s::api_keys::expires_at.eq(key.expires_at.map(DbTime)),
-                    s::api_keys::revoked_at.eq(key.revoked_at.map(DbTime)),
-                    s::api_keys::last_used_at.eq(key.last_used_at.map(DbTime)),
-                    s::api_keys::rate_limit_requests.eq(requests),
-                    s::api_keys::rate_limit_per_seconds.eq(per_seconds),
-                ))
+                .values(key_values!(s, key, hash))
                 .execute(conn)
                 .await
                 .map(|_| ())
@@ -206,6 +214,37 @@ impl KeyRepository for Store {
             .await
         })?;
         Ok(n == 1)
+    }
+
+    async fn rotate(
+        &self,
+        old: ApiKeyId,
+        old_expires_at: OffsetDateTime,
+        new: &ApiKey,
+        hash: &KeyHash,
+    ) -> Result<bool, RepoError> {
+        db!(self, |conn, s| {
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                let n = diesel::update(
+                    s::api_keys::table
+                        .filter(s::api_keys::id.eq(DbId(old.0)))
+                        .filter(s::api_keys::tenant_id.eq(DbId(new.tenant_id.0)))
+                        .filter(s::api_keys::revoked_at.is_null()),
+                )
+                .set(s::api_keys::expires_at.eq(Some(DbTime(old_expires_at))))
+                .execute(conn)
+                .await?;
+                if n != 1 {
+                    return Ok(false);
+                }
+                diesel::insert_into(s::api_keys::table)
+                    .values(key_values!(s, new, hash))
+                    .execute(conn)
+                    .await?;
+                Ok(true)
+            })
+            .await
+        })
     }
 
     async fn record_usage(&self, used: &[(ApiKeyId, OffsetDateTime)]) -> Result<(), RepoError> {

@@ -8,6 +8,7 @@
 //!
 //! This crate knows nothing of HTTP.
 
+mod identity;
 mod instances;
 mod keys;
 mod mcp_log;

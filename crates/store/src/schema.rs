@@ -73,8 +73,43 @@ macro_rules! define_tables {
             }
         }
 
+        diesel::table! {
+            users (id) {
+                id -> crate::schema::$b::sql::Id,
+                email -> Text,
+                password_hash -> Text,
+                active_tenant_id -> Nullable<crate::schema::$b::sql::Id>,
+                created_at -> crate::schema::$b::sql::Instant,
+            }
+        }
+
+        diesel::table! {
+            memberships (tenant_id, user_id) {
+                tenant_id -> crate::schema::$b::sql::Id,
+                user_id -> crate::schema::$b::sql::Id,
+                role -> Text,
+                created_at -> crate::schema::$b::sql::Instant,
+            }
+        }
+
+        diesel::table! {
+            refresh_tokens (id) {
+                id -> crate::schema::$b::sql::Id,
+                family_id -> crate::schema::$b::sql::Id,
+                user_id -> crate::schema::$b::sql::Id,
+                token_hash -> Binary,
+                created_at -> crate::schema::$b::sql::Instant,
+                expires_at -> crate::schema::$b::sql::Instant,
+                used_at -> Nullable<crate::schema::$b::sql::Instant>,
+                revoked_at -> Nullable<crate::schema::$b::sql::Instant>,
+            }
+        }
+
         diesel::joinable!(runtime_image_channels -> runtime_images (image_id));
+        diesel::joinable!(memberships -> users (user_id));
+        diesel::joinable!(memberships -> tenants (tenant_id));
         diesel::allow_tables_to_appear_in_same_query!(runtime_images, runtime_image_channels);
+        diesel::allow_tables_to_appear_in_same_query!(memberships, users, tenants);
     };
 }
 

@@ -1,11 +1,14 @@
 //! Tenants: the unit of isolation. Every other resource belongs to exactly one tenant.
+//! Users belong to tenants through memberships, each with a role.
 //!
-//! Holds the domain types, the [`ports::TenantRepository`] port and the
-//! [`TenantService`]. Knows nothing of HTTP or SQL.
+//! Holds the domain types, the ports ([`TenantRepository`], [`UserRepository`],
+//! [`MembershipRepository`]) and the [`TenantService`]. Knows nothing of HTTP or SQL.
 
+mod members;
 pub mod ports;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod users;
 
 use std::fmt;
 use std::sync::Arc;
@@ -14,7 +17,9 @@ use hydracore_core::{RepoError, SharedClock, ValidationError};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-pub use ports::TenantRepository;
+pub use members::{Member, Membership, MembershipChange, TenantRole};
+pub use ports::{MembershipRepository, TenantRepository, UserRepository};
+pub use users::{Email, User, UserId};
 
 /// A tenant's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -132,6 +137,9 @@ impl TenantService {
         self.repo.find(id).await?.ok_or(TenantError::NotFound)
     }
 }
+
+mod service;
+pub use service::{MemberError, MemberService};
 
 #[cfg(test)]
 mod tests;

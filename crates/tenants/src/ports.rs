@@ -1,9 +1,12 @@
-//! The tenant store port.
+//! The tenant, user and membership store ports.
 
 use async_trait::async_trait;
-use hydracore_core::RepoError;
+use hydracore_core::{Page, PageRequest, RepoError};
+use hydracore_scopes::Role;
 
-use crate::{Tenant, TenantId};
+use crate::{
+    Email, Member, Membership, MembershipChange, Tenant, TenantId, TenantRole, User, UserId,
+};
 
 /// Persistence of tenants.
 #[async_trait]
@@ -15,8 +18,67 @@ pub trait TenantRepository: Send + Sync {
     async fn insert(&self, tenant: &Tenant) -> Result<(), RepoError>;
 
     /// The tenant with this id, or `None`.
+    async fn find(&self, id: TenantId) -> Result<Option<Tenant>, RepoError>;
+}
+
+/// Persistence of users.
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Stores a new user together with a new tenant the user owns and is active in,
+    /// all or nothing.
     ///
     /// # Errors
-    /// Only store failures.
-    async fn find(&self, id: TenantId) -> Result<Option<Tenant>, RepoError>;
+    /// MUST return `RepoError::Duplicate` if the e-mail is taken (and store nothing).
+    async fn insert_with_tenant(&self, user: &User, tenant: &Tenant) -> Result<(), RepoError>;
+
+    /// The user with this id, or `None`.
+    async fn find(&self, id: UserId) -> Result<Option<User>, RepoError>;
+
+    /// The user with this e-mail, or `None`.
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepoError>;
+
+    /// Makes `tenant` the user's active tenant. MUST return `false` (and change
+    /// nothing) unless the user is a member of `tenant`.
+    async fn set_active_tenant(&self, user: UserId, tenant: TenantId) -> Result<bool, RepoError>;
+}
+
+/// Persistence of memberships. Every method is scoped to one tenant, except
+/// `tenants_of`, which is scoped to one user.
+#[async_trait]
+pub trait MembershipRepository: Send + Sync {
+    /// Stores a new tenant and makes `owner` its owner, all or nothing.
+    async fn insert_tenant_with_owner(
+        &self,
+        tenant: &Tenant,
+        owner: UserId,
+    ) -> Result<(), RepoError>;
+
+    /// Adds a membership.
+    ///
+    /// # Errors
+    /// MUST return `RepoError::Duplicate` if the user is a member already.
+    async fn insert(&self, membership: &Membership) -> Result<(), RepoError>;
+
+    /// The user's membership of the tenant, or `None`.
+    async fn find(&self, tenant: TenantId, user: UserId) -> Result<Option<Membership>, RepoError>;
+
+    /// The tenant's members ordered by `(created_at, user id)`.
+    async fn list(&self, tenant: TenantId, page: PageRequest) -> Result<Page<Member>, RepoError>;
+
+    /// Every tenant the user belongs to, oldest membership first.
+    async fn tenants_of(&self, user: UserId) -> Result<Vec<TenantRole>, RepoError>;
+
+    /// Changes a member's role. MUST return `LastOwner` (and change nothing) when that
+    /// would leave the tenant without an owner, even under concurrent changes.
+    async fn change_role(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        role: Role,
+    ) -> Result<MembershipChange, RepoError>;
+
+    /// Removes a member. MUST return `LastOwner` (and change nothing) when that would
+    /// leave the tenant without an owner, even under concurrent changes. A user whose
+    /// active tenant this was has no active tenant afterwards.
+    async fn remove(&self, tenant: TenantId, user: UserId) -> Result<MembershipChange, RepoError>;
 }

@@ -38,7 +38,7 @@ async fn list(
     state: State,
     query: ListQuery,
 ) -> Result<Paged<InstanceDto>, ApiError> {
-    let page = state.instances.list(auth.0.tenant_id, query.0).await?;
+    let page = state.instances.list(auth.tenant, query.0).await?;
     Ok(Paged::from_page(page, InstanceDto::from))
 }
 
@@ -59,7 +59,7 @@ async fn create(
         config: body.config.map(|c| c.0),
         start: body.start.unwrap_or(false),
     };
-    let instance = state.instances.create(auth.0.tenant_id, req).await?;
+    let instance = state.instances.create(auth.tenant, req).await?;
     Ok(CreatedJson(instance.into()))
 }
 
@@ -70,7 +70,7 @@ async fn get(
     state: State,
     path: ResourcePath<InstancePath>,
 ) -> Result<Json<InstanceDto>, ApiError> {
-    let instance = state.instances.get(auth.0.tenant_id, path.0.id()).await?;
+    let instance = state.instances.get(auth.tenant, path.0.id()).await?;
     Ok(Json(instance.into()))
 }
 
@@ -92,7 +92,7 @@ async fn update(
     };
     let instance = state
         .instances
-        .update(auth.0.tenant_id, path.0.id(), patch)
+        .update(auth.tenant, path.0.id(), patch)
         .await?;
     Ok(Json(instance.into()))
 }
@@ -106,10 +106,7 @@ async fn delete(
     state: State,
     path: ResourcePath<InstancePath>,
 ) -> Result<NoContent, ApiError> {
-    state
-        .instances
-        .delete(auth.0.tenant_id, path.0.id())
-        .await?;
+    state.instances.delete(auth.tenant, path.0.id()).await?;
     Ok(NoContent)
 }
 
@@ -122,7 +119,7 @@ async fn start(
     state: State,
     path: ResourcePath<InstancePath>,
 ) -> Result<Json<InstanceDto>, MayConflict> {
-    let instance = state.instances.start(auth.0.tenant_id, path.0.id()).await?;
+    let instance = state.instances.start(auth.tenant, path.0.id()).await?;
     Ok(Json(instance.into()))
 }
 
@@ -135,7 +132,7 @@ async fn stop(
     state: State,
     path: ResourcePath<InstancePath>,
 ) -> Result<Json<InstanceDto>, MayConflict> {
-    let instance = state.instances.stop(auth.0.tenant_id, path.0.id()).await?;
+    let instance = state.instances.stop(auth.tenant, path.0.id()).await?;
     Ok(Json(instance.into()))
 }
 

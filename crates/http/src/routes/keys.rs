@@ -8,11 +8,12 @@ use uuid::Uuid;
 use hydracore_keys::{ApiKeyId, Grantor, KeyPatch, MintKey};
 
 use crate::dto::{
-    ApiKeyDto, CreateApiKeyRequest, CreatedApiKeyDto, UpdateApiKeyRequest, rate_limit,
+    ApiKeyDto, CreateApiKeyRequest, CreatedApiKeyDto, RotateApiKeyRequest, UpdateApiKeyRequest,
+    rate_limit,
 };
 use crate::error::{ApiError, ErrorItem};
 use crate::extract::{
-    ApiKeysRead, ApiKeysWrite, ListQuery, ResourcePath, Scoped, State, ValidJson,
+    ApiKeysRead, ApiKeysWrite, ListQuery, OptionalJson, ResourcePath, Scoped, State, ValidJson,
 };
 use crate::paged::Paged;
 use crate::routes::method_not_allowed;
@@ -51,23 +52,11 @@ async fn create(
         expires_at: body.expires_at.map(|t| t.0),
         rate_limit: body.rate_limit.map(limit).transpose()?,
     };
-    let principal = auth.0;
     let minted = state
         .keys
-        .mint(principal.tenant_id, Grantor::Holder(&principal.scopes), req)
+        .mint(auth.tenant, Grantor::Holder(&auth.principal.scopes), req)
         .await?;
-    let dto = ApiKeyDto::from(minted.key);
-    Ok(CreatedJson(CreatedApiKeyDto {
-        key: minted.secret.expose().to_owned(),
-        id: dto.id,
-        name: dto.name,
-        prefix: dto.prefix,
-        scopes: dto.scopes,
-        created_at: dto.created_at,
-        expires_at: dto.expires_at,
-        last_used_at: dto.last_used_at,
-        rate_limit: dto.rate_limit,
-    }))
+    Ok(CreatedJson(minted.into()))
 }
 
 /// List API keys
@@ -79,7 +68,7 @@ async fn list(
     state: State,
     query: ListQuery,
 ) -> Result<Paged<ApiKeyDto>, ApiError> {
-    let page = state.keys.list(auth.0.tenant_id, query.0).await?;
+    let page = state.keys.list(auth.tenant, query.0).await?;
     Ok(Paged::from_page(page, ApiKeyDto::from))
 }
 
@@ -90,7 +79,7 @@ async fn get(
     state: State,
     path: ResourcePath<KeyPath>,
 ) -> Result<Json<ApiKeyDto>, ApiError> {
-    let key = state.keys.get(auth.0.tenant_id, path.0.id()).await?;
+    let key = state.keys.get(auth.tenant, path.0.id()).await?;
     Ok(Json(key.into()))
 }
 
@@ -116,12 +105,11 @@ async fn update(
             None => None,
         },
     };
-    let principal = auth.0;
     let key = state
         .keys
         .update(
-            principal.tenant_id,
-            Grantor::Holder(&principal.scopes),
+            auth.tenant,
+            Grantor::Holder(&auth.principal.scopes),
             path.0.id(),
             patch,
         )
@@ -138,8 +126,33 @@ async fn revoke(
     state: State,
     path: ResourcePath<KeyPath>,
 ) -> Result<NoContent, ApiError> {
-    state.keys.revoke(auth.0.tenant_id, path.0.id()).await?;
+    state.keys.revoke(auth.tenant, path.0.id()).await?;
     Ok(NoContent)
+}
+
+/// Rotate an API key
+///
+/// Mints a successor with the same name, scopes, expiry and rate limit; the response
+/// carries its plaintext once. The old key keeps working for `grace_seconds` (default
+/// 300, at most 604800) so deployments can switch without downtime, then is 401.
+#[api_v2_operation(operation_id = "rotateApiKey", tags(ApiKeys))]
+async fn rotate(
+    auth: Scoped<ApiKeysWrite>,
+    state: State,
+    path: ResourcePath<KeyPath>,
+    body: OptionalJson<RotateApiKeyRequest>,
+) -> Result<CreatedJson<CreatedApiKeyDto>, ApiError> {
+    let grace = body.0.and_then(|b| b.grace_seconds);
+    let minted = state
+        .keys
+        .rotate(
+            auth.tenant,
+            Grantor::Holder(&auth.principal.scopes),
+            path.0.id(),
+            grace,
+        )
+        .await?;
+    Ok(CreatedJson(minted.into()))
 }
 
 /// Mounts the API key routes.
@@ -156,5 +169,10 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
             .route(web::patch().to(update))
             .route(web::delete().to(revoke))
             .default_service(method_not_allowed("GET, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/api-keys/{key_id}/rotate")
+            .route(web::post().to(rotate))
+            .default_service(method_not_allowed("POST")),
     );
 }

@@ -1,8 +1,10 @@
 //! The routes, one module per resource.
 
+pub mod auth;
 pub mod instances;
 pub mod keys;
 pub mod meta;
+pub mod tenants;
 
 use actix_web::HttpResponse;
 use serde_json::json;

@@ -1,0 +1,237 @@
+//! Users signing up, in and out; rotating refresh tokens; switching tenants.
+
+use std::sync::Arc;
+
+use hydracore_core::{RepoError, SharedClock, ValidationError};
+use hydracore_tenants::{
+    Email, MembershipRepository, Tenant, TenantId, TenantName, TenantRole, User, UserId,
+    UserRepository,
+};
+use time::Duration;
+use uuid::Uuid;
+
+use crate::password::Passwords;
+use crate::ports::{RefreshToken, RefreshTokenRepository};
+use crate::token::{AccessTokens, RefreshSecret, hash as refresh_hash};
+
+/// How long a refresh token lives unless used.
+pub const REFRESH_TTL: Duration = Duration::days(30);
+
+/// A fresh access token and the refresh token that renews it.
+#[derive(Debug)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: RefreshSecret,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+/// What the identity operations can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("sign-up is disabled")]
+    SignupDisabled,
+    #[error("an account with this e-mail exists already")]
+    EmailTaken,
+    #[error("incorrect e-mail or password")]
+    InvalidCredentials,
+    /// Unknown, expired, revoked or reused refresh token.
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+    #[error("tenant not found")]
+    TenantNotFound,
+    #[error("user not found")]
+    UserNotFound,
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error(transparent)]
+    Store(#[from] RepoError),
+}
+
+/// The identity rules.
+#[derive(Clone)]
+pub struct IdentityService {
+    users: Arc<dyn UserRepository>,
+    members: Arc<dyn MembershipRepository>,
+    refresh: Arc<dyn RefreshTokenRepository>,
+    tokens: AccessTokens,
+    passwords: Passwords,
+    clock: SharedClock,
+    signup_enabled: bool,
+}
+
+impl IdentityService {
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        members: Arc<dyn MembershipRepository>,
+        refresh: Arc<dyn RefreshTokenRepository>,
+        tokens: AccessTokens,
+        clock: SharedClock,
+        signup_enabled: bool,
+    ) -> Self {
+        Self {
+            users,
+            members,
+            refresh,
+            tokens,
+            passwords: Passwords::new(),
+            clock,
+            signup_enabled,
+        }
+    }
+
+    async fn issue(&self, user: UserId, family: Uuid) -> Result<TokenPair, IdentityError> {
+        let now = self.clock.now();
+        let secret = RefreshSecret::generate();
+        let record = RefreshToken {
+            id: Uuid::new_v4(),
+            family_id: family,
+            user_id: user,
+            created_at: now,
+            expires_at: now + REFRESH_TTL,
+            used_at: None,
+            revoked_at: None,
+        };
+        self.refresh.insert(&record, &secret.hash()).await?;
+        let access_token = self
+            .tokens
+            .issue(user, now)
+            .map_err(|e| IdentityError::Store(RepoError::Unexpected(Box::new(e))))?;
+        Ok(TokenPair {
+            access_token,
+            refresh_token: secret,
+            expires_in: self.tokens.ttl_seconds(),
+        })
+    }
+
+    /// A new user, owning a new tenant, signed in.
+    ///
+    /// # Errors
+    /// `SignupDisabled`; `Invalid` e-mail, password or tenant name; `EmailTaken`.
+    pub async fn signup(
+        &self,
+        email: &str,
+        password: &str,
+        tenant_name: &str,
+    ) -> Result<(User, Tenant, TokenPair), IdentityError> {
+        if !self.signup_enabled {
+            return Err(IdentityError::SignupDisabled);
+        }
+        let email = Email::parse(email)?;
+        Passwords::check_new(password)?;
+        let tenant_name = TenantName::parse(tenant_name).map_err(|mut e| {
+            e.field = vec!["tenant_name".into()];
+            e
+        })?;
+        let now = self.clock.now();
+        let tenant = Tenant {
+            id: TenantId::new(),
+            name: tenant_name,
+            created_at: now,
+        };
+        let password_hash = self.passwords.hash(password).ok_or_else(|| {
+            IdentityError::Store(RepoError::Unexpected("password hashing failed".into()))
+        })?;
+        let user = User {
+            id: UserId::new(),
+            email,
+            password_hash,
+            active_tenant_id: Some(tenant.id),
+            created_at: now,
+        };
+        self.users
+            .insert_with_tenant(&user, &tenant)
+            .await
+            .map_err(|e| match e {
+                RepoError::Duplicate { .. } => IdentityError::EmailTaken,
+                other => IdentityError::Store(other),
+            })?;
+        let pair = self.issue(user.id, Uuid::new_v4()).await?;
+        Ok((user, tenant, pair))
+    }
+
+    /// Signs in. A wrong password and an unknown e-mail cost the same and fail alike.
+    ///
+    /// # Errors
+    /// `InvalidCredentials`.
+    pub async fn login(&self, email: &str, password: &str) -> Result<TokenPair, IdentityError> {
+        let user = match Email::parse(email) {
+            Ok(email) => self.users.find_by_email(&email).await?,
+            Err(_) => None,
+        };
+        if !self
+            .passwords
+            .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
+        {
+            return Err(IdentityError::InvalidCredentials);
+        }
+        let user = user.ok_or(IdentityError::InvalidCredentials)?;
+        self.issue(user.id, Uuid::new_v4()).await
+    }
+
+    /// Exchanges a refresh token for a new pair. A token works once: presenting a used
+    /// one again revokes its whole family (RFC 9700 §4.14.2).
+    ///
+    /// # Errors
+    /// `InvalidRefreshToken`.
+    pub async fn refresh(&self, presented: &str) -> Result<TokenPair, IdentityError> {
+        let now = self.clock.now();
+        let token = self
+            .refresh
+            .find_by_hash(&refresh_hash(presented))
+            .await?
+            .ok_or(IdentityError::InvalidRefreshToken)?;
+        if token.revoked_at.is_some() || token.expires_at <= now {
+            return Err(IdentityError::InvalidRefreshToken);
+        }
+        if token.used_at.is_some() || !self.refresh.consume(token.id, now).await? {
+            // Reuse: whoever holds this family's tokens may be an attacker.
+            self.refresh.revoke_family(token.family_id, now).await?;
+            return Err(IdentityError::InvalidRefreshToken);
+        }
+        self.issue(token.user_id, token.family_id).await
+    }
+
+    /// Signs out: revokes the refresh token's whole family. Unknown tokens are ignored.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn logout(&self, presented: &str) -> Result<(), IdentityError> {
+        if let Some(token) = self.refresh.find_by_hash(&refresh_hash(presented)).await? {
+            self.refresh
+                .revoke_family(token.family_id, self.clock.now())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Makes `tenant` the user's active tenant.
+    ///
+    /// # Errors
+    /// `TenantNotFound` unless the user is a member.
+    pub async fn switch_tenant(&self, user: UserId, tenant: TenantId) -> Result<(), IdentityError> {
+        if self.users.set_active_tenant(user, tenant).await? {
+            Ok(())
+        } else {
+            Err(IdentityError::TenantNotFound)
+        }
+    }
+
+    /// The user and every tenant the user belongs to.
+    ///
+    /// # Errors
+    /// `UserNotFound`.
+    pub async fn me(&self, user: UserId) -> Result<(User, Vec<TenantRole>), IdentityError> {
+        let user = self
+            .users
+            .find(user)
+            .await?
+            .ok_or(IdentityError::UserNotFound)?;
+        let tenants = self.members.tenants_of(user.id).await?;
+        Ok((user, tenants))
+    }
+
+    pub fn access_tokens(&self) -> &AccessTokens {
+        &self.tokens
+    }
+}

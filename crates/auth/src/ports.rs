@@ -1,0 +1,41 @@
+//! The refresh-token store port.
+
+use async_trait::async_trait;
+use hydracore_core::RepoError;
+use hydracore_tenants::UserId;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A stored refresh token (its hash lives beside it, never its plaintext).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub id: Uuid,
+    /// Every token rotated from one login shares the login's family.
+    pub family_id: Uuid,
+    pub user_id: UserId,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    /// Set when the token was exchanged for a new one: it must never work again.
+    pub used_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// Persistence of refresh tokens.
+#[async_trait]
+pub trait RefreshTokenRepository: Send + Sync {
+    /// Stores a new token with the hash of its plaintext.
+    ///
+    /// # Errors
+    /// MUST return `RepoError::Duplicate` if the hash exists already.
+    async fn insert(&self, token: &RefreshToken, hash: &[u8; 32]) -> Result<(), RepoError>;
+
+    /// The token whose plaintext hashes to `hash`, used or revoked or not.
+    async fn find_by_hash(&self, hash: &[u8; 32]) -> Result<Option<RefreshToken>, RepoError>;
+
+    /// Marks the token used at `at`, only if it is neither used nor revoked (so two
+    /// concurrent refreshes cannot both succeed). Returns whether it did.
+    async fn consume(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, RepoError>;
+
+    /// Revokes every token of the family that is not revoked yet.
+    async fn revoke_family(&self, family: Uuid, at: OffsetDateTime) -> Result<(), RepoError>;
+}

@@ -1,0 +1,144 @@
+//! `/auth`: sign-up, sign-in, token refresh and sign-out, the active tenant.
+
+use actix_web::middleware::from_fn;
+use paperclip::actix::web;
+use paperclip::actix::{CreatedJson, NoContent, api_v2_operation, web::Json};
+
+use hydracore_tenants::TenantId;
+
+use crate::dto::{
+    LoginRequest, MeDto, RefreshRequest, SignupDto, SignupRequest, SwitchTenantRequest, TenantDto,
+    TokenDto, UserDto,
+};
+use crate::error::{ApiError, Documented, LoginErrors, RefreshErrors, SignupErrors, SwitchErrors};
+use crate::extract::{State, UserAuth, ValidJson};
+use crate::routes::method_not_allowed;
+
+/// Sign up
+///
+/// Creates a user, a tenant the user owns, and a signed-in session. Can be turned off
+/// by the operator (403).
+#[api_v2_operation(operation_id = "signup", tags(Auth))]
+async fn signup(
+    state: State,
+    body: ValidJson<SignupRequest>,
+) -> Result<CreatedJson<SignupDto>, Documented<SignupErrors>> {
+    let b = body.0;
+    let (user, tenant, pair) = state
+        .identity
+        .signup(&b.email, &b.password, &b.tenant_name)
+        .await?;
+    let tokens = TokenDto::from(pair);
+    Ok(CreatedJson(SignupDto {
+        user: UserDto::from(&user),
+        tenant: TenantDto::from(&tenant),
+        access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token,
+        token_type: tokens.token_type,
+        expires_in: tokens.expires_in,
+    }))
+}
+
+/// Log in
+///
+/// Exchanges an e-mail and password for an access token (15 minutes by default) and
+/// a refresh token. A wrong password and an unknown e-mail fail alike (401).
+#[api_v2_operation(operation_id = "login", tags(Auth))]
+async fn login(
+    state: State,
+    body: ValidJson<LoginRequest>,
+) -> Result<Json<TokenDto>, Documented<LoginErrors>> {
+    let pair = state
+        .identity
+        .login(&body.0.email, &body.0.password)
+        .await?;
+    Ok(Json(pair.into()))
+}
+
+/// Refresh tokens
+///
+/// Exchanges a refresh token for a new pair. Each refresh token works once; using one
+/// again revokes every token of its session (401).
+#[api_v2_operation(operation_id = "refreshTokens", tags(Auth))]
+async fn refresh(
+    state: State,
+    body: ValidJson<RefreshRequest>,
+) -> Result<Json<TokenDto>, Documented<RefreshErrors>> {
+    let pair = state.identity.refresh(&body.0.refresh_token).await?;
+    Ok(Json(pair.into()))
+}
+
+/// Log out
+///
+/// Revokes the refresh token's whole session. Unknown tokens are accepted silently.
+#[api_v2_operation(operation_id = "logout", tags(Auth))]
+async fn logout(state: State, body: ValidJson<RefreshRequest>) -> Result<NoContent, ApiError> {
+    state.identity.logout(&body.0.refresh_token).await?;
+    Ok(NoContent)
+}
+
+/// Switch the active tenant
+///
+/// Makes one of the user's tenants the one every request acts on. A tenant the user
+/// does not belong to is 404.
+#[api_v2_operation(operation_id = "switchTenant", tags(Auth))]
+async fn switch_tenant(
+    auth: UserAuth,
+    state: State,
+    body: ValidJson<SwitchTenantRequest>,
+) -> Result<Json<MeDto>, Documented<SwitchErrors>> {
+    state
+        .identity
+        .switch_tenant(auth.user, TenantId(body.0.tenant_id))
+        .await?;
+    let (user, tenants) = state.identity.me(auth.user).await?;
+    Ok(Json(MeDto::new(&user, tenants)))
+}
+
+/// Who am I
+///
+/// The signed-in user, the active tenant and every membership with its role.
+#[api_v2_operation(operation_id = "me", tags(Auth))]
+async fn me(auth: UserAuth, state: State) -> Result<Json<MeDto>, ApiError> {
+    let (user, tenants) = state.identity.me(auth.user).await?;
+    Ok(Json(MeDto::new(&user, tenants)))
+}
+
+/// Mounts `/auth`.
+pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
+    cfg.service(
+        web::scope("/auth")
+            .service(
+                web::resource("/signup")
+                    .route(web::post().to(signup))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/login")
+                    .route(web::post().to(login))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/refresh")
+                    .route(web::post().to(refresh))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/logout")
+                    .route(web::post().to(logout))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/switch-tenant")
+                    .wrap(from_fn(crate::auth::authenticate))
+                    .route(web::post().to(switch_tenant))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/me")
+                    .wrap(from_fn(crate::auth::authenticate))
+                    .route(web::get().to(me))
+                    .default_service(method_not_allowed("GET")),
+            ),
+    );
+}
