@@ -8,6 +8,7 @@
 
 mod auth;
 mod errors;
+mod identity;
 mod instances;
 mod keys;
 mod meta;

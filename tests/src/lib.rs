@@ -21,6 +21,9 @@ use hydracore_store::{PoolOptions, Store, admin};
 use hydracore_tenants::{TenantId, TenantService};
 use serde_json::Value;
 
+/// The password every test user signs up with.
+pub const PASSWORD: &str = "correct horse battery staple";
+
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -95,6 +98,14 @@ pub fn postgres_url() -> Option<String> {
 /// # Panics
 /// When the server cannot start.
 pub fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {})
+}
+
+/// [`spawn_app`] with settings adjusted by `configure` first.
+///
+/// # Panics
+/// When the server cannot start.
+pub fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Option<TestApp> {
     if std::env::var("TEST_LOG").is_ok() {
         telemetry::init();
     }
@@ -121,16 +132,18 @@ pub fn spawn_app(backend: Backend) -> Option<TestApp> {
             (TestDb::Postgres { admin_url, name }, url)
         }
     };
-    let settings = Settings {
+    let mut settings = Settings {
         database_url: url.clone(),
         serve: ServeArgs {
             bind: "127.0.0.1:0".into(),
             workers: Some(2),
             db_pool_size: 4,
+            usage_flush_ms: 100,
             ..ServeArgs::default()
         },
         handle_signals: false,
     };
+    configure(&mut settings);
     let (tx, rx) = mpsc::channel();
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
@@ -216,6 +229,48 @@ impl TestApp {
             headers,
             body: res.body_mut().read_to_string().unwrap_or_default(),
         }
+    }
+
+    /// Sends `method path` with `Authorization: Bearer <token>`.
+    ///
+    /// # Panics
+    /// On transport errors.
+    pub fn bearer(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> TestResponse {
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.address))
+            .header("Authorization", format!("Bearer {token}"));
+        if body.is_some() {
+            req = req.header("Content-Type", "application/json");
+        }
+        let req = req
+            .body(body.map(Value::to_string).unwrap_or_default())
+            .expect("request");
+        self.send(req)
+    }
+
+    /// An unauthenticated JSON `POST`.
+    pub fn post_anon(&self, path: &str, body: &Value) -> TestResponse {
+        self.request("POST", path, None, Some(&body.to_string()))
+    }
+
+    /// Signs a new user up over HTTP; returns the whole 201 body.
+    ///
+    /// # Panics
+    /// Unless sign-up answers 201.
+    pub fn signup(&self, email: &str, tenant: &str) -> Value {
+        let res = self.post_anon(
+            "/auth/signup",
+            &serde_json::json!({"email": email, "password": PASSWORD, "tenant_name": tenant}),
+        );
+        assert_eq!(res.status, 201, "{}", res.body);
+        res.json()
     }
 
     pub fn get(&self, path: &str, key: &str) -> TestResponse {

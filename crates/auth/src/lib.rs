@@ -8,6 +8,8 @@
 mod identity;
 mod password;
 pub mod ports;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod token;
 
 use std::sync::Arc;

@@ -272,14 +272,17 @@ impl Role {
     ///
     /// viewer: every `:read`; member: + writes of instances, MCP credentials and the
     /// reserved platform resources; admin: + keys, members and every delete; owner:
-    /// every scope, the tenant itself included.
+    /// every scope as resource wildcards (`instances:*`), the tenant itself included,
+    /// so an owner can also mint wildcard keys.
     pub fn scopes(self) -> ScopeSet {
+        if self == Role::Owner {
+            return ScopeSet::everything();
+        }
         let mut set = BTreeSet::new();
         for spec in CATALOGUE {
             for verb in spec.verbs {
                 let granted = match self {
-                    Role::Owner => true,
-                    Role::Admin => spec.resource != "tenants" || *verb == "read",
+                    Role::Owner | Role::Admin => spec.resource != "tenants" || *verb == "read",
                     Role::Member => {
                         *verb == "read"
                             || (*verb == "write"

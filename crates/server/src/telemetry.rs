@@ -1,12 +1,17 @@
 //! Structured logs: `RUST_LOG` filters (default `info`), `HYDRACORE_LOG_FORMAT=json`
-//! switches to JSON lines. Each request gets a span with its request id.
+//! switches to JSON lines. Each request gets a span with its request id. No credential
+//! is ever a field: request spans carry method, route and status, never headers.
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
 /// Installs the global subscriber; a second call does nothing.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Whatever RUST_LOG says, the PostgreSQL driver never logs below info: at debug it
+    // prints statement parameters, which include hashes of keys and tokens.
+    let requested = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    let filter = EnvFilter::try_new(format!("{requested},tokio_postgres=info"))
+        .unwrap_or_else(|_| EnvFilter::new("info,tokio_postgres=info"));
     let json = std::env::var("HYDRACORE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

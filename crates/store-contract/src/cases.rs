@@ -1,13 +1,17 @@
 //! The contract cases. Each takes fresh, empty ports.
 
+use hydracore_auth::RefreshToken;
 use hydracore_core::{Clock, Page, PageRequest, RepoError, SystemClock};
 use hydracore_instances::{
     Channel, Instance, InstanceId, InstanceName, RuntimeImage, RuntimeImageId, Status,
 };
 use hydracore_keys::{ApiKey, ApiKeyId, KeySecret, RateLimit};
 use hydracore_mcp_log::{CallStatus, McpCall};
+use hydracore_scopes::Role;
 use hydracore_scopes::ScopeSet;
-use hydracore_tenants::{Tenant, TenantId, TenantName};
+use hydracore_tenants::{
+    Email, Membership, MembershipChange, Tenant, TenantId, TenantName, User, UserId,
+};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -383,4 +387,332 @@ pub async fn call_log_append_and_list(ports: &Ports) {
     ports.calls.append(&[]).await.unwrap();
     let listed = all_pages(1, |p| ports.calls.list(t, p)).await;
     assert_eq!(listed, mine);
+}
+
+fn user(email: &str) -> User {
+    User {
+        id: UserId::new(),
+        email: Email::parse(email).unwrap(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        active_tenant_id: None,
+        created_at: now(),
+    }
+}
+
+fn new_tenant(name: &str) -> Tenant {
+    Tenant {
+        id: TenantId::new(),
+        name: TenantName::parse(name).unwrap(),
+        created_at: now(),
+    }
+}
+
+/// Signs a user up with a tenant; returns both as stored.
+async fn signed_up(ports: &Ports, email: &str) -> (User, Tenant) {
+    let u = user(email);
+    let t = new_tenant("team");
+    ports.users.insert_with_tenant(&u, &t).await.unwrap();
+    (ports.users.find(u.id).await.unwrap().unwrap(), t)
+}
+
+/// A user and a tenant are stored together, the user active in it as its owner; a
+/// taken e-mail stores neither.
+pub async fn users_signup_is_all_or_nothing(ports: &Ports) {
+    let (u, t) = signed_up(ports, "ada@example.com").await;
+    assert_eq!(u.active_tenant_id, Some(t.id));
+    assert_eq!(ports.tenants.find(t.id).await.unwrap(), Some(t.clone()));
+    let by_email = ports
+        .users
+        .find_by_email(&Email::parse("ADA@example.com").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(by_email, Some(u.clone()));
+    let m = ports.members.find(t.id, u.id).await.unwrap().unwrap();
+    assert_eq!(m.role, Role::Owner);
+    let twin = user("ada@example.com");
+    let other = new_tenant("other");
+    assert!(is_duplicate(
+        ports.users.insert_with_tenant(&twin, &other).await
+    ));
+    assert_eq!(ports.tenants.find(other.id).await.unwrap(), None);
+    assert_eq!(ports.users.find(twin.id).await.unwrap(), None);
+}
+
+/// `set_active_tenant` works only for tenants the user belongs to.
+pub async fn users_switch_only_to_their_tenants(ports: &Ports) {
+    let (u, first) = signed_up(ports, "ada@example.com").await;
+    let (_, foreign) = signed_up(ports, "eve@example.com").await;
+    let second = new_tenant("second");
+    ports
+        .members
+        .insert_tenant_with_owner(&second, u.id)
+        .await
+        .unwrap();
+    assert!(
+        ports
+            .users
+            .set_active_tenant(u.id, second.id)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        ports
+            .users
+            .find(u.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .active_tenant_id,
+        Some(second.id)
+    );
+    assert!(
+        !ports
+            .users
+            .set_active_tenant(u.id, foreign.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !ports
+            .users
+            .set_active_tenant(UserId::new(), first.id)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        ports
+            .users
+            .find(u.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .active_tenant_id,
+        Some(second.id)
+    );
+}
+
+/// Members are listed per tenant in order; a user's tenants come with their roles.
+pub async fn memberships_add_list_and_tenants_of(ports: &Ports) {
+    let (owner, t) = signed_up(ports, "owner@example.com").await;
+    let mut expected = vec![(owner.email.clone(), Role::Owner)];
+    for (i, role) in [Role::Admin, Role::Member, Role::Viewer]
+        .into_iter()
+        .enumerate()
+    {
+        let (u, _) = signed_up(ports, &format!("u{i}@example.com")).await;
+        let m = Membership {
+            tenant_id: t.id,
+            user_id: u.id,
+            role,
+            created_at: now() + Duration::microseconds(i as i64 + 1),
+        };
+        ports.members.insert(&m).await.unwrap();
+        assert!(is_duplicate(ports.members.insert(&m).await));
+        expected.push((u.email.clone(), role));
+    }
+    let listed = all_pages(1, |p| ports.members.list(t.id, p)).await;
+    let got: Vec<_> = listed.iter().map(|m| (m.email.clone(), m.role)).collect();
+    assert_eq!(got, expected);
+    let admin = ports
+        .users
+        .find_by_email(&Email::parse("u0@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let theirs = ports.members.tenants_of(admin.id).await.unwrap();
+    let roles: Vec<_> = theirs.iter().map(|tr| tr.role).collect();
+    assert_eq!(roles, vec![Role::Owner, Role::Admin]);
+    assert_eq!(theirs[1].tenant, t);
+}
+
+/// The last owner can be neither demoted nor removed; with two owners one may go,
+/// and a removed member loses the tenant as active tenant.
+pub async fn memberships_keep_an_owner(ports: &Ports) {
+    let (owner, t) = signed_up(ports, "owner@example.com").await;
+    assert_eq!(
+        ports
+            .members
+            .change_role(t.id, owner.id, Role::Admin)
+            .await
+            .unwrap(),
+        MembershipChange::LastOwner
+    );
+    assert_eq!(
+        ports.members.remove(t.id, owner.id).await.unwrap(),
+        MembershipChange::LastOwner
+    );
+    assert_eq!(
+        ports
+            .members
+            .change_role(t.id, UserId::new(), Role::Admin)
+            .await
+            .unwrap(),
+        MembershipChange::NotFound
+    );
+    let (second, _) = signed_up(ports, "second@example.com").await;
+    ports
+        .members
+        .insert(&Membership {
+            tenant_id: t.id,
+            user_id: second.id,
+            role: Role::Viewer,
+            created_at: now(),
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(ports.members.change_role(t.id, second.id, Role::Owner).await.unwrap(), MembershipChange::Done(m) if m.role == Role::Viewer)
+    );
+    assert!(
+        matches!(ports.members.remove(t.id, owner.id).await.unwrap(), MembershipChange::Done(m) if m.role == Role::Owner)
+    );
+    assert_eq!(ports.members.find(t.id, owner.id).await.unwrap(), None);
+    assert_eq!(
+        ports
+            .users
+            .find(owner.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .active_tenant_id,
+        None
+    );
+    assert_eq!(
+        ports.members.remove(t.id, second.id).await.unwrap(),
+        MembershipChange::LastOwner
+    );
+}
+
+/// Two owners demoted at the same time: exactly one demotion succeeds.
+pub async fn memberships_keep_an_owner_under_concurrency(ports: &Ports) {
+    let (a, t) = signed_up(ports, "a@example.com").await;
+    let (b, _) = signed_up(ports, "b@example.com").await;
+    ports
+        .members
+        .insert(&Membership {
+            tenant_id: t.id,
+            user_id: b.id,
+            role: Role::Owner,
+            created_at: now(),
+        })
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let (ra, rb) = futures_join(
+            ports.members.change_role(t.id, a.id, Role::Admin),
+            ports.members.change_role(t.id, b.id, Role::Admin),
+        )
+        .await;
+        let done = [ra.unwrap(), rb.unwrap()]
+            .iter()
+            .filter(|c| matches!(c, MembershipChange::Done(_)))
+            .count();
+        assert_eq!(done, 1);
+        let owners = all_pages(100, |p| ports.members.list(t.id, p))
+            .await
+            .iter()
+            .filter(|m| m.role == Role::Owner)
+            .count();
+        assert_eq!(owners, 1);
+        // Restore both owners for the next round.
+        ports
+            .members
+            .change_role(t.id, a.id, Role::Owner)
+            .await
+            .unwrap();
+        ports
+            .members
+            .change_role(t.id, b.id, Role::Owner)
+            .await
+            .unwrap();
+    }
+}
+
+/// Polls two futures together on one task, so they interleave at every await.
+async fn futures_join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let mut a = std::pin::pin!(a);
+    let mut b = std::pin::pin!(b);
+    let (mut ra, mut rb) = (None, None);
+    std::future::poll_fn(|cx| {
+        if ra.is_none()
+            && let std::task::Poll::Ready(v) = a.as_mut().poll(cx)
+        {
+            ra = Some(v);
+        }
+        if rb.is_none()
+            && let std::task::Poll::Ready(v) = b.as_mut().poll(cx)
+        {
+            rb = Some(v);
+        }
+        if ra.is_some() && rb.is_some() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    (ra.unwrap(), rb.unwrap())
+}
+
+/// A refresh token is consumed once; revoking a family revokes only that family.
+pub async fn refresh_tokens_consume_once_and_revoke_families(ports: &Ports) {
+    let (u, _) = signed_up(ports, "ada@example.com").await;
+    let token = |family: Uuid| RefreshToken {
+        id: Uuid::new_v4(),
+        family_id: family,
+        user_id: u.id,
+        created_at: now(),
+        expires_at: now() + Duration::days(30),
+        used_at: None,
+        revoked_at: None,
+    };
+    let (f1, f2) = (Uuid::new_v4(), Uuid::new_v4());
+    let (a, b, c) = (token(f1), token(f1), token(f2));
+    for (t, h) in [(&a, [1u8; 32]), (&b, [2u8; 32]), (&c, [3u8; 32])] {
+        ports.refresh.insert(t, &h).await.unwrap();
+    }
+    assert!(is_duplicate(
+        ports.refresh.insert(&token(f2), &[3u8; 32]).await
+    ));
+    assert_eq!(
+        ports.refresh.find_by_hash(&[1u8; 32]).await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(ports.refresh.find_by_hash(&[9u8; 32]).await.unwrap(), None);
+    let at = now();
+    assert!(ports.refresh.consume(a.id, at).await.unwrap());
+    assert!(!ports.refresh.consume(a.id, at).await.unwrap());
+    assert_eq!(
+        ports
+            .refresh
+            .find_by_hash(&[1u8; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at,
+        Some(at)
+    );
+    ports.refresh.revoke_family(f1, at).await.unwrap();
+    assert!(!ports.refresh.consume(b.id, at).await.unwrap());
+    assert_eq!(
+        ports
+            .refresh
+            .find_by_hash(&[2u8; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(at)
+    );
+    assert_eq!(
+        ports
+            .refresh
+            .find_by_hash(&[3u8; 32])
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None
+    );
+    assert!(ports.refresh.consume(c.id, at).await.unwrap());
 }

@@ -14,10 +14,11 @@ pub mod cases;
 
 use std::sync::Arc;
 
+use hydracore_auth::RefreshTokenRepository;
 use hydracore_instances::{InstanceRepository, RuntimeImageRepository};
 use hydracore_keys::KeyRepository;
 use hydracore_mcp_log::McpCallLog;
-use hydracore_tenants::TenantRepository;
+use hydracore_tenants::{MembershipRepository, TenantRepository, UserRepository};
 
 /// Every port, as one implementation provides them.
 #[derive(Clone)]
@@ -27,6 +28,9 @@ pub struct Ports {
     pub instances: Arc<dyn InstanceRepository>,
     pub images: Arc<dyn RuntimeImageRepository>,
     pub calls: Arc<dyn McpCallLog>,
+    pub users: Arc<dyn UserRepository>,
+    pub members: Arc<dyn MembershipRepository>,
+    pub refresh: Arc<dyn RefreshTokenRepository>,
 }
 
 /// Makes fresh, empty ports for one case, and cleans up after it.
@@ -51,7 +55,13 @@ macro_rules! contract_tests {
             instances_transition_is_compare_and_set,
             instances_pages_return_every_row_once,
             images_promotion,
-            call_log_append_and_list
+            call_log_append_and_list,
+            users_signup_is_all_or_nothing,
+            users_switch_only_to_their_tenants,
+            memberships_add_list_and_tenants_of,
+            memberships_keep_an_owner,
+            memberships_keep_an_owner_under_concurrency,
+            refresh_tokens_consume_once_and_revoke_families
         );
     };
     (@cases $harness:ty; $($case:ident),* $(,)?) => {

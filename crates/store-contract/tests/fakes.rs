@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use hydracore_auth::testing::InMemoryRefreshTokens;
 use hydracore_instances::testing::{InMemoryInstanceRepository, InMemoryRuntimeImageRepository};
 use hydracore_keys::testing::InMemoryKeyRepository;
 use hydracore_mcp_log::testing::InMemoryMcpCallLog;
@@ -17,10 +18,14 @@ struct Fakes;
 
 impl Harness for Fakes {
     async fn setup() -> Option<(Self, Ports)> {
+        let tenants = Arc::new(InMemoryTenantRepository::default());
         Some((
             Fakes,
             Ports {
-                tenants: Arc::new(InMemoryTenantRepository::default()),
+                tenants: tenants.clone(),
+                users: tenants.clone(),
+                members: tenants,
+                refresh: Arc::new(InMemoryRefreshTokens::default()),
                 keys: Arc::new(InMemoryKeyRepository::default()),
                 instances: Arc::new(InMemoryInstanceRepository::default()),
                 images: Arc::new(InMemoryRuntimeImageRepository::default()),

@@ -19,7 +19,10 @@ fn ports(store: &Store) -> Ports {
         keys: s.clone(),
         instances: s.clone(),
         images: s.clone(),
-        calls: s,
+        calls: s.clone(),
+        users: s.clone(),
+        members: s.clone(),
+        refresh: s,
     }
 }
 
