@@ -7,6 +7,7 @@
 )]
 
 mod auth;
+mod credentials;
 mod errors;
 mod identity;
 mod instances;

@@ -46,6 +46,7 @@ pub struct TestApp {
     handle: ServerHandle,
     thread: Option<JoinHandle<()>>,
     db: TestDb,
+    data_dir: PathBuf,
     agent: ureq::Agent,
 }
 
@@ -132,6 +133,7 @@ pub fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -
             (TestDb::Postgres { admin_url, name }, url)
         }
     };
+    let data_dir = std::env::temp_dir().join(format!("hc-data-{}", uuid::Uuid::new_v4()));
     let mut settings = Settings {
         database_url: url.clone(),
         serve: ServeArgs {
@@ -139,6 +141,7 @@ pub fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -
             workers: Some(2),
             db_pool_size: 4,
             usage_flush_ms: 100,
+            data_dir: Some(data_dir.clone()),
             ..ServeArgs::default()
         },
         handle_signals: false,
@@ -184,6 +187,7 @@ pub fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -
         handle,
         thread: Some(thread),
         db,
+        data_dir,
         agent,
     })
 }
@@ -289,6 +293,19 @@ impl TestApp {
         self.request("DELETE", path, Some(key), None)
     }
 
+    /// Where the server keeps its key files.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
+    /// The database file, on SQLite.
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
+        match &self.db {
+            TestDb::Sqlite(p) => Some(p),
+            TestDb::Postgres { .. } => None,
+        }
+    }
+
     /// Runs a future on the harness's runtime (for direct store access).
     pub fn block_on<F: Future>(&self, f: F) -> F::Output {
         self.runtime.block_on(f)
@@ -349,6 +366,7 @@ impl Drop for TestApp {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
         match &self.db {
             TestDb::Sqlite(path) => {
                 for suffix in ["", "-wal", "-shm"] {

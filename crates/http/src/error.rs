@@ -10,6 +10,7 @@ use hydracore_auth::{AuthError, IdentityError};
 use hydracore_core::{RepoError, ValidationError};
 use hydracore_instances::InstanceError;
 use hydracore_keys::KeyError;
+use hydracore_mcp_creds::CredentialError;
 use hydracore_tenants::{MemberError, TenantError};
 use paperclip::v2::schema::Apiv2Errors;
 use serde::Serialize;
@@ -341,8 +342,23 @@ documented_from!(
     MemberError,
     IdentityError,
     KeyError,
-    TenantError
+    TenantError,
+    CredentialError
 );
+
+impl From<CredentialError> for ApiError {
+    fn from(e: CredentialError) -> Self {
+        match e {
+            CredentialError::NotFound => ApiError::NotFound("Credential not found"),
+            CredentialError::Duplicate(name) => {
+                ApiError::Conflict(format!("A credential named '{name}' already exists"))
+            }
+            CredentialError::Invalid(v) => ApiError::invalid(ErrorItem::body(&v)),
+            CredentialError::Cipher(e) => ApiError::Internal(Box::new(e)),
+            CredentialError::Store(e) => e.into(),
+        }
+    }
+}
 
 impl From<MemberError> for ApiError {
     fn from(e: MemberError) -> Self {

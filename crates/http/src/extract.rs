@@ -58,6 +58,9 @@ scopes! {
     InstancesDelete = "instances":"delete";
     ApiKeysRead = "api-keys":"read";
     ApiKeysWrite = "api-keys":"write";
+    McpCredsRead = "mcp-creds":"read";
+    McpCredsWrite = "mcp-creds":"write";
+    McpLogRead = "mcp-log":"read";
 }
 
 fn insert_error(op: &mut DefaultOperationRaw, status: &str, description: &str) {

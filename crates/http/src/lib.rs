@@ -23,6 +23,8 @@ use actix_web::{HttpResponse, http::header};
 use hydracore_auth::{Authenticator, IdentityService};
 use hydracore_instances::InstanceService;
 use hydracore_keys::KeyService;
+use hydracore_mcp_creds::CredentialService;
+use hydracore_mcp_log::CallLogService;
 use hydracore_tenants::{MemberService, TenantService};
 use paperclip::actix::{OpenApiExt, web};
 
@@ -40,6 +42,8 @@ pub trait Readiness: Send + Sync {
 /// The application services the routes call.
 #[derive(Clone)]
 pub struct AppState {
+    pub credentials: CredentialService,
+    pub calls: CallLogService,
     pub tenants: TenantService,
     pub members: MemberService,
     pub identity: IdentityService,
@@ -57,6 +61,7 @@ fn configure_api(cfg: &mut web::ServiceConfig<'_>) {
             .configure(routes::instances::configure)
             .configure(routes::keys::configure)
             .configure(routes::tenants::configure)
+            .configure(routes::mcp::configure)
             .configure(routes::meta::configure_v1),
     );
     routes::auth::configure(cfg);

@@ -73,3 +73,35 @@ pub trait McpCallLog: Send + Sync {
     /// Store failures only.
     async fn list(&self, tenant: TenantId, page: PageRequest) -> Result<Page<McpCall>, RepoError>;
 }
+
+/// Reading the call log.
+#[derive(Clone)]
+pub struct CallLogService {
+    log: std::sync::Arc<dyn McpCallLog>,
+}
+
+impl CallLogService {
+    pub fn new(log: std::sync::Arc<dyn McpCallLog>) -> Self {
+        Self { log }
+    }
+
+    /// The tenant's calls, oldest first.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn list(
+        &self,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> Result<Page<McpCall>, RepoError> {
+        self.log.list(tenant, page).await
+    }
+
+    /// Appends records (the MCP adapter's writer calls this in batches).
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn append(&self, calls: &[McpCall]) -> Result<(), RepoError> {
+        self.log.append(calls).await
+    }
+}

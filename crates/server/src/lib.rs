@@ -19,6 +19,8 @@ use hydracore_http::{AppState, Readiness};
 use hydracore_instances::InstanceService;
 use hydracore_instances::ports::RecordingRuntime;
 use hydracore_keys::KeyService;
+use hydracore_mcp_creds::{Cipher, CredentialService, parse_hex_key};
+use hydracore_mcp_log::CallLogService;
 use hydracore_store::Store;
 use hydracore_tenants::{MemberService, TenantService};
 use tracing_actix_web::TracingLogger;
@@ -36,40 +38,22 @@ impl Readiness for StoreReadiness {
     }
 }
 
-/// The key that signs access tokens: configured, or (on SQLite) a key file beside
-/// the database created once with mode 0600, or (on PostgreSQL) random per process.
+/// The contents of key file `name` in the data directory, created on first use with
+/// 32 random bytes as hex, mode 0600 (`create_new`, so concurrent starts agree).
 ///
 /// # Errors
-/// A configured key under 32 bytes; an unreadable or unwritable key file.
-pub fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
+/// An unreadable or unwritable file, or one holding under 32 bytes.
+pub fn key_file(settings: &Settings, name: &str) -> anyhow::Result<String> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
 
-    if let Some(secret) = &settings.serve.jwt_secret {
-        anyhow::ensure!(
-            secret.len() >= 32,
-            "HYDRACORE_JWT_SECRET must be at least 32 bytes"
-        );
-        return Ok(secret.as_bytes().to_vec());
-    }
+    let dir = settings.data_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(name);
     let mut random = [0u8; 32];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
         .map_err(|_| anyhow::anyhow!("the system CSPRNG failed"))?;
     let fresh: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    if hydracore_store::Backend::from_url(&settings.database_url)
-        == hydracore_store::Backend::Postgres
-    {
-        tracing::warn!(
-            "HYDRACORE_JWT_SECRET is not set: access tokens are signed with a key of this process only, and die with it"
-        );
-        return Ok(fresh.into_bytes());
-    }
-    let db = std::path::Path::new(hydracore_store::sqlite_path(&settings.database_url));
-    let path = db
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."))
-        .join("jwt.key");
     match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -79,17 +63,63 @@ pub fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
         Ok(mut file) => {
             file.write_all(fresh.as_bytes())
                 .with_context(|| format!("writing {}", path.display()))?;
-            Ok(fresh.into_bytes())
+            tracing::info!(path = %path.display(), "created a key file");
+            Ok(fresh)
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             let key = std::fs::read_to_string(&path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            let key = key.trim().as_bytes().to_vec();
+            let key = key.trim().to_owned();
             anyhow::ensure!(key.len() >= 32, "{} holds under 32 bytes", path.display());
             Ok(key)
         }
         Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
     }
+}
+
+/// The key that signs access tokens: `HYDRACORE_JWT_SECRET`, or the key file `jwt.key`.
+///
+/// # Errors
+/// A configured key under 32 bytes; key file failures.
+pub fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
+    if let Some(secret) = &settings.serve.jwt_secret {
+        anyhow::ensure!(
+            secret.len() >= 32,
+            "HYDRACORE_JWT_SECRET must be at least 32 bytes"
+        );
+        return Ok(secret.as_bytes().to_vec());
+    }
+    Ok(key_file(settings, "jwt.key")?.into_bytes())
+}
+
+/// The keyring sealing MCP credential secrets: `HYDRACORE_MCP_CREDS_KEY` (with its id
+/// and the retired keys), or the key file `mcp-creds.key` (id `local`).
+///
+/// # Errors
+/// A key that is not 64 hex characters; key file failures.
+pub fn mcp_cipher(settings: &Settings) -> anyhow::Result<Cipher> {
+    let mut older = Vec::new();
+    for entry in settings
+        .serve
+        .mcp_creds_old_keys
+        .iter()
+        .flat_map(|s| s.split(','))
+        .filter(|e| !e.trim().is_empty())
+    {
+        let (id, hex) = entry
+            .split_once(':')
+            .context("HYDRACORE_MCP_CREDS_OLD_KEYS entries are id:hex")?;
+        older.push((
+            id.trim().to_owned(),
+            parse_hex_key(hex).context("a retired MCP credentials key")?,
+        ));
+    }
+    let (id, hex) = match &settings.serve.mcp_creds_key {
+        Some(hex) => (settings.serve.mcp_creds_key_id.clone(), hex.clone()),
+        None => ("local".to_owned(), key_file(settings, "mcp-creds.key")?),
+    };
+    let key = parse_hex_key(&hex).context("HYDRACORE_MCP_CREDS_KEY")?;
+    Cipher::new(&id, &key, &older).map_err(anyhow::Error::from)
 }
 
 /// The services over one store.
@@ -106,6 +136,12 @@ pub fn compose(store: &Store, settings: &Settings) -> anyhow::Result<AppState> {
     )
     .map_err(anyhow::Error::msg)?;
     Ok(AppState {
+        credentials: CredentialService::new(
+            shared.clone(),
+            Arc::new(mcp_cipher(settings)?),
+            clock.clone(),
+        ),
+        calls: CallLogService::new(shared.clone()),
         tenants: TenantService::new(shared.clone(), clock.clone()),
         members: MemberService::new(shared.clone(), shared.clone(), clock.clone()),
         identity: IdentityService::new(

@@ -96,9 +96,9 @@ pub struct ServeArgs {
         default_value_t = 5000
     )]
     pub db_timeout_ms: u64,
-    /// The key that signs access tokens (at least 32 bytes). Unset: on SQLite a key
-    /// file beside the database (created once, mode 0600); on PostgreSQL a random key
-    /// per process, so tokens die with it (set it when running several nodes).
+    /// The key that signs access tokens (at least 32 bytes). Unset: a key file
+    /// `jwt.key` in the data directory, created once (mode 0600). Set it (the same on
+    /// every node) when running several nodes.
     #[arg(
         long,
         global = true,
@@ -117,6 +117,35 @@ pub struct ServeArgs {
     /// Whether `POST /auth/signup` is open.
     #[arg(long, global = true, env = "HYDRACORE_SIGNUP_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
     pub signup_enabled: bool,
+    /// Where generated key files live (`jwt.key`, `mcp-creds.key`). Default: the
+    /// SQLite database's directory, or `./data` on PostgreSQL.
+    #[arg(long, global = true, env = "HYDRACORE_DATA_DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+    /// The AES-256-GCM key sealing MCP credential secrets: 64 hex characters. Unset: a
+    /// key file `mcp-creds.key` in the data directory, created once (mode 0600).
+    #[arg(
+        long,
+        global = true,
+        env = "HYDRACORE_MCP_CREDS_KEY",
+        hide_env_values = true
+    )]
+    pub mcp_creds_key: Option<String>,
+    /// The id recorded with each secret sealed by that key (for rotation).
+    #[arg(
+        long,
+        global = true,
+        env = "HYDRACORE_MCP_CREDS_KEY_ID",
+        default_value = "k1"
+    )]
+    pub mcp_creds_key_id: String,
+    /// Retired keys that still open older secrets: `id:hex,id:hex`.
+    #[arg(
+        long,
+        global = true,
+        env = "HYDRACORE_MCP_CREDS_OLD_KEYS",
+        hide_env_values = true
+    )]
+    pub mcp_creds_old_keys: Option<String>,
     /// How often the API keys' `last_used_at` is written, in milliseconds.
     #[arg(
         long,
@@ -139,6 +168,10 @@ impl Default for ServeArgs {
             access_token_ttl_secs: 900,
             signup_enabled: true,
             usage_flush_ms: 10_000,
+            data_dir: None,
+            mcp_creds_key: None,
+            mcp_creds_key_id: "k1".into(),
+            mcp_creds_old_keys: None,
         }
     }
 }
@@ -153,6 +186,23 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Where generated key files live.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        if let Some(dir) = &self.serve.data_dir {
+            return dir.clone();
+        }
+        if hydracore_store::Backend::from_url(&self.database_url)
+            == hydracore_store::Backend::Sqlite
+        {
+            let db = std::path::Path::new(hydracore_store::sqlite_path(&self.database_url));
+            if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+                return dir.to_path_buf();
+            }
+            return std::path::PathBuf::from(".");
+        }
+        std::path::PathBuf::from("data")
+    }
+
     pub fn pool(&self) -> PoolOptions {
         PoolOptions {
             max_size: self.serve.db_pool_size.max(1),

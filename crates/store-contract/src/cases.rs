@@ -716,3 +716,57 @@ pub async fn refresh_tokens_consume_once_and_revoke_families(ports: &Ports) {
     );
     assert!(ports.refresh.consume(c.id, at).await.unwrap());
 }
+
+/// Credentials round-trip with their sealed secret, per tenant, names unique per
+/// tenant.
+pub async fn mcp_credentials_round_trip_sealed(ports: &Ports) {
+    use hydracore_mcp_creds::{AuthKind, McpCredential, Sealed};
+    let t = tenant(ports).await;
+    let other = tenant(ports).await;
+    let cred = |tenant: TenantId, name: &str, auth: AuthKind| McpCredential {
+        id: Uuid::new_v4(),
+        tenant_id: tenant,
+        name: name.into(),
+        server_url: "https://mcp.example.com".into(),
+        auth,
+        secret_hint: "abcd".into(),
+        created_at: now(),
+    };
+    let sealed = Sealed {
+        key_id: "k1".into(),
+        nonce: vec![1; 12],
+        ciphertext: vec![2; 40],
+    };
+    let a = cred(
+        t,
+        "github",
+        AuthKind::Header {
+            name: "X-Token".into(),
+        },
+    );
+    ports.creds.insert(&a, &sealed).await.unwrap();
+    assert!(is_duplicate(
+        ports
+            .creds
+            .insert(&cred(t, "github", AuthKind::Bearer), &sealed)
+            .await
+    ));
+    ports
+        .creds
+        .insert(&cred(other, "github", AuthKind::Bearer), &sealed)
+        .await
+        .unwrap();
+    assert_eq!(ports.creds.find(t, a.id).await.unwrap(), Some(a.clone()));
+    assert_eq!(
+        ports.creds.find_sealed(t, a.id).await.unwrap(),
+        Some((a.clone(), sealed.clone()))
+    );
+    assert_eq!(ports.creds.find(other, a.id).await.unwrap(), None);
+    let b = cred(t, "linear", AuthKind::Bearer);
+    ports.creds.insert(&b, &sealed).await.unwrap();
+    let listed = all_pages(1, |p| ports.creds.list(t, p)).await;
+    assert_eq!(listed.len(), 2);
+    assert!(!ports.creds.delete(other, a.id).await.unwrap());
+    assert!(ports.creds.delete(t, a.id).await.unwrap());
+    assert_eq!(ports.creds.find(t, a.id).await.unwrap(), None);
+}

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use hydracore_auth::RefreshTokenRepository;
 use hydracore_instances::{InstanceRepository, RuntimeImageRepository};
 use hydracore_keys::KeyRepository;
+use hydracore_mcp_creds::McpCredentialRepository;
 use hydracore_mcp_log::McpCallLog;
 use hydracore_tenants::{MembershipRepository, TenantRepository, UserRepository};
 
@@ -31,6 +32,7 @@ pub struct Ports {
     pub users: Arc<dyn UserRepository>,
     pub members: Arc<dyn MembershipRepository>,
     pub refresh: Arc<dyn RefreshTokenRepository>,
+    pub creds: Arc<dyn McpCredentialRepository>,
 }
 
 /// Makes fresh, empty ports for one case, and cleans up after it.
@@ -61,7 +63,8 @@ macro_rules! contract_tests {
             memberships_add_list_and_tenants_of,
             memberships_keep_an_owner,
             memberships_keep_an_owner_under_concurrency,
-            refresh_tokens_consume_once_and_revoke_families
+            refresh_tokens_consume_once_and_revoke_families,
+            mcp_credentials_round_trip_sealed
         );
     };
     (@cases $harness:ty; $($case:ident),* $(,)?) => {

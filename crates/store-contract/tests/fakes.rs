@@ -10,6 +10,7 @@ use std::sync::Arc;
 use hydracore_auth::testing::InMemoryRefreshTokens;
 use hydracore_instances::testing::{InMemoryInstanceRepository, InMemoryRuntimeImageRepository};
 use hydracore_keys::testing::InMemoryKeyRepository;
+use hydracore_mcp_creds::testing::InMemoryMcpCredentials;
 use hydracore_mcp_log::testing::InMemoryMcpCallLog;
 use hydracore_store_contract::{Harness, Ports, contract_tests};
 use hydracore_tenants::testing::InMemoryTenantRepository;
@@ -26,6 +27,7 @@ impl Harness for Fakes {
                 users: tenants.clone(),
                 members: tenants,
                 refresh: Arc::new(InMemoryRefreshTokens::default()),
+                creds: Arc::new(InMemoryMcpCredentials::default()),
                 keys: Arc::new(InMemoryKeyRepository::default()),
                 instances: Arc::new(InMemoryInstanceRepository::default()),
                 images: Arc::new(InMemoryRuntimeImageRepository::default()),

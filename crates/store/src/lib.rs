@@ -11,6 +11,7 @@
 mod identity;
 mod instances;
 mod keys;
+mod mcp_creds;
 mod mcp_log;
 mod schema;
 mod tenants;

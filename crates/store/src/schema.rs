@@ -105,6 +105,22 @@ macro_rules! define_tables {
             }
         }
 
+        diesel::table! {
+            mcp_credentials (id) {
+                id -> crate::schema::$b::sql::Id,
+                tenant_id -> crate::schema::$b::sql::Id,
+                name -> Text,
+                server_url -> Text,
+                auth_kind -> Text,
+                header_name -> Nullable<Text>,
+                secret_hint -> Text,
+                key_id -> Text,
+                nonce -> Binary,
+                ciphertext -> Binary,
+                created_at -> crate::schema::$b::sql::Instant,
+            }
+        }
+
         diesel::joinable!(runtime_image_channels -> runtime_images (image_id));
         diesel::joinable!(memberships -> users (user_id));
         diesel::joinable!(memberships -> tenants (tenant_id));

@@ -22,7 +22,8 @@ fn ports(store: &Store) -> Ports {
         calls: s.clone(),
         users: s.clone(),
         members: s.clone(),
-        refresh: s,
+        refresh: s.clone(),
+        creds: s,
     }
 }
 

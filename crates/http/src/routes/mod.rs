@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod instances;
 pub mod keys;
+pub mod mcp;
 pub mod meta;
 pub mod tenants;
 
