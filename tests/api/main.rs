@@ -12,5 +12,6 @@ mod errors;
 mod identity;
 mod instances;
 mod keys;
+mod mcp;
 mod meta;
 mod pagination;

@@ -298,6 +298,16 @@ impl TestApp {
         &self.data_dir
     }
 
+    /// The database's URL.
+    pub fn database_url(&self) -> String {
+        match &self.db {
+            TestDb::Sqlite(p) => format!("sqlite://{}", p.display()),
+            TestDb::Postgres { admin_url, name } => {
+                hydracore_store::admin::with_database(admin_url, name).unwrap_or_default()
+            }
+        }
+    }
+
     /// The database file, on SQLite.
     pub fn sqlite_file(&self) -> Option<&std::path::Path> {
         match &self.db {

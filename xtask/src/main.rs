@@ -108,7 +108,8 @@ fn openapi(check: bool) -> Result<()> {
     Ok(())
 }
 
-/// Crates (by package name prefix) that a layer must not reach, even transitively.
+/// Crates that a layer must not reach, even transitively: workspace crates by exact
+/// name, third-party families (`actix`, `diesel`) by prefix.
 fn forbidden(package: &str) -> Option<&'static [&'static str]> {
     const ADAPTERS: &[&str] = &[
         "actix",
@@ -124,6 +125,15 @@ fn forbidden(package: &str) -> Option<&'static [&'static str]> {
     const NOT_HTTP: &[&str] = &[
         "hydracore-store",
         "hydracore-server",
+        "hydracore-mcp",
+        "diesel",
+        "tokio-postgres",
+        "libsqlite3-sys",
+    ];
+    const NOT_MCP: &[&str] = &[
+        "hydracore-store",
+        "hydracore-server",
+        "hydracore-http",
         "diesel",
         "tokio-postgres",
         "libsqlite3-sys",
@@ -138,7 +148,8 @@ fn forbidden(package: &str) -> Option<&'static [&'static str]> {
         | "hydracore-auth"
         | "hydracore-store-contract" => Some(ADAPTERS),
         "hydracore-store" => Some(NOT_STORE),
-        "hydracore-http" => Some(NOT_HTTP),
+        "hydracore-http" | "hydracore-wire" => Some(NOT_HTTP),
+        "hydracore-mcp" => Some(NOT_MCP),
         _ => None,
     }
 }
@@ -196,7 +207,14 @@ fn layers() -> Result<()> {
                 let dep = names.get(next).copied().unwrap_or_default();
                 let mut path = path.clone();
                 path.push(dep);
-                if banned.iter().any(|b| dep.starts_with(b)) {
+                if banned.iter().any(|b| {
+                    // Workspace crates by exact name, third-party families by prefix.
+                    if b.starts_with("hydracore-") {
+                        dep == *b
+                    } else {
+                        dep.starts_with(b)
+                    }
+                }) {
                     violations.push(path.join(" -> "));
                 } else {
                     stack.push((next, path));

@@ -5,8 +5,8 @@
 //! business rules. This crate depends on domain crates only, never on the store, and
 //! binds no socket: the server crate does.
 
-mod auth;
-pub mod dto;
+pub mod auth;
+pub use hydracore_wire as dto;
 pub mod error;
 pub mod extract;
 pub mod paged;
@@ -28,6 +28,7 @@ use hydracore_mcp_log::CallLogService;
 use hydracore_tenants::{MemberService, TenantService};
 use paperclip::actix::{OpenApiExt, web};
 
+pub use auth::authenticate;
 pub use error::ApiError;
 
 /// Whether the service can serve requests (the database answers).

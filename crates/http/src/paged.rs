@@ -13,38 +13,8 @@ use paperclip::v2::models::{
 };
 use paperclip::v2::schema::Apiv2Schema;
 use serde::Serialize;
-use time::OffsetDateTime;
-use uuid::Uuid;
 
-/// Encodes a page key: 16 bytes of Unix nanoseconds then 16 bytes of id, as hex.
-pub fn encode_cursor(key: &PageKey) -> String {
-    let mut out = String::with_capacity(64);
-    for b in key
-        .created_at
-        .unix_timestamp_nanos()
-        .to_be_bytes()
-        .iter()
-        .chain(key.id.as_bytes())
-    {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
-}
-
-/// Decodes a cursor made by [`encode_cursor`]; `None` for anything else.
-pub fn decode_cursor(s: &str) -> Option<PageKey> {
-    if s.len() != 64 || !s.is_ascii() {
-        return None;
-    }
-    let bytes: Vec<u8> = (0..32)
-        .map(|i| u8::from_str_radix(&s[i * 2..i * 2 + 2], 16).ok())
-        .collect::<Option<_>>()?;
-    let nanos = i128::from_be_bytes(bytes[..16].try_into().ok()?);
-    Some(PageKey {
-        created_at: OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()?,
-        id: Uuid::from_slice(&bytes[16..]).ok()?,
-    })
-}
+pub use hydracore_wire::{decode_cursor, encode_cursor};
 
 /// A page of `T` as a JSON array with pagination headers.
 pub struct Paged<T> {
@@ -144,23 +114,5 @@ impl<T: Apiv2Schema> OperationModifier for Paged<T> {
 
     fn update_definitions(map: &mut BTreeMap<String, DefaultSchemaRaw>) {
         <actix_web::web::Json<T> as OperationModifier>::update_definitions(map);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_reject_garbage() {
-        let key = PageKey {
-            created_at: OffsetDateTime::from_unix_timestamp_nanos(1_764_000_000_123_456_000)
-                .unwrap(),
-            id: Uuid::new_v4(),
-        };
-        assert_eq!(decode_cursor(&encode_cursor(&key)), Some(key));
-        assert_eq!(decode_cursor("abc"), None);
-        assert_eq!(decode_cursor(&"zz".repeat(32)), None);
-        assert_eq!(decode_cursor(&"é".repeat(32)), None);
     }
 }

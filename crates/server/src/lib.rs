@@ -19,6 +19,7 @@ use hydracore_http::{AppState, Readiness};
 use hydracore_instances::InstanceService;
 use hydracore_instances::ports::RecordingRuntime;
 use hydracore_keys::KeyService;
+use hydracore_mcp::{CallLogWriter, Services as McpServices};
 use hydracore_mcp_creds::{Cipher, CredentialService, parse_hex_key};
 use hydracore_mcp_log::CallLogService;
 use hydracore_store::Store;
@@ -198,12 +199,37 @@ impl Application {
                 }
             }
         });
+        let (log_writer, drain) = CallLogWriter::new(state.calls.clone());
+        actix_web::rt::spawn(drain);
+        let mcp = hydracore_mcp::service(
+            McpServices {
+                instances: state.instances.clone(),
+                keys: state.keys.clone(),
+                credentials: state.credentials.clone(),
+                calls: state.calls.clone(),
+                log: log_writer,
+                clock: Arc::new(SystemClock),
+            },
+            settings
+                .serve
+                .mcp_allowed_hosts
+                .iter()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .collect(),
+        );
         let spec = Bytes::from(hydracore_http::openapi_json());
         let listener = TcpListener::bind(&settings.serve.bind)
             .with_context(|| format!("binding {}", settings.serve.bind))?;
         let port = listener.local_addr()?.port();
         let mut server = HttpServer::new(move || {
-            hydracore_http::app(state.clone(), spec.clone()).wrap(TracingLogger::default())
+            hydracore_http::app(state.clone(), spec.clone())
+                .service(
+                    actix_web::web::scope("/mcp")
+                        .wrap(actix_web::middleware::from_fn(hydracore_http::authenticate))
+                        .service(mcp.clone().scope()),
+                )
+                .wrap(TracingLogger::default())
         })
         .listen(listener)?
         .shutdown_timeout(30);

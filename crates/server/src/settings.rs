@@ -146,6 +146,16 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub mcp_creds_old_keys: Option<String>,
+    /// Host names `/mcp` answers to (DNS-rebinding protection), comma-separated; a bare
+    /// name matches any port. Empty turns the check off (behind a proxy that checks).
+    #[arg(
+        long,
+        global = true,
+        env = "HYDRACORE_MCP_ALLOWED_HOSTS",
+        default_value = "localhost,127.0.0.1,::1",
+        value_delimiter = ','
+    )]
+    pub mcp_allowed_hosts: Vec<String>,
     /// How often the API keys' `last_used_at` is written, in milliseconds.
     #[arg(
         long,
@@ -168,6 +178,7 @@ impl Default for ServeArgs {
             access_token_ttl_secs: 900,
             signup_enabled: true,
             usage_flush_ms: 10_000,
+            mcp_allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
             data_dir: None,
             mcp_creds_key: None,
             mcp_creds_key_id: "k1".into(),

@@ -1,0 +1,192 @@
+//! The MCP adapter: `POST /mcp`, the Streamable HTTP transport of the official Rust SDK
+//! (rmcp, mounted with rmcp-actix-web), over the same services as the HTTP routes.
+//!
+//! Authentication happens before rmcp sees a request (the HTTP adapter's middleware);
+//! the resolved `Principal` travels in the request's extensions. `tools/list` shows only
+//! the tools the caller's scopes allow; every `tools/call` of a known tool leaves one
+//! call-log record (ok, error or denied) without arguments, results or error text.
+//! Depends on domain crates and the shared wire shapes, never on the store or `http`.
+
+mod log;
+pub mod tools;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use hydracore_auth::Principal;
+use hydracore_core::SharedClock;
+use hydracore_instances::InstanceService;
+use hydracore_keys::KeyService;
+use hydracore_mcp_creds::CredentialService;
+use hydracore_mcp_log::{CallLogService, CallStatus, McpCall};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    ToolAnnotations,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use rmcp_actix_web::transport::{
+    LocalSessionManager, StreamableHttpService, on_request_extensions,
+};
+use serde_json::Value;
+
+pub use log::CallLogWriter;
+pub use tools::{TOOLS, ToolSpec};
+
+/// The services the tools call.
+#[derive(Clone)]
+pub struct Services {
+    pub instances: InstanceService,
+    pub keys: KeyService,
+    pub credentials: CredentialService,
+    pub calls: CallLogService,
+    pub log: CallLogWriter,
+    pub clock: SharedClock,
+}
+
+/// The MCP server: one per session (or per request, stateless).
+#[derive(Clone)]
+pub struct McpServer {
+    services: Services,
+}
+
+fn as_object(v: Value) -> Arc<JsonObject> {
+    Arc::new(match v {
+        Value::Object(m) => m,
+        _ => JsonObject::new(),
+    })
+}
+
+fn tool(spec: &ToolSpec) -> Tool {
+    Tool::new(spec.name, spec.description, as_object(spec.input_schema()))
+        .with_title(spec.title)
+        .with_annotations(
+            ToolAnnotations::new()
+                .read_only(spec.read_only)
+                .destructive(spec.destructive)
+                .idempotent(spec.idempotent)
+                .open_world(false),
+        )
+        .with_raw_output_schema(as_object(spec.output_schema()))
+}
+
+fn principal(ctx: &RequestContext<RoleServer>) -> Result<Principal, McpError> {
+    on_request_extensions(&ctx.extensions)
+        .and_then(|e| e.get::<Principal>().cloned())
+        .ok_or_else(|| McpError::invalid_request("not authenticated", None))
+}
+
+impl McpServer {
+    pub fn new(services: Services) -> Self {
+        Self { services }
+    }
+
+    fn allowed(p: &Principal, spec: &ToolSpec) -> bool {
+        spec.scope().is_none_or(|s| p.scopes.allows(&s))
+    }
+}
+
+impl ServerHandler for McpServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("hydracore", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "HydraCore control plane: manage agent instances, API keys and MCP credentials of your tenant. Tools you do not see are outside your key's scopes.",
+            )
+    }
+
+    async fn list_tools(
+        &self,
+        _req: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let p = principal(&ctx)?;
+        Ok(ListToolsResult::with_all_items(
+            TOOLS
+                .iter()
+                .filter(|t| Self::allowed(&p, t))
+                .map(tool)
+                .collect(),
+        ))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        TOOLS.iter().find(|t| t.name == name).map(tool)
+    }
+
+    async fn call_tool(
+        &self,
+        req: CallToolRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let started = Instant::now();
+        let p = principal(&ctx)?;
+        let Some(spec) = TOOLS.iter().find(|t| t.name == req.name.as_ref()) else {
+            return Err(McpError::invalid_params(
+                format!("unknown tool: {}", req.name),
+                None,
+            ));
+        };
+        let (Some(tenant), Some(key_id)) = (p.tenant_id, p.key_id()) else {
+            return Err(McpError::invalid_request("MCP calls need an API key", None));
+        };
+        let outcome = if Self::allowed(&p, spec) {
+            tools::execute(
+                &self.services,
+                spec,
+                &p,
+                tenant,
+                req.arguments.unwrap_or_default(),
+            )
+            .await
+        } else {
+            tools::Outcome::Denied(format!(
+                "this API key lacks the scope {} that {} needs",
+                spec.scope_label(),
+                spec.name
+            ))
+        };
+        let (status, result) = match outcome {
+            tools::Outcome::Ok(v) => (CallStatus::Ok, CallToolResult::structured(v)),
+            tools::Outcome::Error(msg) => (
+                CallStatus::Error,
+                CallToolResult::error(vec![ContentBlock::text(msg)]),
+            ),
+            tools::Outcome::Denied(msg) => (
+                CallStatus::Denied,
+                CallToolResult::error(vec![ContentBlock::text(msg)]),
+            ),
+        };
+        self.services.log.record(McpCall {
+            id: uuid::Uuid::new_v4(),
+            tenant_id: tenant,
+            key_id: key_id.0,
+            tool: spec.name.to_owned(),
+            scope: spec.scope_label(),
+            status,
+            latency_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
+            created_at: self.services.clock.now(),
+        });
+        Ok(result.into())
+    }
+}
+
+/// The `/mcp` service: build it once and mount `.scope()` of a clone in every worker.
+/// `allowed_hosts` guards against DNS rebinding (loopback by default); empty turns the
+/// check off.
+pub fn service(services: Services, allowed_hosts: Vec<String>) -> StreamableHttpService<McpServer> {
+    let server = McpServer::new(services);
+    StreamableHttpService::builder()
+        .service_factory(Arc::new(move || Ok(server.clone())))
+        .session_manager(Arc::new(LocalSessionManager::default()))
+        .stateful_mode(false)
+        .json_response(true)
+        .allowed_hosts(allowed_hosts)
+        .on_request_fn(|http_req, ext| {
+            if let Some(p) = actix_web::HttpMessage::extensions(http_req).get::<Principal>() {
+                ext.insert(p.clone());
+            }
+        })
+        .build()
+}
