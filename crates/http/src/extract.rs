@@ -368,15 +368,23 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
     }
 }
 
-impl<T: Apiv2Schema> Apiv2Schema for OptionalJson<T> {
-    fn name() -> Option<String> {
-        T::name()
-    }
+/// The spec describes a body wrapper as the type it wraps.
+macro_rules! schema_of_inner {
+    ($($wrapper:ident),*) => {
+        $(
+            impl<T: Apiv2Schema> Apiv2Schema for $wrapper<T> {
+                fn name() -> Option<String> {
+                    T::name()
+                }
 
-    fn raw_schema() -> DefaultSchemaRaw {
-        T::raw_schema()
-    }
+                fn raw_schema() -> DefaultSchemaRaw {
+                    T::raw_schema()
+                }
+            }
+        )*
+    };
 }
+schema_of_inner!(ValidJson, OptionalJson);
 
 impl<T: Apiv2Schema> OperationModifier for OptionalJson<T> {
     fn update_parameter(op: &mut DefaultOperationRaw) {
@@ -398,16 +406,6 @@ fn body_error(e: &actix_web::Error) -> ApiError {
         format!("Request body rejected: {e} (limit {MAX_BODY_BYTES} bytes)"),
         Value::Null,
     ))
-}
-
-impl<T: Apiv2Schema> Apiv2Schema for ValidJson<T> {
-    fn name() -> Option<String> {
-        T::name()
-    }
-
-    fn raw_schema() -> DefaultSchemaRaw {
-        T::raw_schema()
-    }
 }
 
 impl<T: Apiv2Schema> OperationModifier for ValidJson<T> {

@@ -12,6 +12,7 @@ use hydracore_tenants::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::tenants::tenant_values;
 use crate::{DbId, DbTime, Store, corrupt, db};
 
 #[derive(Queryable)]
@@ -59,11 +60,7 @@ impl UserRepository for Store {
         db!(self, |conn, s| {
             conn.transaction::<_, diesel::result::Error, _>(async |conn| {
                 diesel::insert_into(s::tenants::table)
-                    .values((
-                        s::tenants::id.eq(DbId(tenant.id.0)),
-                        s::tenants::name.eq(tenant.name.as_str()),
-                        s::tenants::created_at.eq(DbTime(tenant.created_at)),
-                    ))
+                    .values(tenant_values!(s, tenant))
                     .execute(conn)
                     .await?;
                 diesel::insert_into(s::users::table)
@@ -167,11 +164,7 @@ impl MembershipRepository for Store {
         db!(self, |conn, s| {
             conn.transaction::<_, diesel::result::Error, _>(async |conn| {
                 diesel::insert_into(s::tenants::table)
-                    .values((
-                        s::tenants::id.eq(DbId(tenant.id.0)),
-                        s::tenants::name.eq(tenant.name.as_str()),
-                        s::tenants::created_at.eq(DbTime(tenant.created_at)),
-                    ))
+                    .values(tenant_values!(s, tenant))
                     .execute(conn)
                     .await?;
                 diesel::insert_into(s::memberships::table)

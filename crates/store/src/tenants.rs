@@ -6,6 +6,19 @@ use hydracore_tenants::{Tenant, TenantId, TenantName, TenantRepository};
 
 use crate::{DbId, DbTime, Store, corrupt, db};
 
+/// The column values of a new tenant row, from the schema module `$s`.
+macro_rules! tenant_values {
+    ($s:ident, $tenant:expr) => {{
+        let t: &Tenant = $tenant;
+        (
+            $s::tenants::id.eq(DbId(t.id.0)),
+            $s::tenants::name.eq(t.name.as_str().to_owned()),
+            $s::tenants::created_at.eq(DbTime(t.created_at)),
+        )
+    }};
+}
+pub(crate) use tenant_values;
+
 #[derive(Queryable)]
 struct TenantRow {
     id: DbId,
@@ -30,11 +43,7 @@ impl TenantRepository for Store {
     async fn insert(&self, tenant: &Tenant) -> Result<(), RepoError> {
         db!(self, |conn, s| {
             diesel::insert_into(s::tenants::table)
-                .values((
-                    s::tenants::id.eq(DbId(tenant.id.0)),
-                    s::tenants::name.eq(tenant.name.as_str()),
-                    s::tenants::created_at.eq(DbTime(tenant.created_at)),
-                ))
+                .values(tenant_values!(s, tenant))
                 .execute(conn)
                 .await
                 .map(|_| ())
