@@ -11,6 +11,7 @@ mod credentials;
 mod errors;
 mod identity;
 mod instances;
+mod internal;
 mod keys;
 mod mcp;
 mod meta;

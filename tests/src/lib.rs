@@ -21,6 +21,9 @@ use hydracore_store::{PoolOptions, Store, admin};
 use hydracore_tenants::{TenantId, TenantService};
 use serde_json::Value;
 
+/// The ops token every test server is configured with.
+pub const OPS_TOKEN: &str = "ops-0123456789abcdef0123456789abcdef";
+
 /// The password every test user signs up with.
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -141,6 +144,7 @@ pub fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -
             workers: Some(2),
             db_pool_size: 4,
             usage_flush_ms: 100,
+            ops_token: Some(OPS_TOKEN.into()),
             data_dir: Some(data_dir.clone()),
             ..ServeArgs::default()
         },

@@ -6,6 +6,7 @@
 //! of the user's role in the active tenant. Knows nothing of HTTP.
 
 mod identity;
+mod ops;
 mod password;
 pub mod ports;
 #[cfg(any(test, feature = "testing"))]
@@ -20,6 +21,7 @@ use hydracore_scopes::{Scope, ScopeSet};
 use hydracore_tenants::{MembershipRepository, TenantId, UserId, UserRepository};
 
 pub use identity::{IdentityError, IdentityService, REFRESH_TTL, TokenPair};
+pub use ops::{OpsToken, verify_ops_bearer_token};
 pub use password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, Passwords};
 pub use ports::{RefreshToken, RefreshTokenRepository};
 pub use token::{AccessClaims, AccessTokens, ISSUER, REFRESH_PREFIX, RefreshSecret, TokenError};

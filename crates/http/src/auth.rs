@@ -53,3 +53,35 @@ pub async fn authenticate(
     req.extensions_mut().insert(principal);
     next.call(req).await
 }
+
+/// Lets through only `Authorization: Bearer <ops token>`: every other credential, API
+/// keys and user tokens of any scope or role included, is 401.
+///
+/// # Errors
+/// 401 for anything but the ops token, or while the surface is closed.
+pub async fn ops_authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+    let Some(ops) = state.ops.as_deref() else {
+        return Err(ApiError::Unauthorized(
+            "The internal ops surface is closed: HYDRACORE_OPS_TOKEN is not set",
+        )
+        .into());
+    };
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned());
+    match presented {
+        Some(token) if hydracore_auth::verify_ops_bearer_token(&token, ops) => next.call(req).await,
+        _ => Err(ApiError::Unauthorized("Not authenticated").into()),
+    }
+}

@@ -8,7 +8,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use hydracore_auth::{AuthError, IdentityError};
 use hydracore_core::{RepoError, ValidationError};
-use hydracore_instances::InstanceError;
+use hydracore_instances::{ImageError, InstanceError};
 use hydracore_keys::KeyError;
 use hydracore_mcp_creds::CredentialError;
 use hydracore_tenants::{MemberError, TenantError};
@@ -318,6 +318,8 @@ error_codes! {
         ("404", "No user has that e-mail"),
         ("409", "The user is a member already"),
     ];
+    /// The smoke test.
+    SmokeErrors = [("503", "A step of the round trip failed")];
     /// Describing the calling key.
     KeyContextErrors = [("403", "Called with a user's access token, not an API key")];
 }
@@ -343,7 +345,8 @@ documented_from!(
     IdentityError,
     KeyError,
     TenantError,
-    CredentialError
+    CredentialError,
+    ImageError
 );
 
 impl From<CredentialError> for ApiError {
@@ -356,6 +359,17 @@ impl From<CredentialError> for ApiError {
             CredentialError::Invalid(v) => ApiError::invalid(ErrorItem::body(&v)),
             CredentialError::Cipher(e) => ApiError::Internal(Box::new(e)),
             CredentialError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ImageError> for ApiError {
+    fn from(e: ImageError) -> Self {
+        match e {
+            ImageError::NotFound => ApiError::NotFound("Runtime image not found"),
+            e @ ImageError::Duplicate { .. } => ApiError::Conflict(format!("Runtime {e}")),
+            ImageError::Invalid(v) => ApiError::invalid(ErrorItem::body(&v)),
+            ImageError::Store(e) => e.into(),
         }
     }
 }

@@ -598,3 +598,32 @@ impl OperationModifier for State {
         insert_error(op, "503", "The database is unreachable");
     }
 }
+
+/// The name of the ops bearer scheme in the spec.
+pub const OPS_SCHEME: &str = "OpsBearer";
+
+/// A request the ops middleware let through (the ops token, nothing else).
+pub struct OpsAuth;
+
+impl FromRequest for OpsAuth {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(_: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(OpsAuth))
+    }
+}
+
+impl Apiv2Schema for OpsAuth {}
+
+impl OperationModifier for OpsAuth {
+    fn update_security(op: &mut DefaultOperationRaw) {
+        op.security
+            .push(BTreeMap::from([(OPS_SCHEME.to_owned(), Vec::new())]));
+        insert_error(
+            op,
+            "401",
+            "Anything but the ops bearer token (API keys and user tokens included)",
+        );
+    }
+}

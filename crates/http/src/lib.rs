@@ -20,8 +20,8 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::web::{Bytes, Data as ActixData, PayloadConfig};
 use actix_web::{HttpResponse, http::header};
-use hydracore_auth::{Authenticator, IdentityService};
-use hydracore_instances::InstanceService;
+use hydracore_auth::{Authenticator, IdentityService, OpsToken};
+use hydracore_instances::{ImageService, InstanceService};
 use hydracore_keys::KeyService;
 use hydracore_mcp_creds::CredentialService;
 use hydracore_mcp_log::CallLogService;
@@ -40,6 +40,19 @@ pub trait Readiness: Send + Sync {
     ) -> futures_util::future::BoxFuture<'_, Result<(), Box<dyn std::error::Error + Send + Sync>>>;
 }
 
+/// One step of the smoke test.
+#[derive(Debug, Clone)]
+pub struct SmokeStep {
+    pub step: &'static str,
+    pub ok: bool,
+    pub millis: f64,
+}
+
+/// A write/read/delete round trip through every store.
+pub trait Smoke: Send + Sync {
+    fn run(&self) -> futures_util::future::BoxFuture<'_, Vec<SmokeStep>>;
+}
+
 /// The application services the routes call.
 #[derive(Clone)]
 pub struct AppState {
@@ -52,6 +65,10 @@ pub struct AppState {
     pub instances: InstanceService,
     pub auth: Authenticator,
     pub readiness: Arc<dyn Readiness>,
+    pub images: ImageService,
+    pub smoke: Arc<dyn Smoke>,
+    /// `None`: the internal surface is closed.
+    pub ops: Option<Arc<OpsToken>>,
 }
 
 /// Mounts every documented route.
@@ -66,6 +83,7 @@ fn configure_api(cfg: &mut web::ServiceConfig<'_>) {
             .configure(routes::meta::configure_v1),
     );
     routes::auth::configure(cfg);
+    routes::internal::configure(cfg);
     routes::meta::configure_probes(cfg);
 }
 

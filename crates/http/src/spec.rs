@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::extract::API_KEY_SCHEME;
 
-use crate::extract::BEARER_SCHEME;
+use crate::extract::{BEARER_SCHEME, OPS_SCHEME};
 
 fn error_schemas() -> Value {
     json!({
@@ -97,13 +97,23 @@ fn finish_operation(op: &mut Map<String, Value>) {
             })
         });
     let authenticated = op.contains_key("security");
-    let user_only = authenticated
+    let ops_only = op
+        .get("security")
+        .and_then(Value::as_array)
+        .is_some_and(|reqs| reqs.iter().any(|r| r.get(OPS_SCHEME).is_some()));
+    let user_only = !ops_only
+        && authenticated
         && !op
             .get("security")
             .and_then(Value::as_array)
             .is_some_and(|reqs| reqs.iter().any(|r| r.get(API_KEY_SCHEME).is_some()));
     if authenticated {
-        let (security, note) = if user_only {
+        let (security, note) = if ops_only {
+            (
+                json!([{ OPS_SCHEME: [] }]),
+                "Needs the ops bearer token (`Authorization: Bearer <HYDRACORE_OPS_TOKEN>`); every other credential gets 401.".to_owned(),
+            )
+        } else if user_only {
             (
                 json!([{ BEARER_SCHEME: [] }]),
                 "Needs a user's access token (`Authorization: Bearer <access_token>`); API keys get 403.".to_owned(),
@@ -193,7 +203,10 @@ pub fn finish(mut spec: Value) -> Value {
             { "name": "Instances", "description": "Agent instances and their lifecycle" },
             { "name": "ApiKeys", "description": "API keys, their scopes and limits" },
             { "name": "Scopes", "description": "The scope catalogue" },
-            { "name": "Operations", "description": "Health probes" }
+            { "name": "McpCredentials", "description": "Credentials for third-party MCP servers" },
+            { "name": "McpCallLog", "description": "The audit log of MCP tool calls" },
+            { "name": "Operations", "description": "Health probes" },
+            { "name": "Internal", "description": "The operator's surface (ops token only)" }
         ]),
     );
     if let Some(Value::Object(paths)) = root.get_mut("paths") {
@@ -238,6 +251,11 @@ pub fn finish(mut spec: Value) -> Value {
                     "in": "header",
                     "name": "X-Api-Key",
                     "description": "An API key: `hc_live_...`"
+                },
+                OPS_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The operator's token (`HYDRACORE_OPS_TOKEN`), for `/internal/v1` only"
                 },
                 BEARER_SCHEME: {
                     "type": "http",

@@ -1,3 +1,4 @@
+use crate::RuntimeImage;
 use std::sync::Arc;
 
 use hydracore_core::{Page, PageRequest, RepoError, SharedClock, ValidationError};
@@ -305,5 +306,105 @@ impl InstanceService {
             Some(instance) => Ok(instance),
             None => self.get(tenant, id).await,
         }
+    }
+}
+
+/// What the runtime-image operations can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("runtime image not found")]
+    NotFound,
+    #[error("image {name}:{version} exists already")]
+    Duplicate { name: String, version: String },
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error(transparent)]
+    Store(#[from] RepoError),
+}
+
+/// Runtime images and their promotion to channels (an operator's concern).
+#[derive(Clone)]
+pub struct ImageService {
+    images: Arc<dyn RuntimeImageRepository>,
+    clock: SharedClock,
+}
+
+fn image_field(field: &'static str, raw: &str, max: usize) -> Result<String, ValidationError> {
+    let v = raw.trim();
+    if v.is_empty() || v.len() > max || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ValidationError::new(
+            field,
+            "string_pattern_mismatch",
+            format!("{field} must be 1 to {max} characters without whitespace"),
+            raw,
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+impl ImageService {
+    pub fn new(images: Arc<dyn RuntimeImageRepository>, clock: SharedClock) -> Self {
+        Self { images, clock }
+    }
+
+    /// Registers an image.
+    ///
+    /// # Errors
+    /// `Invalid` fields (the digest must be `sha256:` and 64 hex characters);
+    /// `Duplicate` name and version.
+    pub async fn create(
+        &self,
+        name: &str,
+        version: &str,
+        digest: &str,
+    ) -> Result<RuntimeImage, ImageError> {
+        let name = image_field("name", name, 200)?;
+        let version = image_field("version", version, 128)?;
+        let hex = digest.strip_prefix("sha256:").unwrap_or_default();
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ValidationError::new(
+                "digest",
+                "string_pattern_mismatch",
+                "digest must be sha256: followed by 64 hex characters",
+                digest,
+            )
+            .into());
+        }
+        let image = RuntimeImage {
+            id: crate::RuntimeImageId::new(),
+            name,
+            version,
+            digest: digest.to_ascii_lowercase(),
+            created_at: self.clock.now(),
+        };
+        self.images.insert(&image).await.map_err(|e| match e {
+            RepoError::Duplicate { .. } => ImageError::Duplicate {
+                name: image.name.clone(),
+                version: image.version.clone(),
+            },
+            other => ImageError::Store(other),
+        })?;
+        Ok(image)
+    }
+
+    /// # Errors
+    /// Store failures only.
+    pub async fn list(&self, page: PageRequest) -> Result<Page<RuntimeImage>, ImageError> {
+        Ok(self.images.list(page).await?)
+    }
+
+    /// Promotes an image to a channel; new instances take the `stable` one.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn promote(
+        &self,
+        id: crate::RuntimeImageId,
+        channel: Channel,
+    ) -> Result<RuntimeImage, ImageError> {
+        if !self.images.promote(channel, id, self.clock.now()).await? {
+            return Err(ImageError::NotFound);
+        }
+        self.images.find(id).await?.ok_or(ImageError::NotFound)
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod settings;
+mod smoke;
 pub mod telemetry;
 
 use std::net::TcpListener;
@@ -13,11 +14,11 @@ use actix_web::HttpServer;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::web::Bytes;
 use anyhow::Context;
-use hydracore_auth::{AccessTokens, Authenticator, IdentityService};
+use hydracore_auth::{AccessTokens, Authenticator, IdentityService, OpsToken};
 use hydracore_core::{SharedClock, SystemClock};
 use hydracore_http::{AppState, Readiness};
-use hydracore_instances::InstanceService;
 use hydracore_instances::ports::RecordingRuntime;
+use hydracore_instances::{ImageService, InstanceService};
 use hydracore_keys::KeyService;
 use hydracore_mcp::{CallLogWriter, Services as McpServices};
 use hydracore_mcp_creds::{Cipher, CredentialService, parse_hex_key};
@@ -136,7 +137,19 @@ pub fn compose(store: &Store, settings: &Settings) -> anyhow::Result<AppState> {
         time::Duration::seconds(i64::from(settings.serve.access_token_ttl_secs.max(1))),
     )
     .map_err(anyhow::Error::msg)?;
-    Ok(AppState {
+    let ops = match &settings.serve.ops_token {
+        Some(token) => Some(Arc::new(OpsToken::new(token).map_err(anyhow::Error::msg)?)),
+        None => {
+            tracing::warn!(
+                "HYDRACORE_OPS_TOKEN is not set: the internal ops surface (/internal/v1) is closed"
+            );
+            None
+        }
+    };
+    let mut state = AppState {
+        images: ImageService::new(shared.clone(), clock.clone()),
+        ops,
+        smoke: Arc::new(NoSmoke),
         credentials: CredentialService::new(
             shared.clone(),
             Arc::new(mcp_cipher(settings)?),
@@ -163,7 +176,21 @@ pub fn compose(store: &Store, settings: &Settings) -> anyhow::Result<AppState> {
         ),
         auth: Authenticator::new(keys, shared.clone(), shared, tokens, clock),
         readiness: Arc::new(StoreReadiness(store.clone())),
-    })
+    };
+    state.smoke = Arc::new(smoke::StoreSmoke {
+        store: store.clone(),
+        state: state.clone(),
+    });
+    Ok(state)
+}
+
+/// Stands in until the real smoke test, which needs the finished state, is wired.
+struct NoSmoke;
+
+impl hydracore_http::Smoke for NoSmoke {
+    fn run(&self) -> futures_util::future::BoxFuture<'_, Vec<hydracore_http::SmokeStep>> {
+        Box::pin(async { Vec::new() })
+    }
 }
 
 /// A built, bound, not yet running server.

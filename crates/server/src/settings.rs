@@ -156,6 +156,15 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub mcp_allowed_hosts: Vec<String>,
+    /// The operator's bearer token for `/internal/v1` (at least 32 characters).
+    /// Unset: that surface is closed (every request 401).
+    #[arg(
+        long,
+        global = true,
+        env = "HYDRACORE_OPS_TOKEN",
+        hide_env_values = true
+    )]
+    pub ops_token: Option<String>,
     /// How often the API keys' `last_used_at` is written, in milliseconds.
     #[arg(
         long,
@@ -178,6 +187,7 @@ impl Default for ServeArgs {
             access_token_ttl_secs: 900,
             signup_enabled: true,
             usage_flush_ms: 10_000,
+            ops_token: None,
             mcp_allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
             data_dir: None,
             mcp_creds_key: None,

@@ -99,6 +99,9 @@ pub async fn tenants_insert_and_find(ports: &Ports) {
     assert_eq!(ports.tenants.find(t.id).await.unwrap(), Some(t.clone()));
     assert_eq!(ports.tenants.find(TenantId::new()).await.unwrap(), None);
     assert!(is_duplicate(ports.tenants.insert(&t).await));
+    assert!(ports.tenants.delete(t.id).await.unwrap());
+    assert!(!ports.tenants.delete(t.id).await.unwrap());
+    assert_eq!(ports.tenants.find(t.id).await.unwrap(), None);
 }
 
 /// A key is found by its hash (any tenant) and by id within its tenant only; a second

@@ -61,4 +61,13 @@ impl TenantRepository for Store {
         })?;
         row.map(Tenant::try_from).transpose()
     }
+
+    async fn delete(&self, id: TenantId) -> Result<bool, RepoError> {
+        let n = db!(self, |conn, s| {
+            diesel::delete(s::tenants::table.filter(s::tenants::id.eq(DbId(id.0))))
+                .execute(conn)
+                .await
+        })?;
+        Ok(n == 1)
+    }
 }

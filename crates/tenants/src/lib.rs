@@ -129,6 +129,18 @@ impl TenantService {
         Ok(tenant)
     }
 
+    /// Deletes a tenant and everything it owns.
+    ///
+    /// # Errors
+    /// `NotFound` when there is none.
+    pub async fn delete(&self, id: TenantId) -> Result<(), TenantError> {
+        if self.repo.delete(id).await? {
+            Ok(())
+        } else {
+            Err(TenantError::NotFound)
+        }
+    }
+
     /// The tenant with this id.
     ///
     /// # Errors

@@ -19,6 +19,10 @@ pub trait TenantRepository: Send + Sync {
 
     /// The tenant with this id, or `None`.
     async fn find(&self, id: TenantId) -> Result<Option<Tenant>, RepoError>;
+
+    /// Deletes the tenant and everything it owns. MUST return `false` if there is no
+    /// such tenant.
+    async fn delete(&self, id: TenantId) -> Result<bool, RepoError>;
 }
 
 /// Persistence of users.

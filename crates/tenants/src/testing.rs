@@ -64,6 +64,17 @@ impl TenantRepository for InMemoryTenants {
     async fn find(&self, id: TenantId) -> Result<Option<Tenant>, RepoError> {
         Ok(self.lock()?.tenants.get(&id).cloned())
     }
+
+    async fn delete(&self, id: TenantId) -> Result<bool, RepoError> {
+        let mut s = self.lock()?;
+        s.members.retain(|m| m.tenant_id != id);
+        for u in s.users.values_mut() {
+            if u.active_tenant_id == Some(id) {
+                u.active_tenant_id = None;
+            }
+        }
+        Ok(s.tenants.remove(&id).is_some())
+    }
 }
 
 #[async_trait]

@@ -687,3 +687,72 @@ mod tests {
         assert_eq!(decode_cursor(&"é".repeat(32)), None);
     }
 }
+
+/// A promotion channel.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Apiv2Schema)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelDto {
+    Stable,
+    Canary,
+}
+
+/// A runtime image.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct RuntimeImageDto {
+    pub id: Uuid,
+    pub name: String,
+    pub version: String,
+    pub digest: String,
+    /// What instances record as their `runtime_image`: `name:version`.
+    pub reference: String,
+    pub created_at: Timestamp,
+}
+
+impl From<hydracore_instances::RuntimeImage> for RuntimeImageDto {
+    fn from(i: hydracore_instances::RuntimeImage) -> Self {
+        Self {
+            reference: i.reference(),
+            id: i.id.0,
+            name: i.name,
+            version: i.version,
+            digest: i.digest,
+            created_at: Timestamp(i.created_at),
+        }
+    }
+}
+
+/// Registers a runtime image.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRuntimeImageRequest {
+    #[openapi(example = "ghcr.io/hydracore/agent-runtime")]
+    pub name: String,
+    #[openapi(example = "1.4.2")]
+    pub version: String,
+    /// `sha256:` followed by 64 hex characters.
+    pub digest: String,
+}
+
+/// Promotes an image.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteRequest {
+    pub channel: ChannelDto,
+}
+
+/// One step of the smoke test.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct SmokeStepDto {
+    pub step: String,
+    pub ok: bool,
+    /// Milliseconds the step took.
+    pub ms: f64,
+}
+
+/// The smoke test's outcome.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct SmokeDto {
+    pub ok: bool,
+    pub total_ms: f64,
+    pub steps: Vec<SmokeStepDto>,
+}

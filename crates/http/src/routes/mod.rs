@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod instances;
+pub mod internal;
 pub mod keys;
 pub mod mcp;
 pub mod meta;

@@ -1,0 +1,134 @@
+//! `/internal/v1`: the operator's surface, reachable only with the ops bearer token.
+
+use actix_web::middleware::from_fn;
+use paperclip::actix::web;
+use paperclip::actix::{Apiv2Schema, CreatedJson, api_v2_operation, web::Json};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use hydracore_instances::{Channel, RuntimeImageId};
+
+use crate::dto::{
+    CreateRuntimeImageRequest, PromoteRequest, RuntimeImageDto, SmokeDto, SmokeStepDto,
+};
+use crate::error::{ApiError, Documented, MayConflict, SmokeErrors};
+use crate::extract::{ListQuery, OpsAuth, ResourcePath, State, ValidJson};
+use crate::paged::Paged;
+use crate::routes::method_not_allowed;
+
+/// The path of one runtime image.
+#[derive(Deserialize, Apiv2Schema)]
+pub struct ImagePath {
+    /// The image's id (a UUID).
+    image_id: Uuid,
+}
+
+/// Smoke test
+///
+/// A write, read and delete round trip through every store (tenants, instances, API
+/// keys, sealed credentials, the call log), with the time each step took. 503 when a
+/// step fails; nothing is left behind either way.
+#[api_v2_operation(operation_id = "smoke", tags(Internal))]
+async fn smoke(_ops: OpsAuth, state: State) -> Result<Json<SmokeDto>, Documented<SmokeErrors>> {
+    let steps = state.smoke.run().await;
+    let ok = steps.iter().all(|s| s.ok);
+    let total_ms = steps.iter().map(|s| s.millis).sum();
+    let dto = SmokeDto {
+        ok,
+        total_ms,
+        steps: steps
+            .into_iter()
+            .map(|s| SmokeStepDto {
+                step: s.step.to_owned(),
+                ok: s.ok,
+                ms: s.millis,
+            })
+            .collect(),
+    };
+    if ok {
+        Ok(Json(dto))
+    } else {
+        let failed: Vec<String> = dto
+            .steps
+            .iter()
+            .filter(|s| !s.ok)
+            .map(|s| s.step.clone())
+            .collect();
+        Err(
+            ApiError::Unavailable(format!("smoke steps failed: {}", failed.join(", ")).into())
+                .into(),
+        )
+    }
+}
+
+/// List runtime images
+#[api_v2_operation(operation_id = "listRuntimeImages", tags(Internal))]
+async fn list_images(
+    _ops: OpsAuth,
+    state: State,
+    query: ListQuery,
+) -> Result<Paged<RuntimeImageDto>, ApiError> {
+    let page = state.images.list(query.0).await?;
+    Ok(Paged::from_page(page, RuntimeImageDto::from))
+}
+
+/// Register a runtime image
+///
+/// Name and version are unique together (409); the digest is `sha256:` and 64 hex
+/// characters.
+#[api_v2_operation(operation_id = "createRuntimeImage", tags(Internal))]
+async fn create_image(
+    _ops: OpsAuth,
+    state: State,
+    body: ValidJson<CreateRuntimeImageRequest>,
+) -> Result<CreatedJson<RuntimeImageDto>, MayConflict> {
+    let b = body.0;
+    let image = state.images.create(&b.name, &b.version, &b.digest).await?;
+    Ok(CreatedJson(image.into()))
+}
+
+/// Promote a runtime image
+///
+/// Points a channel (`stable` or `canary`) at the image. Instances created without a
+/// `runtime_image` take the `stable` one.
+#[api_v2_operation(operation_id = "promoteRuntimeImage", tags(Internal))]
+async fn promote(
+    _ops: OpsAuth,
+    state: State,
+    path: ResourcePath<ImagePath>,
+    body: ValidJson<PromoteRequest>,
+) -> Result<Json<RuntimeImageDto>, ApiError> {
+    let channel = match body.0.channel {
+        crate::dto::ChannelDto::Stable => Channel::Stable,
+        crate::dto::ChannelDto::Canary => Channel::Canary,
+    };
+    let image = state
+        .images
+        .promote(RuntimeImageId(path.0.image_id), channel)
+        .await?;
+    Ok(Json(image.into()))
+}
+
+/// Mounts `/internal/v1`.
+pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
+    cfg.service(
+        web::scope("/internal/v1")
+            .wrap(from_fn(crate::auth::ops_authenticate))
+            .service(
+                web::resource("/smoke")
+                    .route(web::post().to(smoke))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/runtime-images")
+                    .route(web::get().to(list_images))
+                    .route(web::post().to(create_image))
+                    .default_service(method_not_allowed("GET, POST")),
+            )
+            .service(
+                web::resource("/runtime-images/{image_id}/promote")
+                    .route(web::post().to(promote))
+                    .default_service(method_not_allowed("POST")),
+            ),
+    );
+}

@@ -1,0 +1,141 @@
+//! The smoke test behind `POST /internal/v1/smoke`: a write, read and delete round
+//! trip through every store, timed step by step, leaving nothing behind.
+
+use std::time::Instant;
+
+use futures_util::future::BoxFuture;
+use hydracore_http::{AppState, Smoke, SmokeStep};
+use hydracore_instances::CreateInstance;
+use hydracore_keys::{Grantor, MintKey};
+use hydracore_mcp_creds::CreateCredential;
+use hydracore_mcp_log::{CallStatus, McpCall};
+use hydracore_store::Store;
+
+/// Runs the round trip over the application's own services.
+pub struct StoreSmoke {
+    pub store: Store,
+    pub state: AppState,
+}
+
+async fn timed<T, E>(
+    steps: &mut Vec<SmokeStep>,
+    step: &'static str,
+    f: impl Future<Output = Result<T, E>>,
+) -> Option<T> {
+    let started = Instant::now();
+    let out = f.await.ok();
+    steps.push(SmokeStep {
+        step,
+        ok: out.is_some(),
+        millis: started.elapsed().as_secs_f64() * 1000.0,
+    });
+    out
+}
+
+impl StoreSmoke {
+    async fn round_trip(&self) -> Vec<SmokeStep> {
+        let s = &self.state;
+        let mut steps = Vec::new();
+        timed(&mut steps, "database: ping", self.store.ping()).await;
+        let Some(tenant) =
+            timed(&mut steps, "tenants: write", s.tenants.create("smoke test")).await
+        else {
+            return steps;
+        };
+        let t = tenant.id;
+        timed(&mut steps, "tenants: read", s.tenants.get(t)).await;
+        timed(&mut steps, "instances: write, read, delete", async {
+            let i = s
+                .instances
+                .create(
+                    t,
+                    CreateInstance {
+                        name: "smoke".into(),
+                        ..CreateInstance::default()
+                    },
+                )
+                .await?;
+            s.instances.get(t, i.id).await?;
+            s.instances.delete(t, i.id).await
+        })
+        .await;
+        timed(&mut steps, "api keys: mint, verify, revoke", async {
+            let minted = s
+                .keys
+                .mint(
+                    t,
+                    Grantor::Operator,
+                    MintKey {
+                        name: "smoke".into(),
+                        scopes: vec!["instances:read".into()],
+                        ..MintKey::default()
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            s.keys
+                .verify(minted.secret.expose())
+                .await
+                .map_err(|e| e.to_string())?;
+            s.keys
+                .revoke(t, minted.key.id)
+                .await
+                .map_err(|e| e.to_string())
+        })
+        .await;
+        timed(&mut steps, "mcp credentials: seal, open, delete", async {
+            let c = s
+                .credentials
+                .create(
+                    t,
+                    CreateCredential {
+                        name: "smoke".into(),
+                        server_url: "https://smoke.invalid".into(),
+                        auth_kind: "bearer".into(),
+                        header_name: None,
+                        secret: "smoke-secret-value".into(),
+                    },
+                )
+                .await?;
+            let revealed = s.credentials.reveal(t, c.id).await?;
+            if revealed != "smoke-secret-value" {
+                return Err(hydracore_mcp_creds::CredentialError::NotFound);
+            }
+            s.credentials.delete(t, c.id).await
+        })
+        .await;
+        timed(&mut steps, "mcp call log: append, read", async {
+            let call = McpCall {
+                id: uuid::Uuid::new_v4(),
+                tenant_id: t,
+                key_id: uuid::Uuid::nil(),
+                tool: "smoke".into(),
+                scope: String::new(),
+                status: CallStatus::Ok,
+                latency_us: 0,
+                created_at: time::OffsetDateTime::now_utc(),
+            };
+            s.calls.append(std::slice::from_ref(&call)).await?;
+            let page = s
+                .calls
+                .list(t, hydracore_core::PageRequest::first())
+                .await?;
+            if page.items.iter().any(|c| c.id == call.id) {
+                Ok(())
+            } else {
+                Err(hydracore_core::RepoError::Unexpected(
+                    "the appended record was not read back".into(),
+                ))
+            }
+        })
+        .await;
+        timed(&mut steps, "tenants: delete", s.tenants.delete(t)).await;
+        steps
+    }
+}
+
+impl Smoke for StoreSmoke {
+    fn run(&self) -> BoxFuture<'_, Vec<SmokeStep>> {
+        Box::pin(self.round_trip())
+    }
+}
