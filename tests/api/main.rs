@@ -16,3 +16,4 @@ mod keys;
 mod mcp;
 mod meta;
 mod pagination;
+mod ratelimit;

@@ -50,8 +50,23 @@ pub async fn authenticate(
             other => ApiError::from(other),
         })?,
     };
+    let decision = match principal.key_id() {
+        Some(key) => {
+            let limit = principal.rate_limit.unwrap_or(state.default_rate_limit);
+            let d = state.limiter.check(key, limit).await;
+            if !d.allowed {
+                return Err(ApiError::RateLimited(d).into());
+            }
+            Some(d)
+        }
+        None => None,
+    };
     req.extensions_mut().insert(principal);
-    next.call(req).await
+    let mut res = next.call(req).await?;
+    if let Some(d) = decision {
+        crate::error::rate_limit_headers(res.headers_mut(), &d);
+    }
+    Ok(res)
 }
 
 /// Lets through only `Authorization: Bearer <ops token>`: every other credential, API

@@ -76,6 +76,8 @@ pub enum ApiError {
     Conflict(String),
     /// 422.
     Validation(Vec<ErrorItem>),
+    /// 429: the API key's budget is spent.
+    RateLimited(hydracore_keys::Decision),
     /// 503: the database cannot be reached.
     Unavailable(Box<dyn std::error::Error + Send + Sync>),
     /// 500: logged with its whole source chain, answered with a generic body.
@@ -94,6 +96,7 @@ impl fmt::Display for ApiError {
             ApiError::Unauthorized(m) | ApiError::NotFound(m) => f.write_str(m),
             ApiError::Forbidden(m) | ApiError::Conflict(m) => f.write_str(m),
             ApiError::Validation(items) => write!(f, "{} validation error(s)", items.len()),
+            ApiError::RateLimited(_) => f.write_str("Rate limit exceeded"),
             ApiError::Unavailable(_) => f.write_str("Service unavailable"),
             ApiError::Internal(_) => f.write_str("Internal Server Error"),
         }
@@ -119,6 +122,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -134,6 +138,14 @@ impl ResponseError for ApiError {
                     HeaderValue::from_static("Bearer realm=\"hydracore\""),
                 ));
                 json!({ "detail": m })
+            }
+            ApiError::RateLimited(d) => {
+                let mut built = res.json(json!({ "detail": "Rate limit exceeded" }));
+                rate_limit_headers(built.headers_mut(), d);
+                if let Ok(v) = HeaderValue::from_str(&d.retry_after_secs.to_string()) {
+                    built.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                return built;
             }
             ApiError::Unavailable(e) => {
                 tracing::error!(error = %source_chain(e.as_ref()), "database unavailable");
@@ -151,6 +163,35 @@ impl ResponseError for ApiError {
 }
 
 impl Apiv2Errors for ApiError {}
+
+/// The rate-limit fields of a response: GitHub's `X-RateLimit-*` (reset as UTC epoch
+/// seconds) and the IETF draft's `RateLimit-Policy` / `RateLimit`.
+pub fn rate_limit_headers(
+    headers: &mut actix_web::http::header::HeaderMap,
+    d: &hydracore_keys::Decision,
+) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.as_secs());
+    let pairs = [
+        ("x-ratelimit-limit", d.limit.to_string()),
+        ("x-ratelimit-remaining", d.remaining.to_string()),
+        ("x-ratelimit-reset", (now + d.reset_secs).to_string()),
+        (
+            "ratelimit-policy",
+            format!("\"key\";q={};w={}", d.limit, d.window_secs),
+        ),
+        (
+            "ratelimit",
+            format!("\"key\";r={};t={}", d.remaining, d.reset_secs),
+        ),
+    ];
+    for (name, value) in pairs {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(actix_web::http::header::HeaderName::from_static(name), v);
+        }
+    }
+}
 
 impl From<RepoError> for ApiError {
     fn from(e: RepoError) -> Self {

@@ -80,6 +80,11 @@ fn principal(req: &HttpRequest) -> Result<Principal, ApiError> {
 }
 
 fn document_auth(op: &mut DefaultOperationRaw, scope: Option<String>) {
+    insert_error(
+        op,
+        "429",
+        "The API key's rate limit is spent; see Retry-After",
+    );
     let scopes: Vec<String> = scope.into_iter().collect();
     op.security
         .push(BTreeMap::from([(API_KEY_SCHEME.to_owned(), scopes)]));

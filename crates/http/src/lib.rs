@@ -67,6 +67,10 @@ pub struct AppState {
     pub readiness: Arc<dyn Readiness>,
     pub images: ImageService,
     pub smoke: Arc<dyn Smoke>,
+    /// Per-key budgets.
+    pub limiter: Arc<dyn hydracore_keys::RateLimiter>,
+    /// The budget of keys that have none of their own.
+    pub default_rate_limit: hydracore_keys::RateLimit,
     /// `None`: the internal surface is closed.
     pub ops: Option<Arc<OpsToken>>,
 }

@@ -5,6 +5,7 @@
 //! Knows nothing of HTTP or SQL.
 
 pub mod ports;
+pub mod ratelimit;
 mod secret;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -19,6 +20,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use ports::KeyRepository;
+pub use ratelimit::{Decision, RateLimiter};
 pub use secret::{KEY_PREFIX, KeyHash, KeySecret};
 
 /// An API key's id.

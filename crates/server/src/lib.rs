@@ -146,7 +146,14 @@ pub fn compose(store: &Store, settings: &Settings) -> anyhow::Result<AppState> {
             None
         }
     };
+    let default_rate_limit = hydracore_keys::RateLimit::new(
+        settings.serve.rate_limit_requests,
+        settings.serve.rate_limit_per_seconds,
+    )
+    .map_err(|e| anyhow::anyhow!("the default rate limit: {}", e.message))?;
     let mut state = AppState {
+        limiter: Arc::new(hydracore_ratelimit::InProcessLimiter::new()),
+        default_rate_limit,
         images: ImageService::new(shared.clone(), clock.clone()),
         ops,
         smoke: Arc::new(NoSmoke),

@@ -165,6 +165,22 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub ops_token: Option<String>,
+    /// Requests per window for API keys without a limit of their own.
+    #[arg(
+        long,
+        global = true,
+        env = "HYDRACORE_RATE_LIMIT_REQUESTS",
+        default_value_t = 600
+    )]
+    pub rate_limit_requests: u32,
+    /// The window of that default, in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "HYDRACORE_RATE_LIMIT_PER_SECONDS",
+        default_value_t = 60
+    )]
+    pub rate_limit_per_seconds: u32,
     /// How often the API keys' `last_used_at` is written, in milliseconds.
     #[arg(
         long,
@@ -187,6 +203,8 @@ impl Default for ServeArgs {
             access_token_ttl_secs: 900,
             signup_enabled: true,
             usage_flush_ms: 10_000,
+            rate_limit_requests: 600,
+            rate_limit_per_seconds: 60,
             ops_token: None,
             mcp_allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
             data_dir: None,
