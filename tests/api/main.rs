@@ -15,5 +15,6 @@ mod internal;
 mod keys;
 mod mcp;
 mod meta;
+mod nodes;
 mod pagination;
 mod ratelimit;

@@ -50,7 +50,24 @@ pub struct TestApp {
     thread: Option<JoinHandle<()>>,
     db: TestDb,
     data_dir: PathBuf,
+    settings: Settings,
     agent: ureq::Agent,
+}
+
+/// A second server on the same database (another node); stopped when dropped.
+pub struct Peer {
+    pub address: String,
+    handle: ServerHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// One HTTP response, read whole.
@@ -151,24 +168,8 @@ pub fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -
         handle_signals: false,
     };
     configure(&mut settings);
-    let (tx, rx) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            match Application::build(settings).await {
-                Ok(app) => {
-                    let _ = tx.send(Ok((app.port(), app.handle())));
-                    let _ = app.run_until_stopped().await;
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(format!("{e:#}")));
-                }
-            }
-        });
-    });
-    let (port, handle) = rx
-        .recv()
-        .expect("server thread")
-        .unwrap_or_else(|e| panic!("server failed to start: {e}"));
+    let base_settings = settings.clone();
+    let (port, handle, thread) = start_server(settings);
     let store = runtime
         .block_on(Store::open(
             &url,
@@ -192,8 +193,32 @@ pub fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -
         thread: Some(thread),
         db,
         data_dir,
+        settings: base_settings,
         agent,
     })
+}
+
+/// Starts a server with `settings` on its own thread; returns its port.
+fn start_server(settings: Settings) -> (u16, ServerHandle, JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            match Application::build(settings).await {
+                Ok(app) => {
+                    let _ = tx.send(Ok((app.port(), app.handle())));
+                    let _ = app.run_until_stopped().await;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(format!("{e:#}")));
+                }
+            }
+        });
+    });
+    let (port, handle) = rx
+        .recv()
+        .expect("server thread")
+        .unwrap_or_else(|e| panic!("server failed to start: {e}"));
+    (port, handle, thread)
 }
 
 impl TestApp {
@@ -295,6 +320,19 @@ impl TestApp {
 
     pub fn delete(&self, path: &str, key: &str) -> TestResponse {
         self.request("DELETE", path, Some(key), None)
+    }
+
+    /// Another node: a server on the same database and data directory, with settings
+    /// adjusted by `configure`.
+    pub fn peer(&self, configure: impl FnOnce(&mut Settings)) -> Peer {
+        let mut settings = self.settings.clone();
+        configure(&mut settings);
+        let (port, handle, thread) = start_server(settings);
+        Peer {
+            address: format!("http://127.0.0.1:{port}"),
+            handle,
+            thread: Some(thread),
+        }
     }
 
     /// Where the server keeps its key files.

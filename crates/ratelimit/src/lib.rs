@@ -1,8 +1,13 @@
 //! Rate limiters behind the `hydracore_keys::RateLimiter` port.
 //!
 //! [`InProcessLimiter`] keeps one GCRA limiter (governor) per API key in this process:
-//! right for a single node. The math is governor's; this crate only maps a key's
-//! `RateLimit` to a quota and the outcome to a `Decision`.
+//! right for a single node; the math is governor's. [`RedisLimiter`] shares budgets
+//! between nodes through one atomic Redis script per request, and falls back to the
+//! in-process limiter while Redis is unreachable.
+
+mod redis;
+
+pub use crate::redis::RedisLimiter;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;

@@ -128,7 +128,7 @@ pub fn mcp_cipher(settings: &Settings) -> anyhow::Result<Cipher> {
 ///
 /// # Errors
 /// A bad signing key (see [`jwt_secret`]).
-pub fn compose(store: &Store, settings: &Settings) -> anyhow::Result<AppState> {
+pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<AppState> {
     let clock: SharedClock = Arc::new(SystemClock);
     let shared = Arc::new(store.clone());
     let keys = KeyService::new(shared.clone(), clock.clone());
@@ -151,8 +151,18 @@ pub fn compose(store: &Store, settings: &Settings) -> anyhow::Result<AppState> {
         settings.serve.rate_limit_per_seconds,
     )
     .map_err(|e| anyhow::anyhow!("the default rate limit: {}", e.message))?;
+    let limiter: Arc<dyn hydracore_keys::RateLimiter> = match &settings.serve.redis_url {
+        Some(url) => {
+            let shared = hydracore_ratelimit::RedisLimiter::connect(url)
+                .await
+                .context("connecting to Redis (REDIS_URL) for shared rate limits")?;
+            tracing::info!("rate limits are shared through Redis");
+            Arc::new(shared)
+        }
+        None => Arc::new(hydracore_ratelimit::InProcessLimiter::new()),
+    };
     let mut state = AppState {
-        limiter: Arc::new(hydracore_ratelimit::InProcessLimiter::new()),
+        limiter,
         default_rate_limit,
         images: ImageService::new(shared.clone(), clock.clone()),
         ops,
@@ -221,7 +231,7 @@ impl Application {
                     hydracore_store::Backend::from_url(&settings.database_url).as_str()
                 )
             })?;
-        let state = compose(&store, &settings)?;
+        let state = compose(&store, &settings).await?;
         let keys = state.keys.clone();
         let flusher = keys.clone();
         let every = std::time::Duration::from_millis(settings.serve.usage_flush_ms.max(10));

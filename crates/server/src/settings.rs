@@ -181,6 +181,10 @@ pub struct ServeArgs {
         default_value_t = 60
     )]
     pub rate_limit_per_seconds: u32,
+    /// Redis shared by every node for rate-limit budgets. Unset: budgets live in
+    /// this process (right for one node).
+    #[arg(long, global = true, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
     /// How often the API keys' `last_used_at` is written, in milliseconds.
     #[arg(
         long,
@@ -203,6 +207,7 @@ impl Default for ServeArgs {
             access_token_ttl_secs: 900,
             signup_enabled: true,
             usage_flush_ms: 10_000,
+            redis_url: None,
             rate_limit_requests: 600,
             rate_limit_per_seconds: 60,
             ops_token: None,

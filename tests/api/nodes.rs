@@ -1,0 +1,162 @@
+//! Several nodes behind one PostgreSQL and one Redis act as one service.
+
+use hydracore_api_tests::{Backend, TestApp, spawn_app_with};
+use serde_json::json;
+
+fn redis_url() -> Option<String> {
+    match std::env::var("TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("HYDRACORE_REQUIRE_REDIS").as_deref() != Ok("1"),
+                "HYDRACORE_REQUIRE_REDIS=1 but TEST_REDIS_URL is not set"
+            );
+            eprintln!("skipped: TEST_REDIS_URL is not set");
+            None
+        }
+    }
+}
+
+fn get_at(app: &TestApp, base: &str, path: &str, key: &str) -> u16 {
+    let req = ureq::http::Request::builder()
+        .method("GET")
+        .uri(format!("{base}{path}"))
+        .header("X-Api-Key", key)
+        .body(String::new())
+        .unwrap();
+    app.send(req).status
+}
+
+#[test]
+fn two_nodes_enforce_one_budget_per_key() {
+    let Some(redis) = redis_url() else { return };
+    let Some(app) = spawn_app_with(Backend::Postgres, |s| {
+        s.serve.redis_url = Some(redis.clone())
+    }) else {
+        return;
+    };
+    let peer = app.peer(|_| {});
+    let (_, admin) = app.tenant_with_key(&["api-keys:*", "instances:read"]);
+    let minted = app
+        .post(
+            "/v1/api-keys",
+            &admin,
+            &json!({"name": "shared", "scopes": ["instances:read"],
+            "rate_limit": {"requests": 6, "per_seconds": 60}}),
+        )
+        .json();
+    let key = minted["key"].as_str().unwrap();
+    let mut statuses = Vec::new();
+    for i in 0..10 {
+        let base = if i % 2 == 0 {
+            app.address.clone()
+        } else {
+            peer.address.clone()
+        };
+        statuses.push(get_at(&app, &base, "/v1/instances", key));
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        6,
+        "{statuses:?}"
+    );
+    assert_eq!(&statuses[6..], &[429, 429, 429, 429], "{statuses:?}");
+    // The admin key's budget is its own, on both nodes.
+    assert_eq!(get_at(&app, &peer.address, "/v1/instances", &admin), 200);
+    assert_eq!(get_at(&app, &app.address, "/v1/instances", &admin), 200);
+}
+
+/// A private Redis on a free port, stopped when dropped.
+struct PrivateRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl PrivateRedis {
+    fn start(port: u16) -> Option<Self> {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        for _ in 0..50 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(Self { child, port });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn an_unreachable_redis_fails_open_and_the_node_recovers() {
+    if redis_url().is_none() {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let redis = PrivateRedis::start(port).expect("redis-server");
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let app = spawn_app_with(Backend::Sqlite, |s| s.serve.redis_url = Some(url)).unwrap();
+    let (_, admin) = app.tenant_with_key(&["api-keys:*", "instances:read"]);
+    let key = app
+        .post(
+            "/v1/api-keys",
+            &admin,
+            &json!({"name": "k", "scopes": ["instances:read"],
+            "rate_limit": {"requests": 3, "per_seconds": 60}}),
+        )
+        .json()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.get("/v1/instances", &key).status, 200);
+    drop(redis);
+    // Redis is gone: the node keeps serving, still limited, by its own budget.
+    let started = std::time::Instant::now();
+    let statuses: Vec<u16> = (0..4)
+        .map(|_| app.get("/v1/instances", &key).status)
+        .collect();
+    assert_eq!(statuses, vec![200, 200, 200, 429]);
+    // ... without waiting on the dead Redis.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // Redis is back: the node uses it again by itself (a fresh, empty Redis here).
+    let _again = PrivateRedis::start(port).expect("redis-server again");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let res = app.get("/v1/instances", &key);
+        if res.status == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never recovered: {}",
+            res.status
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
