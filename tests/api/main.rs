@@ -9,6 +9,7 @@
 mod auth;
 mod credentials;
 mod errors;
+mod idempotency;
 mod identity;
 mod instances;
 mod internal;

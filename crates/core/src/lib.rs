@@ -3,6 +3,8 @@
 //!
 //! This crate knows nothing of HTTP, SQL or serialisation formats.
 
+pub mod idempotency;
+
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;

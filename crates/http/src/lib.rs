@@ -9,6 +9,7 @@ pub mod auth;
 pub use hydracore_wire as dto;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod paged;
 mod routes;
 pub mod spec;
@@ -67,6 +68,10 @@ pub struct AppState {
     pub readiness: Arc<dyn Readiness>,
     pub images: ImageService,
     pub smoke: Arc<dyn Smoke>,
+    /// Remembered responses for `Idempotency-Key`.
+    pub idempotency: Arc<dyn hydracore_core::idempotency::IdempotencyStore>,
+    /// The clock of idempotency records.
+    pub clock: hydracore_core::SharedClock,
     /// Per-key budgets.
     pub limiter: Arc<dyn hydracore_keys::RateLimiter>,
     /// The budget of keys that have none of their own.
@@ -79,6 +84,7 @@ pub struct AppState {
 fn configure_api(cfg: &mut web::ServiceConfig<'_>) {
     cfg.service(
         web::scope("/v1")
+            .wrap(from_fn(idempotency::idempotency))
             .wrap(from_fn(auth::authenticate))
             .configure(routes::instances::configure)
             .configure(routes::keys::configure)

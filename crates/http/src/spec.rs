@@ -83,7 +83,7 @@ fn mark_nullable(schema: &mut Value) {
     }
 }
 
-fn finish_operation(op: &mut Map<String, Value>) {
+fn finish_operation(method: &str, op: &mut Map<String, Value>) {
     let scope = op
         .get("security")
         .and_then(Value::as_array)
@@ -107,6 +107,24 @@ fn finish_operation(op: &mut Map<String, Value>) {
             .get("security")
             .and_then(Value::as_array)
             .is_some_and(|reqs| reqs.iter().any(|r| r.get(API_KEY_SCHEME).is_some()));
+    if authenticated && method == "post" {
+        let params = op.entry("parameters").or_insert_with(|| json!([]));
+        if let Value::Array(params) = params {
+            params.push(json!({
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": false,
+                "description": "Makes a retry safe: the first successful response to this key (per credential, for 24 hours) is replayed with `Idempotent-Replayed: true`; the same key with a different request, or while the first still runs, is 409.",
+                "schema": { "type": "string", "minLength": 1, "maxLength": 255 }
+            }));
+        }
+        if let Some(Value::Object(responses)) = op.get_mut("responses") {
+            responses.entry("409").or_insert_with(|| json!({"description": "The Idempotency-Key was used with another request, or is still running"}));
+            responses
+                .entry("422")
+                .or_insert_with(|| json!({"description": "A malformed Idempotency-Key"}));
+        }
+    }
     if authenticated {
         let (security, note) = if ops_only {
             (
@@ -212,9 +230,9 @@ pub fn finish(mut spec: Value) -> Value {
     if let Some(Value::Object(paths)) = root.get_mut("paths") {
         for item in paths.values_mut() {
             if let Value::Object(ops) = item {
-                for op in ops.values_mut() {
+                for (method, op) in ops.iter_mut() {
                     if let Value::Object(op) = op {
-                        finish_operation(op);
+                        finish_operation(method, op);
                     }
                 }
             }

@@ -162,6 +162,8 @@ pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<AppSt
         None => Arc::new(hydracore_ratelimit::InProcessLimiter::new()),
     };
     let mut state = AppState {
+        idempotency: shared.clone(),
+        clock: clock.clone(),
         limiter,
         default_rate_limit,
         images: ImageService::new(shared.clone(), clock.clone()),

@@ -8,6 +8,7 @@
 //!
 //! This crate knows nothing of HTTP.
 
+mod idempotency;
 mod identity;
 mod instances;
 mod keys;

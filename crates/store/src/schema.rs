@@ -121,6 +121,18 @@ macro_rules! define_tables {
             }
         }
 
+        diesel::table! {
+            idempotency_keys (owner, idem_key) {
+                owner -> Text,
+                idem_key -> Text,
+                fingerprint -> Binary,
+                status -> Nullable<Integer>,
+                body -> Nullable<Binary>,
+                created_at -> crate::schema::$b::sql::Instant,
+                expires_at -> crate::schema::$b::sql::Instant,
+            }
+        }
+
         diesel::joinable!(runtime_image_channels -> runtime_images (image_id));
         diesel::joinable!(memberships -> users (user_id));
         diesel::joinable!(memberships -> tenants (tenant_id));
