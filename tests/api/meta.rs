@@ -187,7 +187,42 @@ fn swagger_ui_is_served_offline(app: &TestApp) {
     assert_eq!(app.request("GET", "/docs", None, None).status, 308);
 }
 
+fn metrics_count_requests_by_route(app: &TestApp) {
+    let (_, key) = app.tenant_with_key(&["instances:read"]);
+    for _ in 0..3 {
+        assert_eq!(app.get("/v1/instances", &key).status, 200);
+    }
+    let id = uuid::Uuid::new_v4();
+    assert_eq!(app.get(&format!("/v1/instances/{id}"), &key).status, 404);
+    let res = app.request("GET", "/metrics", None, None);
+    assert_eq!(res.status, 200);
+    let text = res.body;
+    let line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("hydracore_http_requests_total{")
+                && l.contains("route=\"/v1/instances\"")
+                && l.contains("status=\"200\"")
+        })
+        .unwrap_or_else(|| panic!("no request counter in:\n{text}"));
+    assert!(line.ends_with(" 3"), "{line}");
+    // Labels are route patterns, never raw paths with ids.
+    assert!(text.contains("route=\"/v1/instances/{instance_id}\""));
+    assert!(!text.contains(&id.to_string()));
+    assert!(text.contains("hydracore_http_request_duration_seconds_bucket"));
+    for gauge in [
+        "hydracore_db_pool_connections",
+        "hydracore_mcp_call_log_backlog",
+        "hydracore_mcp_call_log_dropped",
+        "hydracore_rate_limit_rejections_total",
+    ] {
+        assert!(text.contains(gauge), "{gauge} missing");
+    }
+    assert!(text.trim_end().ends_with("# EOF"));
+}
+
 api_tests!(
+    metrics_count_requests_by_route,
     scopes_lists_the_catalogue,
     probes_answer_without_credentials,
     live_spec_matches_the_snapshot_and_documents_every_route,

@@ -10,6 +10,7 @@ pub use hydracore_wire as dto;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod metrics;
 pub mod paged;
 mod routes;
 pub mod spec;
@@ -124,6 +125,7 @@ pub fn openapi_json() -> String {
 pub fn app(
     state: AppState,
     spec: Bytes,
+    metrics: ActixData<metrics::Metrics>,
 ) -> actix_web::App<
     impl ServiceFactory<
         ServiceRequest,
@@ -135,6 +137,7 @@ pub fn app(
 > {
     actix_web::App::new()
         .app_data(ActixData::new(state))
+        .app_data(metrics)
         .app_data(PayloadConfig::new(extract::MAX_BODY_BYTES))
         .wrap_api()
         .configure(configure_api)
@@ -150,6 +153,7 @@ pub fn app(
                 }
             }),
         )
+        .route("/metrics", actix_web::web::get().to(metrics::scrape))
         .route(
             "/docs",
             actix_web::web::get().to(|| async {

@@ -128,7 +128,7 @@ pub fn mcp_cipher(settings: &Settings) -> anyhow::Result<Cipher> {
 ///
 /// # Errors
 /// A bad signing key (see [`jwt_secret`]).
-pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<AppState> {
+pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<Composition> {
     let clock: SharedClock = Arc::new(SystemClock);
     let shared = Arc::new(store.clone());
     let keys = KeyService::new(shared.clone(), clock.clone());
@@ -151,16 +151,18 @@ pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<AppSt
         settings.serve.rate_limit_per_seconds,
     )
     .map_err(|e| anyhow::anyhow!("the default rate limit: {}", e.message))?;
-    let limiter: Arc<dyn hydracore_keys::RateLimiter> = match &settings.serve.redis_url {
-        Some(url) => {
-            let shared = hydracore_ratelimit::RedisLimiter::connect(url)
-                .await
-                .context("connecting to Redis (REDIS_URL) for shared rate limits")?;
-            tracing::info!("rate limits are shared through Redis");
-            Arc::new(shared)
-        }
-        None => Arc::new(hydracore_ratelimit::InProcessLimiter::new()),
-    };
+    let (limiter, fallbacks): (Arc<dyn hydracore_keys::RateLimiter>, _) =
+        match &settings.serve.redis_url {
+            Some(url) => {
+                let shared = hydracore_ratelimit::RedisLimiter::connect(url)
+                    .await
+                    .context("connecting to Redis (REDIS_URL) for shared rate limits")?;
+                tracing::info!("rate limits are shared through Redis");
+                let fallbacks = shared.fallbacks.clone();
+                (Arc::new(shared), Some(fallbacks))
+            }
+            None => (Arc::new(hydracore_ratelimit::InProcessLimiter::new()), None),
+        };
     let mut state = AppState {
         idempotency: shared.clone(),
         clock: clock.clone(),
@@ -200,7 +202,17 @@ pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<AppSt
         store: store.clone(),
         state: state.clone(),
     });
-    Ok(state)
+    Ok(Composition {
+        state,
+        limiter_fallbacks: fallbacks,
+    })
+}
+
+/// The services, and what operators watch of them.
+pub struct Composition {
+    pub state: AppState,
+    /// Rate-limit decisions taken locally because Redis did not answer (with Redis).
+    pub limiter_fallbacks: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// Stands in until the real smoke test, which needs the finished state, is wired.
@@ -209,6 +221,52 @@ struct NoSmoke;
 impl hydracore_http::Smoke for NoSmoke {
     fn run(&self) -> futures_util::future::BoxFuture<'_, Vec<hydracore_http::SmokeStep>> {
         Box::pin(async { Vec::new() })
+    }
+}
+
+/// The figures `/metrics` reads at scrape time.
+struct ServerGauges {
+    store: Store,
+    log: CallLogWriter,
+    fallbacks: Option<Arc<std::sync::atomic::AtomicU64>>,
+}
+
+impl hydracore_http::metrics::Gauges for ServerGauges {
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "gauges are floats in Prometheus"
+    )]
+    fn read(&self) -> Vec<(&'static str, &'static str, f64)> {
+        let (open, idle) = self.store.pool_status();
+        vec![
+            (
+                "db_pool_connections",
+                "Database connections open",
+                open as f64,
+            ),
+            (
+                "db_pool_idle_connections",
+                "Database connections idle",
+                idle as f64,
+            ),
+            (
+                "mcp_call_log_backlog",
+                "MCP call-log records waiting to be written",
+                self.log.backlog() as f64,
+            ),
+            (
+                "mcp_call_log_dropped",
+                "MCP call-log records dropped since start (buffer full)",
+                self.log.dropped() as f64,
+            ),
+            (
+                "rate_limit_local_fallbacks",
+                "Rate-limit decisions taken locally because Redis did not answer",
+                self.fallbacks
+                    .as_ref()
+                    .map_or(0.0, |f| f.load(std::sync::atomic::Ordering::Relaxed) as f64),
+            ),
+        ]
     }
 }
 
@@ -233,7 +291,10 @@ impl Application {
                     hydracore_store::Backend::from_url(&settings.database_url).as_str()
                 )
             })?;
-        let state = compose(&store, &settings).await?;
+        let Composition {
+            state,
+            limiter_fallbacks,
+        } = compose(&store, &settings).await?;
         let keys = state.keys.clone();
         let flusher = keys.clone();
         let every = std::time::Duration::from_millis(settings.serve.usage_flush_ms.max(10));
@@ -246,6 +307,7 @@ impl Application {
             }
         });
         let (log_writer, drain) = CallLogWriter::new(state.calls.clone());
+        let log_writer_probe = log_writer.clone();
         actix_web::rt::spawn(drain);
         let mcp = hydracore_mcp::service(
             McpServices {
@@ -265,16 +327,26 @@ impl Application {
                 .collect(),
         );
         let spec = Bytes::from(hydracore_http::openapi_json());
+        let metrics = actix_web::web::Data::new(hydracore_http::metrics::Metrics::new(Arc::new(
+            ServerGauges {
+                store: store.clone(),
+                log: log_writer_probe,
+                fallbacks: limiter_fallbacks,
+            },
+        )));
         let listener = TcpListener::bind(&settings.serve.bind)
             .with_context(|| format!("binding {}", settings.serve.bind))?;
         let port = listener.local_addr()?.port();
         let mut server = HttpServer::new(move || {
-            hydracore_http::app(state.clone(), spec.clone())
+            hydracore_http::app(state.clone(), spec.clone(), metrics.clone())
                 .service(
                     actix_web::web::scope("/mcp")
                         .wrap(actix_web::middleware::from_fn(hydracore_http::authenticate))
                         .service(mcp.clone().scope()),
                 )
+                .wrap(actix_web::middleware::from_fn(
+                    hydracore_http::metrics::record,
+                ))
                 .wrap(TracingLogger::default())
         })
         .listen(listener)?
