@@ -12,6 +12,16 @@ use hydracore_auth::AuthError;
 use crate::AppState;
 use crate::error::ApiError;
 
+/// The application state of a request.
+///
+/// # Errors
+/// An app built without it: a programming error, answered 500.
+pub fn app_state(req: &ServiceRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::Internal("application state missing".into()))
+}
+
 /// The credential of a request: `X-Api-Key`, or `Authorization: Bearer <key or access
 /// token>`.
 fn credential(req: &ServiceRequest) -> Option<String> {
@@ -34,10 +44,7 @@ pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .cloned()
-        .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+    let state = app_state(&req)?;
     let principal = match credential(&req) {
         None => return Err(ApiError::from(AuthError::Missing).into()),
         Some(c) if c.is_empty() => return Err(ApiError::from(AuthError::Missing).into()),
@@ -78,10 +85,7 @@ pub async fn ops_authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .cloned()
-        .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+    let state = app_state(&req)?;
     let Some(ops) = state.ops.as_deref() else {
         return Err(ApiError::Unauthorized(
             "The internal ops surface is closed: HYDRACORE_OPS_TOKEN is not set",

@@ -16,7 +16,6 @@ use hydracore_core::idempotency::Begin;
 use ring::digest::{SHA256, digest};
 use serde_json::json;
 
-use crate::AppState;
 use crate::error::{ApiError, ErrorItem};
 
 /// The longest accepted key.
@@ -69,10 +68,7 @@ pub async fn idempotency(
         ))
         .into());
     }
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .cloned()
-        .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+    let state = crate::auth::app_state(&req)?;
     let body = req.extract::<web::Bytes>().await?;
     let print = fingerprint(&req, &body);
     req.set_payload(Payload::from(body));
