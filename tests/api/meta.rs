@@ -187,6 +187,17 @@ fn swagger_ui_is_served_offline(app: &TestApp) {
     assert_eq!(app.request("GET", "/docs", None, None).status, 308);
 }
 
+fn redoc_is_served_offline(app: &TestApp) {
+    let page = app.request("GET", "/redoc", None, None);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<redoc spec-url=\"/openapi.json\">"));
+    assert!(page.body.contains("/redoc/redoc.standalone.js"));
+    assert!(!page.body.contains("http"), "no external asset");
+    let js = app.request("GET", "/redoc/redoc.standalone.js", None, None);
+    assert_eq!(js.status, 200);
+    assert!(js.body.len() > 1_000_000);
+}
+
 fn metrics_count_requests_by_route(app: &TestApp) {
     let (_, key) = app.tenant_with_key(&["instances:read"]);
     for _ in 0..3 {
@@ -227,4 +238,5 @@ api_tests!(
     probes_answer_without_credentials,
     live_spec_matches_the_snapshot_and_documents_every_route,
     swagger_ui_is_served_offline,
+    redoc_is_served_offline,
 );

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub use hydracore_wire as dto;
+mod docs_ui;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
@@ -121,6 +122,7 @@ pub fn openapi_json() -> String {
 }
 
 /// The application: every route, the spec at `/openapi.json`, Swagger UI at `/docs`,
+/// ReDoc at `/redoc`,
 /// and FastAPI-shaped errors for unknown routes and bad input.
 pub fn app(
     state: AppState,
@@ -154,6 +156,7 @@ pub fn app(
             }),
         )
         .route("/metrics", actix_web::web::get().to(metrics::scrape))
+        .configure(docs_ui::configure)
         .route(
             "/docs",
             actix_web::web::get().to(|| async {
