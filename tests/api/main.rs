@@ -7,6 +7,7 @@
 )]
 
 mod auth;
+mod clients;
 mod credentials;
 mod errors;
 mod idempotency;

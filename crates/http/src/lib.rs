@@ -13,6 +13,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod metrics;
 pub mod paged;
+pub mod reference;
 mod routes;
 pub mod spec;
 
@@ -137,6 +138,11 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let reference = Bytes::from(
+        serde_json::from_slice::<serde_json::Value>(&spec)
+            .map(|v| reference::render(&v))
+            .unwrap_or_default(),
+    );
     actix_web::App::new()
         .app_data(ActixData::new(state))
         .app_data(metrics)
@@ -156,6 +162,17 @@ pub fn app(
             }),
         )
         .route("/metrics", actix_web::web::get().to(metrics::scrape))
+        .route(
+            "/docs/api",
+            actix_web::web::get().to(move || {
+                let page = reference.clone();
+                async move {
+                    HttpResponse::Ok()
+                        .content_type("text/html; charset=utf-8")
+                        .body(page)
+                }
+            }),
+        )
         .configure(docs_ui::configure)
         .route(
             "/docs",

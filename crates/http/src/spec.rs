@@ -57,6 +57,13 @@ fn strip_dto_suffix(v: &mut Value) {
     }
 }
 
+/// A `$ref` as it reads once `Dto` suffixes are gone (they are stripped first).
+fn schema_ref_without_dto(schema: &Value) -> Value {
+    let mut s = schema.clone();
+    strip_dto_suffix(&mut s);
+    s
+}
+
 /// Properties that are not required are nullable: the server writes `null` for them
 /// and accepts `null` in requests.
 fn mark_nullable(schema: &mut Value) {
@@ -209,8 +216,13 @@ pub fn finish(mut spec: Value) -> Value {
             "title": "HydraCore control plane",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Tenants, API keys with scopes, agent instances and their runtime images.\n\nAuthenticate with an API key (`X-Api-Key: hc_live_...`, or `Authorization: Bearer hc_live_...`) or a user's access token (`Authorization: Bearer <jwt>` from `POST /auth/login`). Errors follow FastAPI's shape: `{\"detail\": \"...\"}`, and for 422 a list of `{type, loc, msg, input}` items.",
-            "license": { "name": "Apache-2.0" }
+            "license": { "name": "Apache-2.0" },
+            "contact": { "name": "HydraCore maintainers" }
         }),
+    );
+    root.insert(
+        "servers".into(),
+        json!([{ "url": "/", "description": "The server that serves this document" }]),
     );
     root.insert(
         "tags".into(),
@@ -235,6 +247,27 @@ pub fn finish(mut spec: Value) -> Value {
                         finish_operation(method, op);
                     }
                 }
+            }
+        }
+    }
+    // Every request body gets an example, built from its schema's field examples.
+    let schemas = root
+        .get("components")
+        .and_then(|c| c.get("schemas"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(Value::Object(paths)) = root.get_mut("paths") {
+        for op in paths
+            .values_mut()
+            .filter_map(Value::as_object_mut)
+            .flat_map(|ops| ops.values_mut())
+        {
+            if let Some(media) = op.pointer_mut("/requestBody/content/application~1json")
+                && let Some(schema) = media.get("schema").cloned()
+            {
+                let renamed = schema_ref_without_dto(&schema);
+                media["example"] = crate::reference::example(&renamed, &schemas, 0);
             }
         }
     }
