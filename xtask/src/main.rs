@@ -5,12 +5,15 @@
 //! - `layers`: fail when a crate depends on a layer it must not know (checked on the
 //!   resolved dependency graph, transitively).
 //! - `ci`: fmt, clippy, layers, openapi --check and the tests, as `.ci/run` does.
+//! - `bench [--sqlite] [--seconds N]`: the side-by-side benchmark (see `bench.rs`).
 //!
 //! Depends on no workspace crate: it drives `cargo`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+
+mod bench;
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -273,9 +276,10 @@ fn main() -> ExitCode {
         ["openapi", "--check"] => openapi(true),
         ["layers"] => layers(),
         ["ci"] => ci(),
+        ["bench", rest @ ..] => bench::run(&root(), rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\n  openapi [--check]  refresh (or check) docs/openapi.json\n  layers             check the crate dependency rules\n  ci                 fmt, clippy, layers, openapi --check, tests"
+                "usage: cargo xtask <task>\n\n  openapi [--check]  refresh (or check) docs/openapi.json\n  layers             check the crate dependency rules\n  ci                 fmt, clippy, layers, openapi --check, tests\n  bench [--sqlite] [--seconds N]\n                     ours vs the FastAPI peer vs pgbench, on this machine"
             );
             return ExitCode::from(2);
         }

@@ -1,0 +1,388 @@
+//! `cargo xtask bench [--sqlite] [--seconds N]`: our release server against the
+//! FastAPI peer (`shared/bench/peer-fastapi`) and against PostgreSQL's own ceiling
+//! (pgbench replaying the peer's SQL), in one run on this machine. Prints a table and
+//! writes `target/bench/<run>/results.json`. Compare ratios, never numbers across runs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+const OURS: u16 = 8901;
+const PEER: u16 = 8900;
+const PG: &str = "postgres://postgres@127.0.0.1:5432";
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+/// A process started by a script (the peer), stopped when dropped.
+struct Pid(u32);
+
+impl Drop for Pid {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.to_string()])
+            .status();
+    }
+}
+
+fn require(tool: &str) -> Result<()> {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()?;
+    if !found.status.success() {
+        bail!("`{tool}` is needed (Debian: apt-get install {tool})");
+    }
+    Ok(())
+}
+
+fn output(cmd: &mut Command) -> Result<String> {
+    let shown = format!("{cmd:?}");
+    let out = cmd.output().with_context(|| format!("running {shown}"))?;
+    if !out.status.success() {
+        bail!("{shown} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn wait_healthy(port: u16) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let ok = Command::new("curl")
+            .args(["-fs", &format!("http://127.0.0.1:{port}/healthz")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("nothing healthy on port {port}")
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// RSS of a process and all its descendants.
+fn tree_rss_kib(pid: u32) -> u64 {
+    let children = Command::new("pgrep")
+        .args(["-P", &pid.to_string()])
+        .output();
+    let mut total = rss_kib(pid);
+    if let Ok(out) = children {
+        for child in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            if let Ok(c) = child.parse() {
+                total += tree_rss_kib(c);
+            }
+        }
+    }
+    total
+}
+
+fn wrk(port: u16, script: &Path, mode: &str, targets: &Path, seconds: u64) -> Result<Value> {
+    let out = output(
+        Command::new("wrk")
+            .args(["-t2", "-c64", &format!("-d{seconds}s"), "-s"])
+            .arg(script)
+            .arg(format!("http://127.0.0.1:{port}"))
+            .env("MODE", mode)
+            .env("TARGETS", targets),
+    )?;
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("RESULT "))
+        .context("wrk printed no RESULT")?;
+    let mut v = serde_json::Map::new();
+    for pair in line.trim_start_matches("RESULT ").split_whitespace() {
+        if let Some((k, val)) = pair.split_once('=') {
+            v.insert(k.to_owned(), json!(val.parse::<f64>().unwrap_or(0.0)));
+        }
+    }
+    Ok(Value::Object(v))
+}
+
+fn pgbench(script: &Path, seconds: u64) -> Result<f64> {
+    let out = output(
+        Command::new("pgbench")
+            .args([
+                "-n",
+                "-c",
+                "16",
+                "-j",
+                "2",
+                "-T",
+                &seconds.to_string(),
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-f",
+            ])
+            .arg(script)
+            .arg("bench_peer"),
+    )?;
+    out.lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse().ok())
+        .context("pgbench printed no tps")
+}
+
+/// Seeds 10 tenants x 1 key x 100 instances through the CLI and the public API;
+/// returns the targets file (`<key> <instance id>`, interleaved across tenants).
+fn seed(bin: &Path, db: &str, work: &Path) -> Result<PathBuf> {
+    let mut per_tenant: Vec<(String, Vec<String>)> = Vec::new();
+    for t in 0..10 {
+        let tenant: Value = serde_json::from_str(&output(
+            Command::new(bin)
+                .args(["tenants", "create", "--name", &format!("bench-{t}")])
+                .env("DATABASE_URL", db),
+        )?)?;
+        let id = tenant["id"].as_str().context("tenant id")?.to_owned();
+        let key: Value = serde_json::from_str(&output(
+            Command::new(bin)
+                .args([
+                    "keys",
+                    "mint",
+                    "--tenant",
+                    &id,
+                    "--name",
+                    "bench",
+                    "--scopes",
+                    "instances:*",
+                ])
+                .env("DATABASE_URL", db),
+        )?)?;
+        let key = key["key"].as_str().context("key")?.to_owned();
+        let mut curl = Command::new("curl");
+        curl.arg("-sf");
+        for i in 0..100 {
+            if i > 0 {
+                curl.arg("--next").arg("-sf");
+            }
+            curl.args([
+                "-w", "\n", "-X", "POST",
+                "-H", &format!("X-Api-Key: {key}"),
+                "-H", "Content-Type: application/json",
+                "-d", &format!(r#"{{"name":"seed-{i}","runtime_image":"ghcr.io/acme/api:1.4.2","config":{{"cpu":1,"memory_mb":512}}}}"#),
+                &format!("http://127.0.0.1:{OURS}/v1/instances"),
+            ]);
+        }
+        let ids: Vec<String> = output(&mut curl)?
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|v| v["id"].as_str().map(str::to_owned))
+            .collect();
+        if ids.len() != 100 {
+            bail!("seeding tenant {t} created {} instances", ids.len());
+        }
+        per_tenant.push((key, ids));
+    }
+    let mut lines = String::new();
+    for i in 0..100 {
+        for (key, ids) in &per_tenant {
+            lines.push_str(&format!("{key} {}\n", ids[i]));
+        }
+    }
+    let path = work.join("targets-ours.txt");
+    std::fs::write(&path, lines)?;
+    Ok(path)
+}
+
+pub fn run(root: &Path, args: &[&str]) -> Result<()> {
+    let sqlite = args.contains(&"--sqlite");
+    let seconds: u64 = args
+        .iter()
+        .position(|a| *a == "--seconds")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    for tool in ["wrk", "pgbench", "psql", "curl", "pgrep"] {
+        require(tool)?;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(&cargo)
+        .current_dir(root)
+        .args(["build", "--release", "--package", "hydracore-server"])
+        .status()?;
+    if !built.success() {
+        bail!("the release build failed");
+    }
+    let bin = root.join("target/release/hydracore");
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let work = root.join(format!("target/bench/{stamp}"));
+    std::fs::create_dir_all(&work)?;
+    let (db, dbname) = if sqlite {
+        (format!("sqlite://{}/bench.db", work.display()), None)
+    } else {
+        let name = format!("hc_bench_{stamp}");
+        output(Command::new("psql").args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ]))?;
+        (format!("{PG}/{name}"), Some(name))
+    };
+    let result = measure(root, &bin, &db, &work, seconds);
+    if let Some(name) = dbname {
+        let _ = output(Command::new("psql").args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-c",
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        ]));
+    }
+    result
+}
+
+fn measure(root: &Path, bin: &Path, db: &str, work: &Path, seconds: u64) -> Result<()> {
+    let log = std::fs::File::create(work.join("ours.log"))?;
+    let ours = Killed(
+        Command::new(bin)
+            .args(["serve", "--bind", &format!("127.0.0.1:{OURS}")])
+            .env("DATABASE_URL", db)
+            .env("HYDRACORE_DATA_DIR", work)
+            .env("HYDRACORE_RATE_LIMIT_REQUESTS", "1000000")
+            .env("HYDRACORE_RATE_LIMIT_PER_SECONDS", "1")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()?,
+    );
+    wait_healthy(OURS)?;
+    let ours_targets = seed(bin, db, work)?;
+    let peer_dir = root.join("../shared/bench/peer-fastapi");
+    let peer_work = work.join("peer");
+    output(
+        Command::new("bash")
+            .arg(peer_dir.join("run-peer.sh"))
+            .arg(&peer_work)
+            .arg(PEER.to_string()),
+    )?;
+    let peer = Pid(std::fs::read_to_string(peer_work.join("peer.pid"))?
+        .trim()
+        .parse()?);
+    let peer_targets = peer_work.join("targets.txt");
+    let bench_lua = peer_dir.join("bench.lua");
+    let context_lua = root.join("xtask/bench/context.lua");
+
+    let mut rows = Vec::new();
+    for mode in ["healthz", "list", "get", "post", "context"] {
+        let script = if mode == "context" {
+            &context_lua
+        } else {
+            &bench_lua
+        };
+        // Warm both up, then measure them alternately.
+        wrk(OURS, script, mode, &ours_targets, 2)?;
+        let peer = if mode == "context" {
+            None
+        } else {
+            wrk(PEER, script, mode, &peer_targets, 2)?;
+            Some(wrk(PEER, script, mode, &peer_targets, seconds)?)
+        };
+        let ours_run = wrk(OURS, script, mode, &ours_targets, seconds)?;
+        let ceiling = match mode {
+            "list" | "get" | "post" => Some(pgbench(
+                &root.join(format!("xtask/bench/{mode}.sql")),
+                seconds,
+            )?),
+            _ => None,
+        };
+        rows.push(json!({"mode": mode, "ours": ours_run, "peer": peer, "pgbench_tps": ceiling}));
+    }
+    let ours_rss = rss_kib(ours.0.id());
+    let peer_rss = tree_rss_kib(peer.0);
+    drop(peer);
+
+    let healthz = rows[0]["ours"]["rps"].as_f64().unwrap_or(0.0);
+    println!(
+        "{:<8} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9} {:>10} {:>8}",
+        "route",
+        "ours rps",
+        "peer rps",
+        "x peer",
+        "ours p99",
+        "peer p99",
+        "p99 ratio",
+        "pgbench",
+        "x pgb"
+    );
+    for r in &mut rows {
+        let o = r["ours"]["rps"].as_f64().unwrap_or(0.0);
+        let p = r["peer"]["rps"].as_f64();
+        let op99 = r["ours"]["p99_ms"].as_f64().unwrap_or(0.0);
+        let pp99 = r["peer"]["p99_ms"].as_f64();
+        let ceil = r["pgbench_tps"].as_f64();
+        let vs_peer = p.map(|p| o / p);
+        let vs_pgb = ceil.map(|c| o / c);
+        let p99_ratio = pp99.map(|pp| op99 / pp);
+        r["ratio_vs_peer"] = json!(vs_peer);
+        r["ratio_vs_pgbench"] = json!(vs_pgb);
+        r["p99_ratio_vs_peer"] = json!(p99_ratio);
+        if r["mode"] == "context" {
+            r["ratio_vs_own_healthz"] = json!(o / healthz.max(1.0));
+        }
+        let f = |v: Option<f64>, d: usize| v.map_or("-".to_owned(), |x| format!("{x:.d$}"));
+        println!(
+            "{:<8} {:>10.0} {:>10} {:>8} {:>9.2} {:>9} {:>9} {:>10} {:>8}",
+            r["mode"].as_str().unwrap_or_default(),
+            o,
+            f(p, 0),
+            f(vs_peer, 2),
+            op99,
+            f(pp99, 2),
+            f(p99_ratio, 2),
+            f(ceil, 0),
+            f(vs_pgb, 2)
+        );
+    }
+    println!(
+        "context vs own healthz: {:.2}",
+        rows[4]["ratio_vs_own_healthz"].as_f64().unwrap_or(0.0)
+    );
+    println!(
+        "RSS after the run: ours {:.1} MiB, peer {:.1} MiB",
+        ours_rss as f64 / 1024.0,
+        peer_rss as f64 / 1024.0
+    );
+    let results = json!({
+        "backend": if db.starts_with("sqlite") { "sqlite" } else { "postgres" },
+        "seconds": seconds,
+        "wrk": "-t2 -c64",
+        "rows": rows,
+        "rss_mib": {"ours": ours_rss as f64 / 1024.0, "peer": peer_rss as f64 / 1024.0},
+    });
+    let path = work.join("results.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&results)?)?;
+    println!("wrote {}", path.display());
+    drop(ours);
+    Ok(())
+}
