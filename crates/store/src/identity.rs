@@ -50,6 +50,18 @@ impl TryFrom<UserRow> for User {
     }
 }
 
+/// The column values of a membership row, from the schema module `$s`.
+macro_rules! membership_values {
+    ($s:ident, $tenant:expr, $user:expr, $role:expr, $at:expr) => {
+        (
+            $s::memberships::tenant_id.eq(DbId($tenant)),
+            $s::memberships::user_id.eq(DbId($user)),
+            $s::memberships::role.eq($role.as_str()),
+            $s::memberships::created_at.eq(DbTime($at)),
+        )
+    };
+}
+
 fn role(s: &str) -> Result<Role, RepoError> {
     s.parse::<Role>().map_err(corrupt)
 }
@@ -74,11 +86,12 @@ impl UserRepository for Store {
                     .execute(conn)
                     .await?;
                 diesel::insert_into(s::memberships::table)
-                    .values((
-                        s::memberships::tenant_id.eq(DbId(tenant.id.0)),
-                        s::memberships::user_id.eq(DbId(user.id.0)),
-                        s::memberships::role.eq(Role::Owner.as_str()),
-                        s::memberships::created_at.eq(DbTime(user.created_at)),
+                    .values(membership_values!(
+                        s,
+                        tenant.id.0,
+                        user.id.0,
+                        Role::Owner,
+                        user.created_at
                     ))
                     .execute(conn)
                     .await?;
@@ -168,11 +181,12 @@ impl MembershipRepository for Store {
                     .execute(conn)
                     .await?;
                 diesel::insert_into(s::memberships::table)
-                    .values((
-                        s::memberships::tenant_id.eq(DbId(tenant.id.0)),
-                        s::memberships::user_id.eq(DbId(owner.0)),
-                        s::memberships::role.eq(Role::Owner.as_str()),
-                        s::memberships::created_at.eq(DbTime(tenant.created_at)),
+                    .values(membership_values!(
+                        s,
+                        tenant.id.0,
+                        owner.0,
+                        Role::Owner,
+                        tenant.created_at
                     ))
                     .execute(conn)
                     .await?;
@@ -185,11 +199,12 @@ impl MembershipRepository for Store {
     async fn insert(&self, m: &Membership) -> Result<(), RepoError> {
         db!(self, |conn, s| {
             diesel::insert_into(s::memberships::table)
-                .values((
-                    s::memberships::tenant_id.eq(DbId(m.tenant_id.0)),
-                    s::memberships::user_id.eq(DbId(m.user_id.0)),
-                    s::memberships::role.eq(m.role.as_str()),
-                    s::memberships::created_at.eq(DbTime(m.created_at)),
+                .values(membership_values!(
+                    s,
+                    m.tenant_id.0,
+                    m.user_id.0,
+                    m.role,
+                    m.created_at
                 ))
                 .execute(conn)
                 .await
