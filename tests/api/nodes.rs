@@ -160,3 +160,102 @@ fn an_unreachable_redis_fails_open_and_the_node_recovers() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+#[test]
+fn a_revoked_key_is_refused_by_every_node_within_a_second() {
+    let Some(app) = spawn_app_with(Backend::Postgres, |_| {}) else {
+        return;
+    };
+    let peer = app.peer(|_| {});
+    let (_, admin) = app.tenant_with_key(&["api-keys:*", "instances:read"]);
+    let minted = app
+        .post(
+            "/v1/api-keys",
+            &admin,
+            &json!({"name": "cached", "scopes": ["instances:read"]}),
+        )
+        .json();
+    let key = minted["key"].as_str().unwrap();
+    // Both nodes have resolved (and cached) the key.
+    for _ in 0..3 {
+        assert_eq!(get_at(&app, &app.address, "/v1/instances", key), 200);
+        assert_eq!(get_at(&app, &peer.address, "/v1/instances", key), 200);
+    }
+    // The nodes do serve keys from their caches: a revocation written behind their back
+    // (no announcement) is not seen at once...
+    let quiet = app
+        .post(
+            "/v1/api-keys",
+            &admin,
+            &json!({"name": "quiet", "scopes": ["instances:read"]}),
+        )
+        .json();
+    let quiet_key = quiet["key"].as_str().unwrap();
+    assert_eq!(get_at(&app, &peer.address, "/v1/instances", quiet_key), 200);
+    let quiet_id =
+        hydracore_keys::ApiKeyId(uuid::Uuid::parse_str(quiet["id"].as_str().unwrap()).unwrap());
+    let tenant = app
+        .block_on(hydracore_keys::KeyRepository::find_by_hash(
+            &app.store,
+            &hydracore_keys::KeySecret::hash_presented(quiet_key).unwrap(),
+        ))
+        .unwrap()
+        .unwrap()
+        .tenant_id;
+    app.block_on(hydracore_keys::KeyRepository::revoke(
+        &app.store,
+        tenant,
+        quiet_id,
+        time::OffsetDateTime::now_utc(),
+    ))
+    .unwrap();
+    assert_eq!(get_at(&app, &peer.address, "/v1/instances", quiet_key), 200);
+    // ... while one made through the API is announced and refused everywhere.
+    let revoked_at = std::time::Instant::now();
+    assert_eq!(
+        app.delete(
+            &format!("/v1/api-keys/{}", minted["id"].as_str().unwrap()),
+            &admin
+        )
+        .status,
+        204
+    );
+    loop {
+        if get_at(&app, &peer.address, "/v1/instances", key) == 401 {
+            break;
+        }
+        assert!(
+            revoked_at.elapsed() < std::time::Duration::from_secs(1),
+            "the other node still accepts the key"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(get_at(&app, &app.address, "/v1/instances", key), 401);
+    // A changed scope set applies on every node just as fast.
+    let second = app
+        .post(
+            "/v1/api-keys",
+            &admin,
+            &json!({"name": "rescoped", "scopes": ["instances:read"]}),
+        )
+        .json();
+    let k2 = second["key"].as_str().unwrap();
+    assert_eq!(get_at(&app, &peer.address, "/v1/instances", k2), 200);
+    let changed = std::time::Instant::now();
+    let patched = app.patch(
+        &format!("/v1/api-keys/{}", second["id"].as_str().unwrap()),
+        &admin,
+        &json!({"scopes": ["api-keys:read"]}),
+    );
+    assert_eq!(patched.status, 200);
+    loop {
+        if get_at(&app, &peer.address, "/v1/instances", k2) == 403 {
+            break;
+        }
+        assert!(
+            changed.elapsed() < std::time::Duration::from_secs(1),
+            "the other node kept the old scopes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

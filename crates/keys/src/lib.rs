@@ -19,7 +19,7 @@ use hydracore_tenants::TenantId;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-pub use ports::KeyRepository;
+pub use ports::{KeyEvents, KeyRepository};
 pub use ratelimit::{Decision, RateLimiter};
 pub use secret::{KEY_PREFIX, KeyHash, KeySecret};
 
@@ -192,6 +192,66 @@ pub struct KeyService {
     /// and [`KeyService::flush_usage`] writes it in one batch, so a read request never
     /// writes.
     usage: Arc<std::sync::Mutex<std::collections::HashMap<ApiKeyId, OffsetDateTime>>>,
+    cache: Option<Arc<KeyCache>>,
+    events: Option<Arc<dyn KeyEvents>>,
+}
+
+/// Resolved keys by the hash of their plaintext. Entries live at most `ttl`, are
+/// dropped at once when this node changes a key, and when any node announces a change
+/// ([`KeyService::forget`]). While the change feed is down the cache is not used.
+pub struct KeyCache {
+    entries: std::sync::RwLock<std::collections::HashMap<KeyHash, (ApiKey, std::time::Instant)>>,
+    ttl: std::time::Duration,
+    live: std::sync::atomic::AtomicBool,
+}
+
+impl KeyCache {
+    /// The most keys kept; past it the cache starts over.
+    const CAPACITY: usize = 100_000;
+
+    pub fn new(ttl: std::time::Duration, live: bool) -> Self {
+        Self {
+            entries: std::sync::RwLock::default(),
+            ttl,
+            live: std::sync::atomic::AtomicBool::new(live),
+        }
+    }
+
+    fn get(&self, hash: &KeyHash) -> Option<ApiKey> {
+        if !self.live.load(std::sync::atomic::Ordering::Acquire) {
+            return None;
+        }
+        let entries = self.entries.read().ok()?;
+        let (key, at) = entries.get(hash)?;
+        (at.elapsed() < self.ttl).then(|| key.clone())
+    }
+
+    fn put(&self, hash: KeyHash, key: ApiKey) {
+        if !self.live.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
+        if let Ok(mut entries) = self.entries.write() {
+            if entries.len() >= Self::CAPACITY {
+                entries.clear();
+            }
+            entries.insert(hash, (key, std::time::Instant::now()));
+        }
+    }
+
+    fn forget(&self, id: ApiKeyId) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.retain(|_, (k, _)| k.id != id);
+        }
+    }
+
+    /// Turns the cache on (the change feed is connected) or off (it is not: every
+    /// key is read from the store until it is back).
+    pub fn set_live(&self, live: bool) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.clear();
+        }
+        self.live.store(live, std::sync::atomic::Ordering::Release);
+    }
 }
 
 const MAX_NAME: usize = 100;
@@ -263,6 +323,34 @@ impl KeyService {
             repo,
             clock,
             usage: Arc::default(),
+            cache: None,
+            events: None,
+        }
+    }
+
+    /// Caches resolved keys in `cache`, and announces changes through `events`.
+    #[must_use]
+    pub fn with_cache(mut self, cache: Arc<KeyCache>, events: Option<Arc<dyn KeyEvents>>) -> Self {
+        self.cache = Some(cache);
+        self.events = events;
+        self
+    }
+
+    /// Drops a key from this node's cache (another node changed it).
+    pub fn forget(&self, id: ApiKeyId) {
+        if let Some(cache) = &self.cache {
+            cache.forget(id);
+        }
+    }
+
+    /// After a change: drop the key here and tell the other nodes.
+    async fn changed(&self, id: ApiKeyId) {
+        self.forget(id);
+        if let Some(events) = &self.events
+            && let Err(e) = events.key_changed(id).await
+        {
+            // The change is saved; other nodes' entries still expire with the TTL.
+            let _ = e;
         }
     }
 
@@ -345,6 +433,7 @@ impl KeyService {
             .rotate(id, old_expires_at, &key, &secret.hash())
             .await?
         {
+            self.changed(id).await;
             Ok(MintedKey { key, secret })
         } else {
             Err(KeyError::NotFound)
@@ -403,11 +492,21 @@ impl KeyService {
         let Some(hash) = KeySecret::hash_presented(presented) else {
             return Err(VerifyError::Unknown);
         };
-        let key = self
-            .repo
-            .find_by_hash(&hash)
-            .await?
-            .ok_or(VerifyError::Unknown)?;
+        let cached = self.cache.as_ref().and_then(|c| c.get(&hash));
+        let key = match cached {
+            Some(key) => key,
+            None => {
+                let key = self
+                    .repo
+                    .find_by_hash(&hash)
+                    .await?
+                    .ok_or(VerifyError::Unknown)?;
+                if let Some(cache) = &self.cache {
+                    cache.put(hash, key.clone());
+                }
+                key
+            }
+        };
         let now = self.clock.now();
         key.state_at(now)?;
         if let Ok(mut pending) = self.usage.lock() {
@@ -465,6 +564,7 @@ impl KeyService {
             key.rate_limit = rate_limit;
         }
         if self.repo.update(&key).await? {
+            self.changed(key.id).await;
             Ok(key)
         } else {
             Err(KeyError::NotFound)
@@ -477,6 +577,7 @@ impl KeyService {
     /// `NotFound` for an unknown, already revoked or other tenant's key.
     pub async fn revoke(&self, tenant: TenantId, id: ApiKeyId) -> Result<(), KeyError> {
         if self.repo.revoke(tenant, id, self.clock.now()).await? {
+            self.changed(id).await;
             Ok(())
         } else {
             Err(KeyError::NotFound)

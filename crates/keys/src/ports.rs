@@ -53,3 +53,14 @@ pub trait KeyRepository: Send + Sync {
     /// Records when keys were last used; later instants win, earlier ones are ignored.
     async fn record_usage(&self, used: &[(ApiKeyId, OffsetDateTime)]) -> Result<(), RepoError>;
 }
+
+/// Tells every node that a key changed (revoked, rotated, re-scoped, re-limited), so
+/// nodes that cache resolved keys drop it at once.
+#[async_trait]
+pub trait KeyEvents: Send + Sync {
+    /// Announces that `id` changed.
+    ///
+    /// # Errors
+    /// Store failures: the change itself is already saved.
+    async fn key_changed(&self, id: ApiKeyId) -> Result<(), RepoError>;
+}

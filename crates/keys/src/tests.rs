@@ -188,3 +188,51 @@ async fn usage_is_written_only_when_flushed() {
     );
     assert_eq!(svc.flush_usage().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn cached_keys_are_dropped_when_changed_here_or_elsewhere() {
+    let repo = Arc::new(InMemoryKeyRepository::default());
+    let cache = Arc::new(KeyCache::new(std::time::Duration::from_secs(60), true));
+    let svc = KeyService::new(repo.clone(), Arc::new(SystemClock)).with_cache(cache.clone(), None);
+    let tenant = TenantId::new();
+    let minted = svc
+        .mint(tenant, Grantor::Operator, mint_req(&["instances:read"]))
+        .await
+        .unwrap();
+    svc.verify(minted.secret.expose()).await.unwrap();
+    // Revoked here: dropped at once.
+    svc.revoke(tenant, minted.key.id).await.unwrap();
+    assert!(matches!(
+        svc.verify(minted.secret.expose()).await,
+        Err(VerifyError::Revoked)
+    ));
+    // Revoked by another node: the cached entry serves until that node's announcement.
+    let other = svc
+        .mint(tenant, Grantor::Operator, mint_req(&["instances:read"]))
+        .await
+        .unwrap();
+    svc.verify(other.secret.expose()).await.unwrap();
+    repo.revoke(tenant, other.key.id, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert!(svc.verify(other.secret.expose()).await.is_ok());
+    svc.forget(other.key.id);
+    assert!(matches!(
+        svc.verify(other.secret.expose()).await,
+        Err(VerifyError::Revoked)
+    ));
+    // With the change feed down the cache is bypassed.
+    let third = svc
+        .mint(tenant, Grantor::Operator, mint_req(&["instances:read"]))
+        .await
+        .unwrap();
+    svc.verify(third.secret.expose()).await.unwrap();
+    cache.set_live(false);
+    repo.revoke(tenant, third.key.id, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert!(matches!(
+        svc.verify(third.secret.expose()).await,
+        Err(VerifyError::Revoked)
+    ));
+}

@@ -19,7 +19,7 @@ use hydracore_core::{SharedClock, SystemClock};
 use hydracore_http::{AppState, Readiness};
 use hydracore_instances::ports::RecordingRuntime;
 use hydracore_instances::{ImageService, InstanceService};
-use hydracore_keys::KeyService;
+use hydracore_keys::{KeyCache, KeyService};
 use hydracore_mcp::{CallLogWriter, Services as McpServices};
 use hydracore_mcp_creds::{Cipher, CredentialService, parse_hex_key};
 use hydracore_mcp_log::CallLogService;
@@ -131,7 +131,20 @@ pub fn mcp_cipher(settings: &Settings) -> anyhow::Result<Cipher> {
 pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<Composition> {
     let clock: SharedClock = Arc::new(SystemClock);
     let shared = Arc::new(store.clone());
-    let keys = KeyService::new(shared.clone(), clock.clone());
+    let postgres = hydracore_store::Backend::from_url(&settings.database_url)
+        == hydracore_store::Backend::Postgres;
+    // On PostgreSQL the cache goes live once the change feed listens (see `build`).
+    let key_cache = Arc::new(KeyCache::new(
+        std::time::Duration::from_secs(settings.serve.key_cache_ttl_secs),
+        !postgres && settings.serve.key_cache_ttl_secs > 0,
+    ));
+    let mut keys = KeyService::new(shared.clone(), clock.clone());
+    if settings.serve.key_cache_ttl_secs > 0 {
+        keys = keys.with_cache(
+            key_cache.clone(),
+            Some(shared.clone() as Arc<dyn hydracore_keys::KeyEvents>),
+        );
+    }
     let tokens = AccessTokens::new(
         jwt_secret(settings)?,
         time::Duration::seconds(i64::from(settings.serve.access_token_ttl_secs.max(1))),
@@ -205,6 +218,7 @@ pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<Compo
     Ok(Composition {
         state,
         limiter_fallbacks: fallbacks,
+        key_cache,
     })
 }
 
@@ -213,6 +227,8 @@ pub struct Composition {
     pub state: AppState,
     /// Rate-limit decisions taken locally because Redis did not answer (with Redis).
     pub limiter_fallbacks: Option<Arc<std::sync::atomic::AtomicU64>>,
+    /// Resolved API keys of this node.
+    pub key_cache: Arc<KeyCache>,
 }
 
 /// Stands in until the real smoke test, which needs the finished state, is wired.
@@ -294,7 +310,18 @@ impl Application {
         let Composition {
             state,
             limiter_fallbacks,
+            key_cache,
         } = compose(&store, &settings).await?;
+        if store.backend() == hydracore_store::Backend::Postgres
+            && settings.serve.key_cache_ttl_secs > 0
+        {
+            let keys = state.keys.clone();
+            actix_web::rt::spawn(hydracore_store::listen_key_changes(
+                settings.database_url.clone(),
+                move |id| keys.forget(hydracore_keys::ApiKeyId(id)),
+                move |live| key_cache.set_live(live),
+            ));
+        }
         let keys = state.keys.clone();
         let flusher = keys.clone();
         let every = std::time::Duration::from_millis(settings.serve.usage_flush_ms.max(10));

@@ -185,6 +185,15 @@ pub struct ServeArgs {
     /// this process (right for one node).
     #[arg(long, global = true, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// How long a resolved API key may be served from this node's cache, in seconds
+    /// (0: no cache). Changes drop it at once, on every node (PostgreSQL NOTIFY).
+    #[arg(
+        long,
+        global = true,
+        env = "HYDRACORE_KEY_CACHE_TTL_SECS",
+        default_value_t = 30
+    )]
+    pub key_cache_ttl_secs: u64,
     /// How often the API keys' `last_used_at` is written, in milliseconds.
     #[arg(
         long,
@@ -208,6 +217,7 @@ impl Default for ServeArgs {
             signup_enabled: true,
             usage_flush_ms: 10_000,
             redis_url: None,
+            key_cache_ttl_secs: 30,
             rate_limit_requests: 600,
             rate_limit_per_seconds: 60,
             ops_token: None,

@@ -11,6 +11,7 @@
 mod idempotency;
 mod identity;
 mod instances;
+mod key_events;
 mod keys;
 mod mcp_creds;
 mod mcp_log;
@@ -35,6 +36,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use hydracore_core::RepoError;
 
+pub use key_events::listen_key_changes;
 pub use types::{DbId, DbTime};
 
 type SqliteConn = SyncConnectionWrapper<diesel::SqliteConnection>;
