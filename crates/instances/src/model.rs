@@ -3,6 +3,7 @@ use std::str::FromStr;
 
 use hydracore_core::ValidationError;
 use hydracore_tenants::TenantId;
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -154,10 +155,91 @@ pub struct Instance {
     pub name: InstanceName,
     pub status: Status,
     pub runtime_image: String,
-    /// Always a JSON object.
-    pub config: serde_json::Value,
+    pub config: Config,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+}
+
+/// An instance's configuration: a JSON object, kept as its JSON text so that reading
+/// and answering it never builds a tree (it is only relayed).
+#[derive(Debug, Clone)]
+pub struct Config(Box<RawValue>);
+
+impl Config {
+    /// The most a configuration may take, serialised.
+    pub const MAX_BYTES: usize = 64 * 1024;
+
+    /// `{}`.
+    pub fn empty() -> Self {
+        Self::from_text("{}".to_owned()).unwrap_or_else(|_| unreachable!("`{{}}` is JSON"))
+    }
+
+    /// Checks a client's value: an object of at most [`Config::MAX_BYTES`] once
+    /// serialised.
+    ///
+    /// # Errors
+    /// Anything but an object (`dict_type`), or one too large (`too_long`).
+    pub fn from_value(value: &serde_json::Value) -> Result<Self, ValidationError> {
+        if !value.is_object() {
+            return Err(ValidationError::new(
+                "config",
+                "dict_type",
+                "Input should be a valid dictionary",
+                value.to_string(),
+            ));
+        }
+        let text = value.to_string();
+        if text.len() > Self::MAX_BYTES {
+            return Err(ValidationError::new(
+                "config",
+                "too_long",
+                format!(
+                    "config must be at most {} bytes of JSON (got {})",
+                    Self::MAX_BYTES,
+                    text.len()
+                ),
+                "{…}",
+            ));
+        }
+        Self::from_text(text).map_err(|e| ValidationError::new("config", "json_invalid", e, "{…}"))
+    }
+
+    /// Wraps stored JSON text (checked to be JSON, not parsed into a tree).
+    ///
+    /// # Errors
+    /// Text that is not JSON.
+    pub fn from_text(text: String) -> Result<Self, String> {
+        RawValue::from_string(text)
+            .map(Self)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The JSON text, to embed as it is in a response.
+    pub fn raw(&self) -> &RawValue {
+        &self.0
+    }
+
+    /// The JSON text, to embed as it is in a response.
+    pub fn into_raw(self) -> Box<RawValue> {
+        self.0
+    }
+
+    /// The value as a tree (for comparisons and tests; the serving path never needs it).
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::from_str(self.0.get()).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Equal when they hold the same JSON value, whatever the spacing or key order.
+impl PartialEq for Config {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str() || self.to_value() == other.to_value()
+    }
 }
 
 /// A runtime image's id.
@@ -234,13 +316,89 @@ pub fn parse_image_reference(raw: &str) -> Result<String, ValidationError> {
             raw,
         ));
     }
-    if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if !is_image_reference(raw) {
         return Err(ValidationError::new(
             "runtime_image",
             "string_pattern_mismatch",
-            "runtime_image must not contain whitespace or control characters",
+            "runtime_image must be an image reference: [registry/]path[:tag][@digest], \
+             e.g. `ghcr.io/acme/agent:1.4`",
             raw,
         ));
     }
     Ok(raw.to_owned())
+}
+
+/// The OCI distribution grammar of a reference: an optional registry
+/// (`host[:port]`), lowercase path components separated by `/` (each alphanumeric runs
+/// joined by `.`, `_`, `__` or dashes), then an optional `:tag` and `@algorithm:hex`.
+fn is_image_reference(raw: &str) -> bool {
+    let (rest, digest) = match raw.split_once('@') {
+        Some((rest, digest)) => (rest, Some(digest)),
+        None => (raw, None),
+    };
+    let valid_digest = digest.is_none_or(|d| {
+        d.split_once(':').is_some_and(|(alg, hex)| {
+            alg.starts_with(|c: char| c.is_ascii_alphabetic())
+                && alg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+._-".contains(&b))
+                && hex.len() >= 32
+                && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+    });
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[last_slash..].rfind(':') {
+        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+        None => (rest, None),
+    };
+    let valid_tag = tag.is_none_or(|t| {
+        (1..=128).contains(&t.len())
+            && t.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    });
+    let mut parts: Vec<&str> = name.split('/').collect();
+    if parts.len() > 1 && (parts[0].contains(['.', ':']) || parts[0] == "localhost") {
+        let host = parts.remove(0);
+        let (domain, port) = match host.split_once(':') {
+            Some((d, p)) => (d, Some(p)),
+            None => (host, None),
+        };
+        let valid_domain = domain.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+        let valid_port = port
+            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+        if !valid_domain || !valid_port {
+            return false;
+        }
+    }
+    let valid_path = parts.iter().all(|component| {
+        let bytes = component.as_bytes();
+        let edges_ok = bytes
+            .first()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && bytes
+                .last()
+                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        let chars_ok = bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(b));
+        // `.` and `_` separate runs singly (`__` is allowed); dashes may repeat.
+        let separators_ok = !component.contains("..")
+            && !component.contains("._")
+            && !component.contains("_.")
+            && !component.contains("___")
+            && !component.contains(".-")
+            && !component.contains("-.")
+            && !component.contains("_-")
+            && !component.contains("-_");
+        edges_ok && chars_ok && separators_ok
+    });
+    valid_digest && valid_tag && valid_path
 }

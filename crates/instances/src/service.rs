@@ -5,10 +5,7 @@ use hydracore_core::{Page, PageRequest, RepoError, SharedClock, ValidationError}
 use hydracore_tenants::TenantId;
 
 use crate::ports::{InstanceRepository, Runtime, RuntimeError, RuntimeImageRepository};
-use crate::{Channel, Instance, InstanceId, InstanceName, Status, parse_image_reference};
-
-/// The most a `config` object may take, serialised.
-pub const MAX_CONFIG_BYTES: usize = 64 * 1024;
+use crate::{Channel, Config, Instance, InstanceId, InstanceName, Status, parse_image_reference};
 
 /// What to create.
 #[derive(Debug, Clone, Default)]
@@ -80,27 +77,6 @@ pub struct InstanceService {
     default_image: String,
 }
 
-fn parse_config(config: serde_json::Value) -> Result<serde_json::Value, ValidationError> {
-    if !config.is_object() {
-        return Err(ValidationError::new(
-            "config",
-            "dict_type",
-            "Input should be a valid dictionary",
-            config.to_string(),
-        ));
-    }
-    let size = config.to_string().len();
-    if size > MAX_CONFIG_BYTES {
-        return Err(ValidationError::new(
-            "config",
-            "too_long",
-            format!("config must be at most {MAX_CONFIG_BYTES} bytes of JSON (got {size})"),
-            "{…}",
-        ));
-    }
-    Ok(config)
-}
-
 impl InstanceService {
     /// `default_image` is used while no image is promoted to `stable`.
     pub fn new(
@@ -138,7 +114,10 @@ impl InstanceService {
         req: CreateInstance,
     ) -> Result<Instance, InstanceError> {
         let name = InstanceName::parse(&req.name)?;
-        let config = parse_config(req.config.unwrap_or_else(|| serde_json::json!({})))?;
+        let config = match req.config {
+            Some(value) => Config::from_value(&value)?,
+            None => Config::empty(),
+        };
         let runtime_image = match req.runtime_image {
             Some(image) => parse_image_reference(&image)?,
             None => match self.images.promoted(Channel::Stable).await? {
@@ -206,7 +185,7 @@ impl InstanceService {
             instance.runtime_image = parse_image_reference(&image)?;
         }
         if let Some(config) = patch.config {
-            instance.config = parse_config(config)?;
+            instance.config = Config::from_value(&config)?;
         }
         instance.updated_at = self.clock.now();
         let found = self

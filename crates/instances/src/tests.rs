@@ -142,3 +142,38 @@ async fn other_tenants_instances_are_not_found() {
         Err(InstanceError::NotFound)
     ));
 }
+
+#[test]
+fn image_references_follow_the_oci_grammar() {
+    for good in [
+        "agent",
+        "ghcr.io/hydracore/agent-runtime:latest",
+        "localhost:5000/a/b:1.4.2",
+        "registry.example.com:443/team/agent_x__y:v1-rc.2",
+        "docker.io/library/python:3.12-slim",
+        "ghcr.io/acme/agent@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "acme/agent:1.4@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "a--b/c",
+    ] {
+        assert!(crate::parse_image_reference(good).is_ok(), "{good}");
+    }
+    for bad in [
+        "../../../../etc/passwd",
+        "/etc/passwd",
+        "acme//agent",
+        "Acme/Agent",
+        "acme/agent:",
+        "acme/agent:-tag",
+        "acme/agent@sha256:xyz",
+        "acme/agent@md5",
+        "acme/.hidden",
+        "acme/agent.",
+        "exa_mple.com/agent",
+        "host:port/agent",
+        "'; DROP TABLE instances; --",
+        "a b",
+        "acme/agent:tag\n",
+    ] {
+        assert!(crate::parse_image_reference(bad).is_err(), "{bad}");
+    }
+}

@@ -58,10 +58,14 @@ impl KeySecret {
     }
 
     /// The hash of a presented key, or `None` when it cannot be a key of ours (wrong
-    /// prefix or length, non-hex characters): such input never reaches the store.
+    /// prefix or length, anything but lowercase hex): such input never reaches the store.
     pub fn hash_presented(presented: &str) -> Option<KeyHash> {
         let rest = presented.strip_prefix(KEY_PREFIX)?;
-        if rest.len() != RANDOM_BYTES * 2 || !rest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if rest.len() != RANDOM_BYTES * 2
+            || !rest
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return None;
         }
         Some(hash(presented))

@@ -3,7 +3,7 @@
 use hydracore_auth::RefreshToken;
 use hydracore_core::{Clock, Page, PageRequest, RepoError, SystemClock};
 use hydracore_instances::{
-    Channel, Instance, InstanceId, InstanceName, RuntimeImage, RuntimeImageId, Status,
+    Channel, Config, Instance, InstanceId, InstanceName, RuntimeImage, RuntimeImageId, Status,
 };
 use hydracore_keys::{ApiKey, ApiKeyId, KeySecret, RateLimit};
 use hydracore_mcp_log::{CallStatus, McpCall};
@@ -56,7 +56,8 @@ fn instance(tenant: TenantId, name: &str, created_at: OffsetDateTime) -> Instanc
         name: InstanceName::parse(name).unwrap(),
         status: Status::Stopped,
         runtime_image: "hydracore/agent-runtime:1.0.0".into(),
-        config: json!({"model": "m", "nested": {"n": [1, 2.5, null, "é"]}}),
+        config: Config::from_value(&json!({"model": "m", "nested": {"n": [1, 2.5, null, "é"]}}))
+            .expect("an object"),
         created_at,
         updated_at: created_at,
     }
@@ -202,7 +203,7 @@ pub async fn instances_crud_and_isolation(ports: &Ports) {
     );
     assert_eq!(ports.instances.find(other, i.id).await.unwrap(), None);
     i.name = InstanceName::parse("web-2").unwrap();
-    i.config = json!({"replicas": 3});
+    i.config = Config::from_value(&json!({"replicas": 3})).expect("an object");
     i.runtime_image = "other:2".into();
     i.updated_at = now();
     assert!(ports.instances.update(&i).await.unwrap());

@@ -3,13 +3,13 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use hydracore_core::{Page, PageKey, PageRequest, RepoError};
 use hydracore_instances::{
-    Channel, Instance, InstanceId, InstanceName, InstanceRepository, RuntimeImage, RuntimeImageId,
-    RuntimeImageRepository, Status,
+    Channel, Config, Instance, InstanceId, InstanceName, InstanceRepository, RuntimeImage,
+    RuntimeImageId, RuntimeImageRepository, Status,
 };
 use hydracore_tenants::TenantId;
 use time::OffsetDateTime;
 
-use crate::{DbId, DbTime, Store, corrupt, db, keyset};
+use crate::{DbId, DbJson, DbTime, Store, corrupt, db, keyset};
 
 #[derive(Queryable)]
 struct InstanceRow {
@@ -18,7 +18,7 @@ struct InstanceRow {
     name: String,
     status: String,
     runtime_image: String,
-    config: serde_json::Value,
+    config: DbJson,
     created_at: DbTime,
     updated_at: DbTime,
 }
@@ -48,7 +48,7 @@ impl TryFrom<InstanceRow> for Instance {
             name: InstanceName::parse(&r.name).map_err(|e| corrupt(e.to_string()))?,
             status: r.status.parse::<Status>().map_err(corrupt)?,
             runtime_image: r.runtime_image,
-            config: r.config,
+            config: Config::from_text(r.config.0).map_err(corrupt)?,
             created_at: r.created_at.0,
             updated_at: r.updated_at.0,
         })
@@ -70,7 +70,7 @@ impl InstanceRepository for Store {
                     s::instances::name.eq(i.name.as_str()),
                     s::instances::status.eq(i.status.as_str()),
                     s::instances::runtime_image.eq(&i.runtime_image),
-                    s::instances::config.eq(&i.config),
+                    s::instances::config.eq(DbJson(i.config.as_str().to_owned())),
                     s::instances::created_at.eq(DbTime(i.created_at)),
                     s::instances::updated_at.eq(DbTime(i.updated_at)),
                 ))
@@ -119,7 +119,7 @@ impl InstanceRepository for Store {
             .set((
                 s::instances::name.eq(i.name.as_str()),
                 s::instances::runtime_image.eq(&i.runtime_image),
-                s::instances::config.eq(&i.config),
+                s::instances::config.eq(DbJson(i.config.as_str().to_owned())),
                 s::instances::updated_at.eq(DbTime(i.updated_at)),
             ))
             .execute(conn)

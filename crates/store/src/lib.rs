@@ -37,7 +37,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use hydracore_core::RepoError;
 
 pub use key_events::listen_key_changes;
-pub use types::{DbId, DbTime};
+pub use types::{DbId, DbJson, DbTime};
 
 type SqliteConn = SyncConnectionWrapper<diesel::SqliteConnection>;
 

@@ -71,6 +71,42 @@ impl TypedData for JsonObject {
     }
 }
 
+/// Whether `value` holds a string or key with a NUL character, which no text column
+/// stores (PostgreSQL refuses it); if so, `loc` ends with the path to the first one.
+pub fn nul_at(value: &serde_json::Value, loc: &mut Vec<serde_json::Value>) -> bool {
+    use serde_json::Value;
+    let mut descend = |step: Value, key_has_nul: bool, child: &Value| {
+        loc.push(step);
+        let found = key_has_nul || nul_at(child, loc);
+        if !found {
+            loc.pop();
+        }
+        found
+    };
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .any(|(i, v)| descend(Value::from(i), false, v)),
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| descend(Value::from(k.as_str()), k.contains('\0'), v)),
+        _ => false,
+    }
+}
+
+/// A JSON object answered as the text it is stored as (never parsed on the way out).
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct RawJsonObject(pub Box<serde_json::value::RawValue>);
+
+impl TypedData for RawJsonObject {
+    fn data_type() -> DataType {
+        DataType::Object
+    }
+}
+
 /// Deserialises a present field (even `null`) as `Some`, so `None` means "absent".
 fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     d: D,
@@ -111,7 +147,7 @@ pub struct InstanceDto {
     /// The image reference the instance runs.
     pub runtime_image: String,
     /// Free-form configuration (a JSON object).
-    pub config: JsonObject,
+    pub config: RawJsonObject,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -123,7 +159,7 @@ impl From<Instance> for InstanceDto {
             name: i.name.to_string(),
             status: i.status.into(),
             runtime_image: i.runtime_image,
-            config: JsonObject(i.config),
+            config: RawJsonObject(i.config.into_raw()),
             created_at: Timestamp(i.created_at),
             updated_at: Timestamp(i.updated_at),
         }
@@ -656,7 +692,12 @@ pub fn encode_cursor(key: &hydracore_core::PageKey) -> String {
 
 /// Decodes a cursor made by [`encode_cursor`]; `None` for anything else.
 pub fn decode_cursor(s: &str) -> Option<hydracore_core::PageKey> {
-    if s.len() != 64 || !s.is_ascii() {
+    // Exactly what `encode_cursor` writes: 64 lowercase hex digits (no sign, no case).
+    if s.len() != 64
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return None;
     }
     let bytes: Vec<u8> = (0..32)
@@ -685,6 +726,9 @@ mod tests {
         assert_eq!(decode_cursor("abc"), None);
         assert_eq!(decode_cursor(&"zz".repeat(32)), None);
         assert_eq!(decode_cursor(&"é".repeat(32)), None);
+        let encoded = encode_cursor(&key);
+        assert_eq!(decode_cursor(&encoded.to_uppercase()), None);
+        assert_eq!(decode_cursor(&"+0".repeat(32)), None);
     }
 }
 
