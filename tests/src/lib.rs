@@ -246,6 +246,33 @@ impl TestApp {
         self.send(req)
     }
 
+    /// Writes `bytes` on a new connection and reads until the server closes it or
+    /// `wait` passes; returns what came back (lossy UTF-8) and when the read ended.
+    ///
+    /// # Panics
+    /// When the server cannot be reached.
+    pub fn raw(&self, bytes: &[u8], wait: std::time::Duration) -> (String, std::time::Duration) {
+        use std::io::{Read, Write};
+        let addr = self.address.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(wait)).expect("read timeout");
+        let started = std::time::Instant::now();
+        // A server may answer and close before reading everything: that is fine.
+        let _ = stream.write_all(bytes);
+        let mut out = Vec::new();
+        let mut buf = [0_u8; 8192];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+        (
+            String::from_utf8_lossy(&out).into_owned(),
+            started.elapsed(),
+        )
+    }
+
     /// Sends a prepared request.
     ///
     /// # Panics

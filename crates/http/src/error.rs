@@ -74,6 +74,10 @@ pub enum ApiError {
     NotFound(&'static str),
     /// 409.
     Conflict(String),
+    /// 408: the body did not arrive in time (the limit in milliseconds).
+    BodyTimeout(u128),
+    /// 413: the body is larger than the server takes (the limit is in the message).
+    PayloadTooLarge(usize),
     /// 422.
     Validation(Vec<ErrorItem>),
     /// 429: the API key's budget is spent.
@@ -95,6 +99,12 @@ impl fmt::Display for ApiError {
         match self {
             ApiError::Unauthorized(m) | ApiError::NotFound(m) => f.write_str(m),
             ApiError::Forbidden(m) | ApiError::Conflict(m) => f.write_str(m),
+            ApiError::BodyTimeout(ms) => {
+                write!(f, "The request body did not arrive within {ms} ms")
+            }
+            ApiError::PayloadTooLarge(limit) => {
+                write!(f, "Request body is larger than the limit of {limit} bytes")
+            }
             ApiError::Validation(items) => write!(f, "{} validation error(s)", items.len()),
             ApiError::RateLimited(_) => f.write_str("Rate limit exceeded"),
             ApiError::Unavailable(_) => f.write_str("Service unavailable"),
@@ -121,6 +131,8 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -155,6 +167,10 @@ impl ResponseError for ApiError {
             ApiError::Internal(e) => {
                 tracing::error!(error = %source_chain(e.as_ref()), "request failed");
                 json!({ "detail": "Internal Server Error" })
+            }
+            ApiError::BodyTimeout(_) => {
+                res.insert_header((header::CONNECTION, HeaderValue::from_static("close")));
+                json!({ "detail": self.to_string() })
             }
             other => json!({ "detail": other.to_string() }),
         };

@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 
 use actix_web::dev::Payload;
 use actix_web::web::Bytes;
-use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use hydracore_auth::{AuthError, Principal};
 
@@ -335,6 +335,15 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             value,
         )));
     }
+    let mut loc = vec![json!("body")];
+    if hydracore_wire::nul_at(&value, &mut loc) {
+        return Err(ApiError::invalid(ErrorItem::new(
+            "string_pattern_mismatch",
+            loc,
+            "Strings may not contain the NUL character (\\u0000)",
+            Value::Null,
+        )));
+    }
     serde_path_to_error::deserialize::<_, T>(&value).map_err(|e| {
         let item = serde_item(e.path(), &e.inner().to_string(), &value);
         ApiError::invalid(item)
@@ -346,11 +355,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let bytes = Bytes::from_request(req, payload);
-        Box::pin(async move {
-            let body = bytes.await.map_err(|e| body_error(&e))?;
-            parse_json(&body).map(ValidJson)
-        })
+        let body = read_body(req, payload);
+        Box::pin(async move { parse_json(&body.await?).map(ValidJson) })
     }
 }
 
@@ -362,9 +368,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let bytes = Bytes::from_request(req, payload);
+        let body = read_body(req, payload);
         Box::pin(async move {
-            let body = bytes.await.map_err(|e| body_error(&e))?;
+            let body = body.await?;
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Ok(OptionalJson(None));
             }
@@ -404,11 +410,35 @@ impl<T: Apiv2Schema> OperationModifier for OptionalJson<T> {
     }
 }
 
-fn body_error(e: &actix_web::Error) -> ApiError {
+/// The whole body, at most [`MAX_BODY_BYTES`], within the server's body timeout.
+pub(crate) fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> impl std::future::Future<Output = Result<Bytes, ApiError>> + 'static {
+    let limit = req
+        .app_data::<web::Data<crate::AppState>>()
+        .map_or(DEFAULT_BODY_TIMEOUT, |s| s.body_timeout);
+    let bytes = Bytes::from_request(req, payload);
+    async move {
+        match actix_web::rt::time::timeout(limit, bytes).await {
+            Ok(read) => read.map_err(|e| body_error(&e)),
+            Err(_) => Err(ApiError::BodyTimeout(limit.as_millis())),
+        }
+    }
+}
+
+/// The body timeout when the server sets none.
+const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Why a body could not be read: 413 past [`MAX_BODY_BYTES`], 422 otherwise.
+pub(crate) fn body_error(e: &actix_web::Error) -> ApiError {
+    if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::PayloadTooLarge(MAX_BODY_BYTES);
+    }
     ApiError::invalid(ErrorItem::new(
-        "too_long",
+        "json_invalid",
         vec![json!("body")],
-        format!("Request body rejected: {e} (limit {MAX_BODY_BYTES} bytes)"),
+        format!("The request body could not be read: {e}"),
         Value::Null,
     ))
 }
@@ -431,8 +461,17 @@ impl<T: Apiv2Schema> OperationModifier for ValidJson<T> {
             "422",
             "The body is not valid JSON or breaks a field rule",
         );
+        insert_error(op, "413", BODY_TOO_LARGE);
+        insert_error(
+            op,
+            "408",
+            "The body did not arrive within the server's client timeout",
+        );
     }
 }
+
+/// How the spec describes a 413.
+const BODY_TOO_LARGE: &str = "The body is larger than the server takes (256 KiB)";
 
 /// `?limit=&cursor=` of a list route.
 pub struct ListQuery(pub PageRequest);

@@ -69,7 +69,11 @@ pub async fn idempotency(
         .into());
     }
     let state = crate::auth::app_state(&req)?;
-    let body = req.extract::<web::Bytes>().await?;
+    let body =
+        match actix_web::rt::time::timeout(state.body_timeout, req.extract::<web::Bytes>()).await {
+            Ok(read) => read.map_err(|e| crate::extract::body_error(&e))?,
+            Err(_) => return Err(ApiError::BodyTimeout(state.body_timeout.as_millis()).into()),
+        };
     let print = fingerprint(&req, &body);
     req.set_payload(Payload::from(body));
     let owner = owner(&req);

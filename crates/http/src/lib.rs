@@ -11,6 +11,7 @@ mod docs_ui;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod limits;
 pub mod metrics;
 pub mod paged;
 pub mod reference;
@@ -81,6 +82,8 @@ pub struct AppState {
     pub default_rate_limit: hydracore_keys::RateLimit,
     /// `None`: the internal surface is closed.
     pub ops: Option<Arc<OpsToken>>,
+    /// How long a request body may take to arrive before the request is answered 408.
+    pub body_timeout: std::time::Duration,
 }
 
 /// Mounts every documented route.
@@ -150,6 +153,7 @@ pub fn app(
         .wrap_api()
         .configure(configure_api)
         .build()
+        .wrap(from_fn(limits::header_limit))
         .route(
             "/openapi.json",
             actix_web::web::get().to(move || {

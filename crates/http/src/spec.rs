@@ -215,7 +215,7 @@ pub fn finish(mut spec: Value) -> Value {
         json!({
             "title": "HydraCore control plane",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Tenants, API keys with scopes, agent instances and their runtime images.\n\nAuthenticate with an API key (`X-Api-Key: hc_live_...`, or `Authorization: Bearer hc_live_...`) or a user's access token (`Authorization: Bearer <jwt>` from `POST /auth/login`). Errors follow FastAPI's shape: `{\"detail\": \"...\"}`, and for 422 a list of `{type, loc, msg, input}` items.",
+            "description": "Tenants, API keys with scopes, agent instances and their runtime images.\n\nAuthenticate with an API key (`X-Api-Key: hc_live_...`, or `Authorization: Bearer hc_live_...`) or a user's access token (`Authorization: Bearer <jwt>` from `POST /auth/login`). Errors follow FastAPI's shape: `{\"detail\": \"...\"}`, and for 422 a list of `{type, loc, msg, input}` items.\n\nLimits: a request body takes at most 256 KiB (413 past it) and header fields 16 KiB in all (431); a request's head and then its body must arrive within the server's client timeout (5 s by default; a late body is 408); strings may not contain the NUL character (422).",
             "license": { "name": "Apache-2.0" },
             "contact": { "name": "HydraCore maintainers" }
         }),

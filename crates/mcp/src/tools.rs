@@ -215,7 +215,16 @@ pub enum Outcome {
 }
 
 fn args<T: DeserializeOwned>(raw: Map<String, Value>) -> Result<T, String> {
-    serde_json::from_value(Value::Object(raw)).map_err(|e| format!("invalid arguments: {e}"))
+    let raw = Value::Object(raw);
+    let mut at = Vec::new();
+    if wire::nul_at(&raw, &mut at) {
+        let path: Vec<String> = at.iter().map(|s| s.to_string()).collect();
+        return Err(format!(
+            "invalid arguments: strings may not contain the NUL character (at {})",
+            path.join(".")
+        ));
+    }
+    serde_json::from_value(raw).map_err(|e| format!("invalid arguments: {e}"))
 }
 
 #[derive(Deserialize)]

@@ -210,6 +210,7 @@ pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<Compo
         ),
         auth: Authenticator::new(keys, shared.clone(), shared, tokens, clock),
         readiness: Arc::new(StoreReadiness(store.clone())),
+        body_timeout: settings.serve.client_timeout(),
     };
     state.smoke = Arc::new(smoke::StoreSmoke {
         store: store.clone(),
@@ -377,7 +378,9 @@ impl Application {
                 .wrap(TracingLogger::default())
         })
         .listen(listener)?
-        .shutdown_timeout(30);
+        .client_request_timeout(settings.serve.client_timeout())
+        .client_disconnect_timeout(std::time::Duration::from_secs(1))
+        .shutdown_timeout(settings.serve.shutdown_timeout_secs);
         if let Some(workers) = settings.serve.workers {
             server = server.workers(workers.max(1));
         }

@@ -96,6 +96,23 @@ pub struct ServeArgs {
         default_value_t = 5000
     )]
     pub db_timeout_ms: u64,
+    /// How long a client may take to send a request's head, and then its body, in
+    /// milliseconds. A slower one is answered 408 and disconnected.
+    #[arg(
+        long,
+        global = true,
+        env = "HYDRACORE_CLIENT_TIMEOUT_MS",
+        default_value_t = 5000
+    )]
+    pub client_timeout_ms: u64,
+    /// How long a stopping server lets in-flight requests finish, in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "HYDRACORE_SHUTDOWN_TIMEOUT_SECS",
+        default_value_t = 30
+    )]
+    pub shutdown_timeout_secs: u64,
     /// The key that signs access tokens (at least 32 bytes). Unset: a key file
     /// `jwt.key` in the data directory, created once (mode 0600). Set it (the same on
     /// every node) when running several nodes.
@@ -204,6 +221,13 @@ pub struct ServeArgs {
     pub usage_flush_ms: u64,
 }
 
+impl ServeArgs {
+    /// [`ServeArgs::client_timeout_ms`] as a duration (at least 100 ms).
+    pub fn client_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.client_timeout_ms.max(100))
+    }
+}
+
 impl Default for ServeArgs {
     fn default() -> Self {
         Self {
@@ -212,6 +236,8 @@ impl Default for ServeArgs {
             default_runtime_image: DEFAULT_RUNTIME_IMAGE.into(),
             db_pool_size: 16,
             db_timeout_ms: 5000,
+            client_timeout_ms: 5000,
+            shutdown_timeout_secs: 30,
             jwt_secret: None,
             access_token_ttl_secs: 900,
             signup_enabled: true,
