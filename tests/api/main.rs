@@ -16,6 +16,7 @@ mod identity;
 mod instances;
 mod internal;
 mod keys;
+mod matrix;
 mod mcp;
 mod meta;
 mod nodes;

@@ -377,8 +377,6 @@ error_codes! {
     ];
     /// The smoke test.
     SmokeErrors = [("503", "A step of the round trip failed")];
-    /// Describing the calling key.
-    KeyContextErrors = [("403", "Called with a user's access token, not an API key")];
 }
 
 /// The errors of an operation that can also conflict (409).

@@ -160,6 +160,60 @@ impl<S: RequiredScope> OperationModifier for Scoped<S> {
     }
 }
 
+/// The caller, authenticated by an API key (in `X-Api-Key` or as a bearer token); a
+/// user's access token is 403.
+pub struct KeyAuth {
+    pub key: hydracore_keys::ApiKeyId,
+    pub name: String,
+    pub tenant: hydracore_tenants::TenantId,
+    pub principal: Principal,
+}
+
+impl FromRequest for KeyAuth {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(principal(req).and_then(|p| {
+            match (&p.actor, p.tenant_id) {
+            (hydracore_auth::Actor::ApiKey { id, name }, Some(tenant)) => Ok(KeyAuth {
+                key: *id,
+                name: name.clone(),
+                tenant,
+                principal: p,
+            }),
+            _ => Err(ApiError::Forbidden(
+                "This route describes the calling API key; it was called with a user access token"
+                    .into(),
+            )),
+        }
+        }))
+    }
+}
+
+impl Apiv2Schema for KeyAuth {}
+
+/// Marks an operation only an API key may call; the finished spec lists the API key
+/// scheme alone for it.
+pub const KEY_ONLY_MARKER: &str = "ApiKeyOnly";
+
+impl OperationModifier for KeyAuth {
+    fn update_security(op: &mut DefaultOperationRaw) {
+        document_auth(op, None);
+        op.security
+            .push(BTreeMap::from([(KEY_ONLY_MARKER.to_owned(), Vec::new())]));
+        insert_error(
+            op,
+            "403",
+            "Called with a user's access token, not an API key",
+        );
+    }
+
+    fn update_security_definitions(map: &mut BTreeMap<String, SecurityScheme>) {
+        document_scheme(map);
+    }
+}
+
 /// The name of the bearer scheme in the spec.
 pub const BEARER_SCHEME: &str = "BearerAuth";
 

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::extract::API_KEY_SCHEME;
 
-use crate::extract::{BEARER_SCHEME, OPS_SCHEME};
+use crate::extract::{BEARER_SCHEME, KEY_ONLY_MARKER, OPS_SCHEME};
 
 fn error_schemas() -> Value {
     json!({
@@ -108,6 +108,10 @@ fn finish_operation(method: &str, op: &mut Map<String, Value>) {
         .get("security")
         .and_then(Value::as_array)
         .is_some_and(|reqs| reqs.iter().any(|r| r.get(OPS_SCHEME).is_some()));
+    let key_only = op
+        .get("security")
+        .and_then(Value::as_array)
+        .is_some_and(|reqs| reqs.iter().any(|r| r.get(KEY_ONLY_MARKER).is_some()));
     let user_only = !ops_only
         && authenticated
         && !op
@@ -137,6 +141,11 @@ fn finish_operation(method: &str, op: &mut Map<String, Value>) {
             (
                 json!([{ OPS_SCHEME: [] }]),
                 "Needs the ops bearer token (`Authorization: Bearer <HYDRACORE_OPS_TOKEN>`); every other credential gets 401.".to_owned(),
+            )
+        } else if key_only {
+            (
+                json!([{ API_KEY_SCHEME: [] }]),
+                "Needs an API key (`X-Api-Key`, or `Authorization: Bearer hc_live_...`); a user's access token gets 403.".to_owned(),
             )
         } else if user_only {
             (

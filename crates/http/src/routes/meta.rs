@@ -3,12 +3,11 @@
 use paperclip::actix::web;
 use paperclip::actix::{api_v2_operation, web::Json};
 
-use hydracore_auth::Actor;
 use hydracore_scopes::CATALOGUE;
 
 use crate::dto::{ApiKeyContextDto, HealthDto, ScopeDto};
-use crate::error::{ApiError, Documented, KeyContextErrors};
-use crate::extract::{Authenticated, State};
+use crate::error::ApiError;
+use crate::extract::{Authenticated, KeyAuth, State};
 use crate::routes::method_not_allowed;
 
 /// List scopes
@@ -36,23 +35,13 @@ async fn scopes(_auth: Authenticated) -> Result<Json<Vec<ScopeDto>>, ApiError> {
 ///
 /// Which key is calling, its tenant, scopes and rate limit. Any live API key may ask.
 #[api_v2_operation(operation_id = "getApiKeyContext", tags(ApiKeys))]
-async fn key_context(
-    auth: Authenticated,
-) -> Result<Json<ApiKeyContextDto>, Documented<KeyContextErrors>> {
-    let p = auth.0;
-    let (Actor::ApiKey { id, name }, Some(tenant_id)) = (p.actor, p.tenant_id) else {
-        return Err(ApiError::Forbidden(
-            "This route describes the calling API key; it was called with a user access token"
-                .into(),
-        )
-        .into());
-    };
+async fn key_context(auth: KeyAuth) -> Result<Json<ApiKeyContextDto>, ApiError> {
     Ok(Json(ApiKeyContextDto {
-        key_id: id.0,
-        name,
-        tenant_id: tenant_id.0,
-        scopes: p.scopes.to_strings(),
-        rate_limit: p.rate_limit.map(Into::into),
+        key_id: auth.key.0,
+        name: auth.name,
+        tenant_id: auth.tenant.0,
+        scopes: auth.principal.scopes.to_strings(),
+        rate_limit: auth.principal.rate_limit.map(Into::into),
     }))
 }
 
