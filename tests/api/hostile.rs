@@ -79,22 +79,25 @@ fn deep_malformed_and_nul_json_is_422(app: &TestApp) {
     assert!(res.starts_with("HTTP/1.1 422"), "{res}");
     assert!(res.contains("json_invalid"), "{res}");
 
-    // NUL characters: no backend keeps them in text, so they are refused everywhere.
-    for (body, loc) in [
-        (json!({"name": "a\u{0}b"}), json!(["body", "name"])),
-        (
-            json!({"name": "nul", "config": {"k": ["ok", "x\u{0}"]}}),
-            json!(["body", "config", "k", 1]),
-        ),
-        (
-            json!({"name": "nul", "config": {"k\u{0}": 1}}),
-            json!(["body", "config", "k\u{0}"]),
-        ),
+    // NUL characters: no text column keeps them, so they are refused in every field…
+    let res = app.post("/v1/instances", &key, &json!({"name": "a\u{0}b"}));
+    assert_eq!(res.status, 422, "{}", res.body);
+    assert_eq!(res.json()["detail"][0]["type"], "string_pattern_mismatch");
+    assert_eq!(res.json()["detail"][0]["loc"], json!(["body", "name"]));
+    // …but `config`, kept as JSON text, holds them as escapes, exactly.
+    for (name, config) in [
+        ("nul-1", json!({"k": ["ok", "x\u{0}"]})),
+        ("nul-2", json!({"k\u{0}": 1})),
     ] {
-        let res = app.post("/v1/instances", &key, &body);
-        assert_eq!(res.status, 422, "{}", res.body);
-        assert_eq!(res.json()["detail"][0]["type"], "string_pattern_mismatch");
-        assert_eq!(res.json()["detail"][0]["loc"], loc);
+        let res = app.post(
+            "/v1/instances",
+            &key,
+            &json!({"name": name, "config": config}),
+        );
+        assert_eq!(res.status, 201, "{}", res.body);
+        let id = res.json()["id"].as_str().unwrap().to_owned();
+        let got = app.get(&format!("/v1/instances/{id}"), &key).json();
+        assert_eq!(got["config"], config);
     }
     let res = app.post(
         "/v1/api-keys",
@@ -107,7 +110,7 @@ fn deep_malformed_and_nul_json_is_422(app: &TestApp) {
         .iter()
         .map(|i| i["name"].clone())
         .collect();
-    assert_eq!(names, vec![json!("fine")]);
+    assert_eq!(names, vec![json!("fine"), json!("nul-1"), json!("nul-2")]);
 }
 
 fn huge_headers_are_refused_and_the_server_carries_on(app: &TestApp) {

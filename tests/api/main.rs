@@ -22,3 +22,4 @@ mod meta;
 mod nodes;
 mod pagination;
 mod ratelimit;
+mod schemathesis;

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod paged;
 pub mod reference;
 mod routes;
+mod rules;
 pub mod spec;
 
 use std::sync::Arc;

@@ -90,7 +90,7 @@ fn mark_nullable(schema: &mut Value) {
     }
 }
 
-fn finish_operation(method: &str, op: &mut Map<String, Value>) {
+fn finish_operation(path: &str, method: &str, op: &mut Map<String, Value>) {
     let scope = op
         .get("security")
         .and_then(Value::as_array)
@@ -118,7 +118,8 @@ fn finish_operation(method: &str, op: &mut Map<String, Value>) {
             .get("security")
             .and_then(Value::as_array)
             .is_some_and(|reqs| reqs.iter().any(|r| r.get(API_KEY_SCHEME).is_some()));
-    if authenticated && method == "post" {
+    // `Idempotency-Key` is honoured on the POST routes of `/v1`.
+    if authenticated && method == "post" && path.starts_with("/v1/") {
         let params = op.entry("parameters").or_insert_with(|| json!([]));
         if let Value::Array(params) = params {
             params.push(json!({
@@ -126,7 +127,7 @@ fn finish_operation(method: &str, op: &mut Map<String, Value>) {
                 "name": "Idempotency-Key",
                 "required": false,
                 "description": "Makes a retry safe: the first successful response to this key (per credential, for 24 hours) is replayed with `Idempotent-Replayed: true`; the same key with a different request, or while the first still runs, is 409.",
-                "schema": { "type": "string", "minLength": 1, "maxLength": 255 }
+                "schema": { "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$" }
             }));
         }
         if let Some(Value::Object(responses)) = op.get_mut("responses") {
@@ -249,11 +250,11 @@ pub fn finish(mut spec: Value) -> Value {
         ]),
     );
     if let Some(Value::Object(paths)) = root.get_mut("paths") {
-        for item in paths.values_mut() {
+        for (path, item) in paths.iter_mut() {
             if let Value::Object(ops) = item {
                 for (method, op) in ops.iter_mut() {
                     if let Value::Object(op) = op {
-                        finish_operation(method, op);
+                        finish_operation(path, method, op);
                     }
                 }
             }
@@ -299,6 +300,7 @@ pub fn finish(mut spec: Value) -> Value {
                 })
                 .collect();
             schemas.extend(renamed);
+            crate::rules::apply(schemas);
             if let Value::Object(errors) = error_schemas() {
                 schemas.extend(errors);
             }

@@ -332,6 +332,26 @@ pub fn parse_image_reference(raw: &str) -> Result<String, ValidationError> {
     Ok(raw.to_owned())
 }
 
+/// `host[:port]` naming a registry: `localhost`, a dotted host name, or any host name
+/// with a port.
+fn is_registry(host: &str) -> bool {
+    let (domain, port) = match host.split_once(':') {
+        Some((d, p)) => (d, Some(p)),
+        None => (host, None),
+    };
+    let valid_labels = domain.split('.').all(|label| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    let valid_port =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    valid_labels && valid_port && (domain == "localhost" || domain.contains('.') || port.is_some())
+}
+
 /// The OCI distribution grammar of a reference: an optional registry
 /// (`host[:port]`), lowercase path components separated by `/` (each alphanumeric runs
 /// joined by `.`, `_`, `__` or dashes), then an optional `:tag` and `@algorithm:hex`.
@@ -362,25 +382,10 @@ fn is_image_reference(raw: &str) -> bool {
                 .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
     });
     let mut parts: Vec<&str> = name.split('/').collect();
-    if parts.len() > 1 && (parts[0].contains(['.', ':']) || parts[0] == "localhost") {
-        let host = parts.remove(0);
-        let (domain, port) = match host.split_once(':') {
-            Some((d, p)) => (d, Some(p)),
-            None => (host, None),
-        };
-        let valid_domain = domain.split('.').all(|label| {
-            !label.is_empty()
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
-        let valid_port = port
-            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
-        if !valid_domain || !valid_port {
-            return false;
-        }
+    // The first component is a registry when it reads as one (`localhost`, a dotted
+    // host name, or any host with a port); otherwise it is part of the path.
+    if parts.len() > 1 && is_registry(parts[0]) {
+        parts.remove(0);
     }
     let valid_path = parts.iter().all(|component| {
         let bytes = component.as_bytes();

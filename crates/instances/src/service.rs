@@ -309,8 +309,11 @@ pub struct ImageService {
 }
 
 fn image_field(field: &'static str, raw: &str, max: usize) -> Result<String, ValidationError> {
-    let v = raw.trim();
-    if v.is_empty() || v.len() > max || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    let v = raw;
+    if v.is_empty()
+        || v.chars().count() > max
+        || v.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(ValidationError::new(
             field,
             "string_pattern_mismatch",

@@ -154,6 +154,8 @@ fn image_references_follow_the_oci_grammar() {
         "ghcr.io/acme/agent@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
         "acme/agent:1.4@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
         "a--b/c",
+        // A dotted first component that is no host name is part of the path.
+        "m5ph_s__sv.2eryfmuwcsr60k/0mct5/1/sp__76w6uj0f",
     ] {
         assert!(crate::parse_image_reference(good).is_ok(), "{good}");
     }
@@ -168,7 +170,7 @@ fn image_references_follow_the_oci_grammar() {
         "acme/agent@md5",
         "acme/.hidden",
         "acme/agent.",
-        "exa_mple.com/agent",
+        "Exa_mple.com/agent",
         "host:port/agent",
         "'; DROP TABLE instances; --",
         "a b",

@@ -266,7 +266,7 @@ fn parse_name(raw: &str) -> Result<String, ValidationError> {
             raw,
         ));
     }
-    if name.chars().count() > MAX_NAME {
+    if raw.chars().count() > MAX_NAME {
         return Err(ValidationError::new(
             "name",
             "string_too_long",

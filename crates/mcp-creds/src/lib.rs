@@ -158,7 +158,7 @@ fn check_url(raw: &str) -> Result<String, ValidationError> {
         })?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if host.is_empty()
-        || url.len() > 2048
+        || raw.chars().count() > 2048
         || url.chars().any(|c| c.is_whitespace() || c.is_control())
         || host.contains('@')
     {
@@ -219,7 +219,7 @@ impl CredentialService {
         req: CreateCredential,
     ) -> Result<McpCredential, CredentialError> {
         let name = req.name.trim();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        if name.is_empty() || req.name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(invalid(
                 "name",
                 "string_too_long",
@@ -262,11 +262,11 @@ impl CredentialService {
                 .into());
             }
         };
-        if req.secret.is_empty() || req.secret.len() > MAX_SECRET {
+        if req.secret.is_empty() || req.secret.chars().count() > MAX_SECRET {
             return Err(ValidationError::new(
                 "secret",
                 "string_too_long",
-                format!("secret must be 1 to {MAX_SECRET} bytes"),
+                format!("secret must be 1 to {MAX_SECRET} characters"),
                 "********",
             )
             .into());

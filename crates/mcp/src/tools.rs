@@ -217,7 +217,7 @@ pub enum Outcome {
 fn args<T: DeserializeOwned>(raw: Map<String, Value>) -> Result<T, String> {
     let raw = Value::Object(raw);
     let mut at = Vec::new();
-    if wire::nul_at(&raw, &mut at) {
+    if wire::nul_in_body(&raw, &mut at) {
         let path: Vec<String> = at.iter().map(|s| s.to_string()).collect();
         return Err(format!(
             "invalid arguments: strings may not contain the NUL character (at {})",

@@ -141,12 +141,12 @@ macro_rules! define_tables {
     };
 }
 
-/// PostgreSQL: native `uuid`, `timestamptz`, `jsonb`.
+/// PostgreSQL: native `uuid`, `timestamptz`, `json` (kept as the text it was given).
 pub mod pg {
     pub mod sql {
         pub type Id = diesel::sql_types::Uuid;
         pub type Instant = diesel::sql_types::Timestamptz;
-        pub type Json = diesel::sql_types::Jsonb;
+        pub type Json = diesel::sql_types::Json;
     }
     define_tables!(pg);
 }

@@ -5,7 +5,7 @@ use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::expression::AsExpression;
 use diesel::pg::Pg;
 use diesel::serialize::{self, IsNull, Output, ToSql};
-use diesel::sql_types::{Binary, Json, Jsonb, Text, Timestamptz};
+use diesel::sql_types::{Binary, Json, Text, Timestamptz};
 use diesel::sqlite::Sqlite;
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
@@ -97,33 +97,25 @@ impl From<OffsetDateTime> for DbTime {
     }
 }
 
-/// JSON text: `jsonb` on PostgreSQL, `TEXT` on SQLite. Read and written as text, so a
+/// JSON text: `json` on PostgreSQL, `TEXT` on SQLite. Read and written as text, so a
 /// value the server only relays is never parsed into a tree.
 #[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
-#[diesel(sql_type = Jsonb)]
 #[diesel(sql_type = Json)]
 pub struct DbJson(pub String);
 
-/// The `jsonb` binary format: a version byte (1), then the JSON text.
-const JSONB_VERSION: u8 = 1;
-
-impl ToSql<Jsonb, Pg> for DbJson {
+impl ToSql<Json, Pg> for DbJson {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
         use std::io::Write;
-        out.write_all(&[JSONB_VERSION])?;
         out.write_all(self.0.as_bytes())?;
         Ok(IsNull::No)
     }
 }
 
-impl FromSql<Jsonb, Pg> for DbJson {
+impl FromSql<Json, Pg> for DbJson {
     fn from_sql(
         bytes: <Pg as diesel::backend::Backend>::RawValue<'_>,
     ) -> deserialize::Result<Self> {
-        match bytes.as_bytes().split_first() {
-            Some((&JSONB_VERSION, text)) => Ok(DbJson(std::str::from_utf8(text)?.to_owned())),
-            _ => Err("unsupported jsonb version".into()),
-        }
+        Ok(DbJson(std::str::from_utf8(bytes.as_bytes())?.to_owned()))
     }
 }
 

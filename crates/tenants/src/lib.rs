@@ -60,7 +60,7 @@ impl TenantName {
                 raw,
             ));
         }
-        if trimmed.chars().count() > 128 {
+        if raw.chars().count() > 128 {
             return Err(ValidationError::new(
                 "name",
                 "string_too_long",

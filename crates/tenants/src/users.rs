@@ -38,6 +38,7 @@ impl Email {
     /// # Errors
     /// Anything that is not `local@domain.tld` of at most 254 characters.
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let too_long = raw.chars().count() > 254;
         let email = raw.trim().to_lowercase();
         let invalid = |why: &str| {
             ValidationError::new(
@@ -47,7 +48,7 @@ impl Email {
                 raw,
             )
         };
-        if email.len() > 254 {
+        if too_long {
             return Err(invalid("it is longer than 254 characters"));
         }
         let Some((local, domain)) = email.split_once('@') else {

@@ -106,8 +106,25 @@ impl TypedData for JsonObject {
     }
 }
 
-/// Whether `value` holds a string or key with a NUL character, which no text column
-/// stores (PostgreSQL refuses it); if so, `loc` ends with the path to the first one.
+/// Whether a request body holds a string or key with a NUL character, which no text
+/// column stores (PostgreSQL refuses it); if so, `loc` ends with the path to the first
+/// one. `config` is exempt: it is kept as JSON text, where a NUL is only an escape.
+pub fn nul_in_body(body: &serde_json::Value, loc: &mut Vec<serde_json::Value>) -> bool {
+    match body {
+        serde_json::Value::Object(fields) => fields.iter().any(|(k, v)| {
+            loc.push(serde_json::Value::from(k.as_str()));
+            let found = k.contains('\0') || (k != "config" && nul_at(v, loc));
+            if !found {
+                loc.pop();
+            }
+            found
+        }),
+        other => nul_at(other, loc),
+    }
+}
+
+/// Whether `value` holds a string or key with a NUL character; if so, `loc` ends with
+/// the path to the first one.
 pub fn nul_at(value: &serde_json::Value, loc: &mut Vec<serde_json::Value>) -> bool {
     use serde_json::Value;
     let mut descend = |step: Value, key_has_nul: bool, child: &Value| {
@@ -664,7 +681,7 @@ pub struct CreateMcpCredentialRequest {
     pub auth_kind: McpAuthKindDto,
     /// Required for `auth_kind: header`, e.g. `X-Api-Token`.
     pub header_name: Option<String>,
-    /// The token or key for the server (1 to 8192 bytes).
+    /// The token or key for the server (1 to 8192 characters).
     pub secret: String,
 }
 
@@ -710,38 +727,40 @@ impl From<McpCall> for McpCallDto {
     }
 }
 
-/// Encodes a page key: 16 bytes of Unix nanoseconds then 16 bytes of id, as hex.
+/// Encodes a page key as 48 lowercase hex digits: 8 bytes of Unix nanoseconds (big
+/// endian, two's complement), then the 16 bytes of the id. Every such string is a key:
+/// the `i64` nanoseconds span 1677 to 2262, all of them representable instants (later
+/// or earlier instants, which no row has, are clamped to that span).
 pub fn encode_cursor(key: &hydracore_core::PageKey) -> String {
-    let mut out = String::with_capacity(64);
-    for b in key
-        .created_at
-        .unix_timestamp_nanos()
-        .to_be_bytes()
-        .iter()
-        .chain(key.id.as_bytes())
-    {
+    let nanos = key.created_at.unix_timestamp_nanos();
+    let nanos = i64::try_from(nanos).unwrap_or(if nanos < 0 { i64::MIN } else { i64::MAX });
+    let mut out = String::with_capacity(CURSOR_LEN);
+    for b in nanos.to_be_bytes().iter().chain(key.id.as_bytes()) {
         let _ = write!(out, "{b:02x}");
     }
     out
 }
 
+/// The length of a cursor.
+pub const CURSOR_LEN: usize = 48;
+
 /// Decodes a cursor made by [`encode_cursor`]; `None` for anything else.
 pub fn decode_cursor(s: &str) -> Option<hydracore_core::PageKey> {
-    // Exactly what `encode_cursor` writes: 64 lowercase hex digits (no sign, no case).
-    if s.len() != 64
+    // Exactly what `encode_cursor` writes: lowercase hex digits (no sign, no case).
+    if s.len() != CURSOR_LEN
         || !s
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     {
         return None;
     }
-    let bytes: Vec<u8> = (0..32)
+    let bytes: Vec<u8> = (0..CURSOR_LEN / 2)
         .map(|i| u8::from_str_radix(&s[i * 2..i * 2 + 2], 16).ok())
         .collect::<Option<_>>()?;
-    let nanos = i128::from_be_bytes(bytes[..16].try_into().ok()?);
+    let nanos = i64::from_be_bytes(bytes[..8].try_into().ok()?);
     Some(hydracore_core::PageKey {
-        created_at: OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()?,
-        id: Uuid::from_slice(&bytes[16..]).ok()?,
+        created_at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos)).ok()?,
+        id: Uuid::from_slice(&bytes[8..]).ok()?,
     })
 }
 
@@ -803,7 +822,10 @@ mod tests {
         assert_eq!(decode_cursor(&"é".repeat(32)), None);
         let encoded = encode_cursor(&key);
         assert_eq!(decode_cursor(&encoded.to_uppercase()), None);
-        assert_eq!(decode_cursor(&"+0".repeat(32)), None);
+        assert_eq!(decode_cursor(&"+0".repeat(24)), None);
+        // Every cursor of the right shape is a key.
+        assert!(decode_cursor(&"f".repeat(48)).is_some());
+        assert!(decode_cursor(&"0".repeat(48)).is_some());
     }
 }
 
