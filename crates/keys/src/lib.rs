@@ -13,6 +13,8 @@ pub mod testing;
 use std::fmt;
 use std::sync::Arc;
 
+use dashmap::DashMap;
+
 use hydracore_core::{Page, PageRequest, RepoError, SharedClock, ValidationError};
 use hydracore_scopes::{ScopeError, ScopeSet};
 use hydracore_tenants::TenantId;
@@ -191,7 +193,7 @@ pub struct KeyService {
     /// When each key was last seen, not yet written: verification records use here
     /// and [`KeyService::flush_usage`] writes it in one batch, so a read request never
     /// writes.
-    usage: Arc<std::sync::Mutex<std::collections::HashMap<ApiKeyId, OffsetDateTime>>>,
+    usage: Arc<DashMap<ApiKeyId, OffsetDateTime>>,
     cache: Option<Arc<KeyCache>>,
     events: Option<Arc<dyn KeyEvents>>,
 }
@@ -200,7 +202,7 @@ pub struct KeyService {
 /// dropped at once when this node changes a key, and when any node announces a change
 /// ([`KeyService::forget`]). While the change feed is down the cache is not used.
 pub struct KeyCache {
-    entries: std::sync::RwLock<std::collections::HashMap<KeyHash, (ApiKey, std::time::Instant)>>,
+    entries: DashMap<KeyHash, (ApiKey, std::time::Instant)>,
     ttl: std::time::Duration,
     live: std::sync::atomic::AtomicBool,
 }
@@ -211,7 +213,7 @@ impl KeyCache {
 
     pub fn new(ttl: std::time::Duration, live: bool) -> Self {
         Self {
-            entries: std::sync::RwLock::default(),
+            entries: DashMap::new(),
             ttl,
             live: std::sync::atomic::AtomicBool::new(live),
         }
@@ -221,8 +223,8 @@ impl KeyCache {
         if !self.live.load(std::sync::atomic::Ordering::Acquire) {
             return None;
         }
-        let entries = self.entries.read().ok()?;
-        let (key, at) = entries.get(hash)?;
+        let entry = self.entries.get(hash)?;
+        let (key, at) = entry.value();
         (at.elapsed() < self.ttl).then(|| key.clone())
     }
 
@@ -230,26 +232,20 @@ impl KeyCache {
         if !self.live.load(std::sync::atomic::Ordering::Acquire) {
             return;
         }
-        if let Ok(mut entries) = self.entries.write() {
-            if entries.len() >= Self::CAPACITY {
-                entries.clear();
-            }
-            entries.insert(hash, (key, std::time::Instant::now()));
+        if self.entries.len() >= Self::CAPACITY {
+            self.entries.clear();
         }
+        self.entries.insert(hash, (key, std::time::Instant::now()));
     }
 
     fn forget(&self, id: ApiKeyId) {
-        if let Ok(mut entries) = self.entries.write() {
-            entries.retain(|_, (k, _)| k.id != id);
-        }
+        self.entries.retain(|_, (k, _)| k.id != id);
     }
 
     /// Turns the cache on (the change feed is connected) or off (it is not: every
     /// key is read from the store until it is back).
     pub fn set_live(&self, live: bool) {
-        if let Ok(mut entries) = self.entries.write() {
-            entries.clear();
-        }
+        self.entries.clear();
         self.live.store(live, std::sync::atomic::Ordering::Release);
     }
 }
@@ -359,20 +355,19 @@ impl KeyService {
     /// # Errors
     /// Store failures; the usage is then kept for the next flush.
     pub async fn flush_usage(&self) -> Result<usize, KeyError> {
-        let batch: Vec<(ApiKeyId, OffsetDateTime)> = match self.usage.lock() {
-            Ok(mut pending) => pending.drain().collect(),
-            Err(_) => return Ok(0),
-        };
+        let ids: Vec<ApiKeyId> = self.usage.iter().map(|e| *e.key()).collect();
+        let batch: Vec<(ApiKeyId, OffsetDateTime)> = ids
+            .into_iter()
+            .filter_map(|id| self.usage.remove(&id))
+            .collect();
         if batch.is_empty() {
             return Ok(0);
         }
         if let Err(e) = self.repo.record_usage(&batch).await {
-            if let Ok(mut pending) = self.usage.lock() {
-                for (id, at) in batch {
-                    let slot = pending.entry(id).or_insert(at);
-                    if *slot < at {
-                        *slot = at;
-                    }
+            for (id, at) in batch {
+                let mut slot = self.usage.entry(id).or_insert(at);
+                if *slot < at {
+                    *slot = at;
                 }
             }
             return Err(e.into());
@@ -509,9 +504,7 @@ impl KeyService {
         };
         let now = self.clock.now();
         key.state_at(now)?;
-        if let Ok(mut pending) = self.usage.lock() {
-            pending.insert(key.id, now);
-        }
+        self.usage.insert(key.id, now);
         Ok(key)
     }
 
