@@ -7,11 +7,14 @@ use tracing_subscriber::fmt::format::FmtSpan;
 
 /// Installs the global subscriber; a second call does nothing.
 pub fn init() {
-    // Whatever RUST_LOG says, the PostgreSQL driver never logs below info: at debug it
-    // prints statement parameters, which include hashes of keys and tokens.
+    // Whatever RUST_LOG says, two libraries never log below info: the PostgreSQL driver
+    // (at debug it prints statement parameters, which include hashes of keys and
+    // tokens) and the MCP protocol library (at debug it prints whole requests, tool
+    // arguments included).
+    const CAPS: &str = "tokio_postgres=info,rmcp=info,rmcp::service=info";
     let requested = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
-    let filter = EnvFilter::try_new(format!("{requested},tokio_postgres=info"))
-        .unwrap_or_else(|_| EnvFilter::new("info,tokio_postgres=info"));
+    let filter = EnvFilter::try_new(format!("{requested},{CAPS}"))
+        .unwrap_or_else(|_| EnvFilter::new(format!("info,{CAPS}")));
     let json = std::env::var("HYDRACORE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

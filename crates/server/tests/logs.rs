@@ -1,5 +1,7 @@
-//! The real binary, run as an operator would: no password, key or token ever reaches
-//! its logs, even at debug level; SIGTERM stops it gracefully with exit status 0.
+//! The real binary, run as an operator would, through a scenario that handles every kind
+//! of secret: no password, API key, access or refresh token, MCP credential secret or
+//! MCP tool argument reaches its logs (even at debug level) or any table; SIGTERM
+//! stops it gracefully with exit status 0.
 
 #![allow(
     clippy::unwrap_used,
@@ -107,10 +109,68 @@ fn run_scenario(database_url: &str) {
         "POST",
         &format!("{base}/v1/api-keys"),
         Some(&access),
-        Some(json!({"name": "k", "scopes": ["instances:*"]})),
+        Some(json!({"name": "k", "scopes": ["instances:*", "mcp-creds:*", "mcp-log:read"]})),
     );
     assert_eq!(status, 201);
     let key = key["key"].as_str().unwrap().to_owned();
+
+    // A credential for a third-party MCP server: its secret is sealed, never stored plain.
+    let credential_secret = format!("cred-{}", uuid::Uuid::new_v4().simple());
+    let (status, _) = call(
+        &agent,
+        "POST",
+        &format!("{base}/v1/mcp/credentials"),
+        Some(&key),
+        Some(
+            json!({"name": "gh", "server_url": "https://mcp.example.com/mcp",
+                    "auth_kind": "bearer", "secret": credential_secret}),
+        ),
+    );
+    assert_eq!(status, 201);
+
+    // MCP tool calls whose arguments must not be kept: one that fails on its argument,
+    // one refused for its arguments' shape.
+    let argument_id = uuid::Uuid::new_v4().to_string();
+    let argument_text = format!("arg-{}", uuid::Uuid::new_v4().simple());
+    for (id, arguments) in [
+        (1, json!({"instance_id": argument_id})),
+        (2, json!({"instance_id": argument_text})),
+    ] {
+        let req = ureq::http::Request::builder()
+            .method("POST")
+            .uri(format!("{base}/mcp"))
+            .header("Authorization", format!("Bearer {key}"))
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream")
+            .header("MCP-Protocol-Version", "2025-06-18")
+            .body(
+                json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                       "params": {"name": "instances_get", "arguments": arguments}})
+                .to_string(),
+            )
+            .unwrap();
+        let mut res = agent.run(req).unwrap();
+        let text = res.body_mut().read_to_string().unwrap_or_default();
+        assert_eq!(res.status().as_u16(), 200, "{text}");
+        assert!(text.contains("\"isError\":true"), "{text}");
+    }
+    // The call log is written in the background: both calls appear shortly.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, calls) = call(
+            &agent,
+            "GET",
+            &format!("{base}/v1/mcp/call-log"),
+            Some(&key),
+            None,
+        );
+        assert_eq!(status, 200);
+        if calls.as_array().map(Vec::len) == Some(2) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the call log holds {calls}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let (status, _) = call(
         &agent,
         "GET",
@@ -158,7 +218,55 @@ fn run_scenario(database_url: &str) {
             &secret[..6]
         );
     }
+    let tables = database_text(database_url);
+    assert!(
+        tables.contains("ops@example.com"),
+        "the dump holds the rows"
+    );
+    let more = [
+        credential_secret,
+        argument_id,
+        argument_text,
+        PASSWORD.to_owned(),
+    ];
+    for secret in secrets.iter().chain(&more) {
+        assert!(
+            !tables.contains(secret.as_str()),
+            "a secret reached a table: {}…",
+            &secret[..6]
+        );
+    }
+    for secret in &more {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a secret reached the logs: {}…\n{}",
+            &secret[..6],
+            logs.lines()
+                .filter(|l| l.contains(secret.as_str()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
     let _ = std::fs::remove_file(&log_path);
+}
+
+/// Every row of every table, as text: the SQLite file and its WAL, or `pg_dump`.
+fn database_text(database_url: &str) -> String {
+    if let Some(path) = database_url.strip_prefix("sqlite://") {
+        let mut raw = std::fs::read(path).unwrap();
+        raw.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+        return String::from_utf8_lossy(&raw).into_owned();
+    }
+    let out = Command::new("pg_dump")
+        .args(["--data-only", "--no-owner", database_url])
+        .output()
+        .expect("pg_dump");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
