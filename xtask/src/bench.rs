@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 
 const OURS: u16 = 8901;
 const PEER: u16 = 8900;
-const PG: &str = "postgres://postgres@127.0.0.1:5432";
+pub(crate) const PG: &str = "postgres://postgres@127.0.0.1:5432";
 
-struct Killed(Child);
+pub(crate) struct Killed(pub(crate) Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -36,7 +36,7 @@ impl Drop for Pid {
     }
 }
 
-fn require(tool: &str) -> Result<()> {
+pub(crate) fn require(tool: &str) -> Result<()> {
     let found = Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
         .output()?;
@@ -46,7 +46,7 @@ fn require(tool: &str) -> Result<()> {
     Ok(())
 }
 
-fn output(cmd: &mut Command) -> Result<String> {
+pub(crate) fn output(cmd: &mut Command) -> Result<String> {
     let shown = format!("{cmd:?}");
     let out = cmd.output().with_context(|| format!("running {shown}"))?;
     if !out.status.success() {
@@ -55,7 +55,7 @@ fn output(cmd: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn wait_healthy(port: u16) -> Result<()> {
+pub(crate) fn wait_healthy(port: u16) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         let ok = Command::new("curl")
@@ -71,7 +71,7 @@ fn wait_healthy(port: u16) -> Result<()> {
     bail!("nothing healthy on port {port}")
 }
 
-fn rss_kib(pid: u32) -> u64 {
+pub(crate) fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -148,9 +148,10 @@ fn pgbench(script: &Path, seconds: u64) -> Result<f64> {
         .context("pgbench printed no tps")
 }
 
-/// Seeds 10 tenants x 1 key x 100 instances through the CLI and the public API;
-/// returns the targets file (`<key> <instance id>`, interleaved across tenants).
-fn seed(bin: &Path, db: &str, work: &Path) -> Result<PathBuf> {
+/// Seeds 10 tenants x 1 key x 100 instances through the CLI and the public API of
+/// the server on `port`; returns the targets file (`<key> <instance id>`, interleaved
+/// across tenants).
+pub(crate) fn seed(bin: &Path, db: &str, work: &Path, port: u16) -> Result<PathBuf> {
     let mut per_tenant: Vec<(String, Vec<String>)> = Vec::new();
     for t in 0..10 {
         let tenant: Value = serde_json::from_str(&output(
@@ -185,7 +186,7 @@ fn seed(bin: &Path, db: &str, work: &Path) -> Result<PathBuf> {
                 "-H", &format!("X-Api-Key: {key}"),
                 "-H", "Content-Type: application/json",
                 "-d", &format!(r#"{{"name":"seed-{i}","runtime_image":"ghcr.io/acme/api:1.4.2","config":{{"cpu":1,"memory_mb":512}}}}"#),
-                &format!("http://127.0.0.1:{OURS}/v1/instances"),
+                &format!("http://127.0.0.1:{port}/v1/instances"),
             ]);
         }
         let ids: Vec<String> = output(&mut curl)?
@@ -277,7 +278,7 @@ fn measure(root: &Path, bin: &Path, db: &str, work: &Path, seconds: u64) -> Resu
             .spawn()?,
     );
     wait_healthy(OURS)?;
-    let ours_targets = seed(bin, db, work)?;
+    let ours_targets = seed(bin, db, work, OURS)?;
     let peer_dir = root.join("../shared/bench/peer-fastapi");
     let peer_work = work.join("peer");
     output(

@@ -6,6 +6,8 @@
 //!   resolved dependency graph, transitively).
 //! - `ci`: fmt, clippy, layers, openapi --check and the tests, as `.ci/run` does.
 //! - `bench [--sqlite] [--seconds N]`: the side-by-side benchmark (see `bench.rs`).
+//! - `soak [--sqlite] [--seconds N] [--sample S]`: a mixed workload for N seconds (300
+//!   by default), failing on RSS growth after the warm-up or on any 5xx (see `soak.rs`).
 //!
 //! Depends on no workspace crate: it drives `cargo`.
 
@@ -14,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod soak;
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -277,9 +280,10 @@ fn main() -> ExitCode {
         ["layers"] => layers(),
         ["ci"] => ci(),
         ["bench", rest @ ..] => bench::run(&root(), rest),
+        ["soak", rest @ ..] => soak::run(&root(), rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\n  openapi [--check]  refresh (or check) docs/openapi.json\n  layers             check the crate dependency rules\n  ci                 fmt, clippy, layers, openapi --check, tests\n  bench [--sqlite] [--seconds N]\n                     ours vs the FastAPI peer vs pgbench, on this machine"
+                "usage: cargo xtask <task>\n\n  openapi [--check]  refresh (or check) docs/openapi.json\n  layers             check the crate dependency rules\n  ci                 fmt, clippy, layers, openapi --check, tests\n  bench [--sqlite] [--seconds N]\n                     ours vs the FastAPI peer vs pgbench, on this machine\n  soak [--sqlite] [--seconds N] [--sample S]\n                     mixed workload; fails on RSS growth or any 5xx"
             );
             return ExitCode::from(2);
         }
