@@ -10,6 +10,7 @@ mod auth;
 mod clients;
 mod credentials;
 mod errors;
+mod faults;
 mod hostile;
 mod idempotency;
 mod identity;

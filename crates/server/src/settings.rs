@@ -88,7 +88,8 @@ pub struct ServeArgs {
         default_value_t = 16
     )]
     pub db_pool_size: usize,
-    /// How long a request waits for a database connection, in milliseconds.
+    /// How long one database call may take, in milliseconds: waiting for a pooled
+    /// connection and, on PostgreSQL, running the statement too. Past it: 503.
     #[arg(
         long,
         global = true,

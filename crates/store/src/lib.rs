@@ -119,22 +119,45 @@ enum Pool {
 pub struct Store {
     pool: std::sync::Arc<Pool>,
     backend: Backend,
+    /// How long one call may take on PostgreSQL, connection and query together.
+    timeout: Duration,
 }
 
 /// Runs a query body once per backend. Inside `$body`, `$conn` is a pooled
 /// connection and `$s` the backend's schema module; the body is an expression of
 /// type `QueryResult<T>` (it may use `?` and `.await`). Evaluates to
 /// `Result<T, RepoError>`.
+///
+/// On PostgreSQL the whole call (waiting for a connection and running the body) is
+/// bounded by the pool timeout: a database that stops answering without closing the
+/// connection (a partition) would otherwise hold the request until the kernel gives
+/// up on the socket. A connection whose body timed out is dropped, not pooled again.
 macro_rules! db {
     ($store:expr, |$conn:ident, $s:ident| $body:expr) => {
         match &*$store.pool {
             $crate::Pool::Pg(pool) => {
                 #[allow(unused_imports)]
                 use $crate::schema::pg as $s;
-                let mut pooled = pool.get().await.map_err($crate::pool_error)?;
-                let $conn = &mut *pooled;
-                let result: diesel::QueryResult<_> = async { $body }.await;
-                result.map_err($crate::query_error)
+                let deadline = tokio::time::Instant::now() + $store.timeout;
+                let mut pooled = tokio::time::timeout_at(deadline, pool.get())
+                    .await
+                    .map_err($crate::pool_error)?
+                    .map_err($crate::pool_error)?;
+                let result = {
+                    let $conn = &mut *pooled;
+                    tokio::time::timeout_at(deadline, async {
+                        let result: diesel::QueryResult<_> = $body;
+                        result
+                    })
+                    .await
+                };
+                match result {
+                    Ok(result) => result.map_err($crate::query_error),
+                    Err(elapsed) => {
+                        drop(deadpool::managed::Object::take(pooled));
+                        Err($crate::pool_error(elapsed))
+                    }
+                }
             }
             $crate::Pool::Sqlite(pool) => {
                 #[allow(unused_imports)]
@@ -181,10 +204,22 @@ pub(crate) fn query_error(e: DieselError) -> RepoError {
                     .map_or_else(|| info.message().to_owned(), str::to_owned),
             }
         }
-        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-            RepoError::Unavailable(Box::new(e))
-        }
+        e if lost_connection(&e) => RepoError::Unavailable(Box::new(e)),
         other => RepoError::Unexpected(Box::new(other)),
+    }
+}
+
+/// Whether `e` says the connection failed rather than the statement: closed, or a
+/// driver error without a SQLSTATE (I/O, "connection closed"), also when it broke a
+/// commit.
+fn lost_connection(e: &DieselError) -> bool {
+    match e {
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => true,
+        DieselError::RollbackErrorOnCommit { commit_error, .. } => lost_connection(commit_error),
+        _ => false,
     }
 }
 
@@ -244,14 +279,25 @@ impl Store {
             Backend::Sqlite => {
                 let mut config = ManagerConfig::<SqliteConn>::default();
                 config.recycling_method = RecyclingMethod::Fast;
-                config.custom_setup = Box::new(|url| {
+                // A SQLite connection runs its blocking calls on the runtime it was
+                // opened on. Open every one on this long-lived runtime, not on the
+                // HTTP worker that happened to ask: a worker's runtime ends with the
+                // worker, and on a graceful stop an idle worker ends at once while
+                // the others finish requests that may hold its connections.
+                let runtime = tokio::runtime::Handle::current();
+                config.custom_setup = Box::new(move |url| {
                     let url = url.to_owned();
-                    Box::pin(async move {
+                    let opened = runtime.spawn(async move {
                         let mut conn = SqliteConn::establish(&url).await?;
                         conn.batch_execute(SQLITE_PRAGMAS)
                             .await
                             .map_err(ConnectionError::CouldntSetupConfiguration)?;
                         Ok(conn)
+                    });
+                    Box::pin(async move {
+                        opened
+                            .await
+                            .map_err(|e| ConnectionError::BadConnection(e.to_string()))?
                     })
                 });
                 let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(
@@ -264,6 +310,7 @@ impl Store {
         let store = Self {
             pool: std::sync::Arc::new(pool),
             backend,
+            timeout: options.timeout,
         };
         store
             .ping()
