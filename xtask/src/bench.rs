@@ -322,6 +322,11 @@ fn measure(root: &Path, bin: &Path, db: &str, work: &Path, seconds: u64) -> Resu
     let ours_rss = rss_kib(ours.0.id());
     let peer_rss = tree_rss_kib(peer.0);
     drop(peer);
+    let pages = if db.starts_with("postgres") {
+        Some(page_cost(root, bin, db, work, &ours_targets, seconds)?)
+    } else {
+        None
+    };
 
     let healthz = rows[0]["ours"]["rps"].as_f64().unwrap_or(0.0);
     println!(
@@ -374,7 +379,11 @@ fn measure(root: &Path, bin: &Path, db: &str, work: &Path, seconds: u64) -> Resu
         ours_rss as f64 / 1024.0,
         peer_rss as f64 / 1024.0
     );
+    if let Some(pages) = &pages {
+        println!("{pages}");
+    }
     let results = json!({
+        "pages": pages.as_ref().map(|p| p.json.clone()),
         "backend": if db.starts_with("sqlite") { "sqlite" } else { "postgres" },
         "seconds": seconds,
         "wrk": "-t2 -c64",
@@ -386,4 +395,120 @@ fn measure(root: &Path, bin: &Path, db: &str, work: &Path, seconds: u64) -> Resu
     println!("wrote {}", path.display());
     drop(ours);
     Ok(())
+}
+
+/// p99 of a 100-row page for a tenant of 100 instances and for one of 100,000.
+pub(crate) struct PageCost {
+    json: Value,
+}
+
+impl std::fmt::Display for PageCost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "100-row page, p99 ms (req/s):")?;
+        for case in self.json["cases"].as_array().into_iter().flatten() {
+            writeln!(
+                f,
+                "  {:<38} {:>8.2} ({:.0})",
+                case["case"].as_str().unwrap_or_default(),
+                case["p99_ms"].as_f64().unwrap_or(0.0),
+                case["rps"].as_f64().unwrap_or(0.0)
+            )?;
+        }
+        write!(
+            f,
+            "  worst 100,000-instance page vs the 100-instance tenant: {:.2}x",
+            self.json["worst_ratio"].as_f64().unwrap_or(0.0)
+        )
+    }
+}
+
+/// Adds a tenant of 100,000 instances (in bulk, by SQL: the API would take minutes)
+/// and measures its first page and a page from the middle against a tenant of 100.
+fn page_cost(
+    root: &Path,
+    bin: &Path,
+    db: &str,
+    work: &Path,
+    ours_targets: &Path,
+    seconds: u64,
+) -> Result<PageCost> {
+    let tenant: Value = serde_json::from_str(&output(
+        Command::new(bin)
+            .args(["tenants", "create", "--name", "bench-big"])
+            .env("DATABASE_URL", db),
+    )?)?;
+    let tenant = tenant["id"].as_str().context("tenant id")?.to_owned();
+    let key: Value = serde_json::from_str(&output(
+        Command::new(bin)
+            .args(["keys", "mint", "--tenant", &tenant, "--name", "big"])
+            .args(["--scopes", "instances:*"])
+            .env("DATABASE_URL", db),
+    )?)?;
+    let big_key = key["key"].as_str().context("key")?.to_owned();
+    let psql = |sql: &str| {
+        output(Command::new("psql").args([
+            db,
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ]))
+    };
+    psql(&format!(
+        "INSERT INTO instances (id, tenant_id, name, status, runtime_image, config, created_at, updated_at) \
+         SELECT gen_random_uuid(), '{tenant}', 'big-' || g, 'stopped', 'ghcr.io/acme/api:1.4.2', \
+                '{{\"cpu\":1,\"memory_mb\":512}}', t, t \
+         FROM generate_series(1, 100000) g, \
+              LATERAL (SELECT date_trunc('milliseconds', now()) + g * interval '1 microsecond' AS t) ts; \
+         ANALYZE instances;"
+    ))?;
+    let middle = psql(&format!(
+        "SELECT (extract(epoch FROM created_at) * 1000000)::bigint * 1000, replace(id::text, '-', '') \
+         FROM instances WHERE tenant_id = '{tenant}' ORDER BY created_at, id OFFSET 49999 LIMIT 1"
+    ))?;
+    let (nanos, id) = middle.trim().split_once('|').context("the middle row")?;
+    let cursor = format!("{:016x}{id}", nanos.parse::<i64>()?);
+    let small_key = std::fs::read_to_string(ours_targets)?
+        .split_whitespace()
+        .next()
+        .context("a key of a 100-instance tenant")?
+        .to_owned();
+    let script = root.join("xtask/bench/page.lua");
+    let mut cases = Vec::new();
+    for (case, key, path) in [
+        (
+            "tenant of 100: first page",
+            &small_key,
+            "/v1/instances?limit=100".to_owned(),
+        ),
+        (
+            "tenant of 100,000: first page",
+            &big_key,
+            "/v1/instances?limit=100".to_owned(),
+        ),
+        (
+            "tenant of 100,000: page at row 50,000",
+            &big_key,
+            format!("/v1/instances?limit=100&cursor={cursor}"),
+        ),
+    ] {
+        let targets = work.join(format!("page-{}.txt", cases.len()));
+        std::fs::write(&targets, format!("{key} {path}\n"))?;
+        wrk(OURS, &script, "page", &targets, 2)?;
+        let mut run = wrk(OURS, &script, "page", &targets, seconds)?;
+        if run["non2xx"].as_f64().unwrap_or(0.0) > 0.0 {
+            bail!("{case}: {path} answered non-2xx responses");
+        }
+        run["case"] = json!(case);
+        cases.push(run);
+    }
+    let p99 = |i: usize| cases[i]["p99_ms"].as_f64().unwrap_or(0.0);
+    let worst = p99(1).max(p99(2)) / p99(0).max(f64::EPSILON);
+    Ok(PageCost {
+        json: json!({ "cases": cases, "worst_ratio": worst }),
+    })
 }

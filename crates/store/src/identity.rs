@@ -249,7 +249,8 @@ impl MembershipRepository for Store {
                 .into_boxed();
             if let Some(after) = page.after {
                 let (t, id) = (DbTime(after.created_at), DbId(after.id));
-                q = q.filter(
+                // As in `keyset!`: the `>=` bounds the index range scan.
+                q = q.filter(s::memberships::created_at.ge(t)).filter(
                     s::memberships::created_at
                         .gt(t)
                         .or(s::memberships::created_at

@@ -179,7 +179,10 @@ macro_rules! keyset {
         match $page.after {
             Some(after) => {
                 let (t, id) = ($crate::DbTime(after.created_at), $crate::DbId(after.id));
-                $q.filter(
+                // `created_at >= t` bounds the index range scan on
+                // (tenant_id, created_at, id) so a page starts where the last one ended;
+                // the `OR` alone would be a filter over every earlier row.
+                $q.filter($($table)::+::created_at.ge(t)).filter(
                     $($table)::+::created_at
                         .gt(t)
                         .or($($table)::+::created_at.eq(t).and($($table)::+::id.gt(id))),
