@@ -37,19 +37,33 @@ fn call(
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// The server process, killed if the test fails before stopping it.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn run_scenario(database_url: &str) {
     let log_path = std::env::temp_dir().join(format!("hc-log-{}.log", uuid::Uuid::new_v4()));
     let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hydracore"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1"])
-        .env("DATABASE_URL", database_url)
-        .env("RUST_LOG", "debug")
-        .env("HYDRACORE_LOG_FORMAT", "json")
-        .env("HYDRACORE_USAGE_FLUSH_MS", "50")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let mut child = Stopped(
+        Command::new(env!("CARGO_BIN_EXE_hydracore"))
+            .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1"])
+            .env("DATABASE_URL", database_url)
+            .env("RUST_LOG", "debug")
+            .env("HYDRACORE_LOG_FORMAT", "json")
+            .env("HYDRACORE_USAGE_FLUSH_MS", "50")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
     // The port is in the "listening" line.
     let deadline = Instant::now() + Duration::from_secs(30);
     let port = loop {
@@ -190,11 +204,11 @@ fn run_scenario(database_url: &str) {
     std::thread::sleep(Duration::from_millis(200));
 
     let stopped = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(stopped.success());
-    let exit = child.wait().unwrap();
+    let exit = child.0.wait().unwrap();
     assert!(
         exit.success(),
         "SIGTERM must stop the server gracefully: {exit:?}"
