@@ -77,6 +77,7 @@ pub(crate) fn example(v: &Value, schemas: &serde_json::Map<String, Value>, depth
     }
     if let Some(first) = v
         .get("allOf")
+        .or_else(|| v.get("oneOf"))
         .and_then(Value::as_array)
         .and_then(|a| a.first())
     {

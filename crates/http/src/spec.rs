@@ -260,27 +260,6 @@ pub fn finish(mut spec: Value) -> Value {
             }
         }
     }
-    // Every request body gets an example, built from its schema's field examples.
-    let schemas = root
-        .get("components")
-        .and_then(|c| c.get("schemas"))
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    if let Some(Value::Object(paths)) = root.get_mut("paths") {
-        for op in paths
-            .values_mut()
-            .filter_map(Value::as_object_mut)
-            .flat_map(|ops| ops.values_mut())
-        {
-            if let Some(media) = op.pointer_mut("/requestBody/content/application~1json")
-                && let Some(schema) = media.get("schema").cloned()
-            {
-                let renamed = schema_ref_without_dto(&schema);
-                media["example"] = crate::reference::example(&renamed, &schemas, 0);
-            }
-        }
-    }
     let components = root
         .entry("components")
         .or_insert_with(|| json!({}))
@@ -327,6 +306,28 @@ pub fn finish(mut spec: Value) -> Value {
                 }
             }),
         );
+    }
+    // Every request body gets an example, built from its schema's field examples and
+    // rules (so it satisfies them), once the schemas are final.
+    let schemas = root
+        .get("components")
+        .and_then(|c| c.get("schemas"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(Value::Object(paths)) = root.get_mut("paths") {
+        for op in paths
+            .values_mut()
+            .filter_map(Value::as_object_mut)
+            .flat_map(|ops| ops.values_mut())
+        {
+            if let Some(media) = op.pointer_mut("/requestBody/content/application~1json")
+                && let Some(schema) = media.get("schema").cloned()
+            {
+                let renamed = schema_ref_without_dto(&schema);
+                media["example"] = crate::reference::example(&renamed, &schemas, 0);
+            }
+        }
     }
     spec
 }

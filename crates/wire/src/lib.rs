@@ -505,6 +505,7 @@ pub struct SignupRequest {
     #[openapi(example = "ada@example.com")]
     pub email: String,
     /// 8 to 256 characters.
+    #[openapi(example = "correct horse battery staple")]
     pub password: String,
     /// The first tenant, owned by the new user.
     #[openapi(example = "Acme")]
@@ -871,6 +872,7 @@ pub struct CreateRuntimeImageRequest {
     #[openapi(example = "1.4.2")]
     pub version: String,
     /// `sha256:` followed by 64 hex characters.
+    #[openapi(example = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")]
     pub digest: String,
 }
 
