@@ -210,6 +210,24 @@ pub(crate) fn seed(bin: &Path, db: &str, work: &Path, port: u16) -> Result<PathB
     Ok(path)
 }
 
+/// Builds the release server; returns its path, a run stamp and `target/<kind>/<stamp>`.
+pub(crate) fn release_build(root: &Path, kind: &str) -> Result<(PathBuf, u64, PathBuf)> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(&cargo)
+        .current_dir(root)
+        .args(["build", "--release", "--package", "hydracore-server"])
+        .status()?;
+    if !built.success() {
+        bail!("the release build failed");
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let work = root.join(format!("target/{kind}/{stamp}"));
+    std::fs::create_dir_all(&work)?;
+    Ok((root.join("target/release/hydracore"), stamp, work))
+}
+
 pub fn run(root: &Path, args: &[&str]) -> Result<()> {
     let sqlite = args.contains(&"--sqlite");
     let seconds: u64 = args
@@ -221,20 +239,7 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
     for tool in ["wrk", "pgbench", "psql", "curl", "pgrep"] {
         require(tool)?;
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let built = Command::new(&cargo)
-        .current_dir(root)
-        .args(["build", "--release", "--package", "hydracore-server"])
-        .status()?;
-    if !built.success() {
-        bail!("the release build failed");
-    }
-    let bin = root.join("target/release/hydracore");
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
-    let work = root.join(format!("target/bench/{stamp}"));
-    std::fs::create_dir_all(&work)?;
+    let (bin, stamp, work) = release_build(root, "bench")?;
     let (db, dbname) = if sqlite {
         (format!("sqlite://{}/bench.db", work.display()), None)
     } else {

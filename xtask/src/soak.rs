@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::bench::{Killed, PG, output, require, rss_kib, seed, wait_healthy};
+use crate::bench::{Killed, PG, output, release_build, require, rss_kib, seed, wait_healthy};
 
 /// Not the benchmark's port, so a stray benchmark server is never measured.
 const PORT: u16 = 8902;
@@ -79,20 +79,7 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
     for tool in tools {
         require(tool)?;
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let built = Command::new(&cargo)
-        .current_dir(root)
-        .args(["build", "--release", "--package", "hydracore-server"])
-        .status()?;
-    if !built.success() {
-        bail!("the release build failed");
-    }
-    let bin = root.join("target/release/hydracore");
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
-    let work = root.join(format!("target/soak/{stamp}"));
-    std::fs::create_dir_all(&work)?;
+    let (bin, stamp, work) = release_build(root, "soak")?;
     let data = std::env::temp_dir().join(format!("hc-soak-{stamp}-{}", std::process::id()));
     std::fs::create_dir_all(&data)?;
     let (db, dbname) = if opts.sqlite {
