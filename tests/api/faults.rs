@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use hydracore_api_tests::{Backend, PASSWORD, TestApp, postgres_url, spawn_app_with};
 use hydracore_core::PageRequest;
-use hydracore_instances::InstanceRepository;
+use hydracore_instances::{Instance, InstanceRepository};
 use hydracore_keys::KeyRepository;
 use hydracore_scopes::Role;
 use hydracore_server::Settings;
@@ -638,16 +638,22 @@ fn first_page() -> PageRequest {
 /// - a sign-up (tenant, user, owner membership: one transaction) left all or nothing,
 ///   and one answered 503 that did commit can sign in;
 /// - a key rotation (old key's expiry, successor: one transaction) left both or neither;
-/// - an instance created with `start: true` (a row, then two status transitions around
-///   the runtime call: no single transaction can hold them) answered 201 only when
-///   running; after a 503 it may be left `stopped` or `starting` (counted, not
-///   refused: the service cannot do better without a reconciler), and then the API
-///   brings it to `running`. Retrying such a create with its `Idempotency-Key` is
-///   201 or 409: a claim whose `abandon` the outage swallowed stays "in progress"
-///   until it expires (counted and printed).
+/// - an instance created with `start: true` (stored `starting`, then moved on after
+///   the runtime call: no transaction can hold a runtime call) answered 201 only when
+///   running; after a 503 it is absent, or present and brought to `running` by the
+///   reconciler with no help from the client;
+/// - retrying a create that answered 503 with its `Idempotency-Key`, once the claim's
+///   lease has passed (a claim whose `abandon` the outage swallowed lapses), runs: 201
+///   when the instance is absent, 409 for the name when it exists. Never "still being
+///   processed".
 #[test]
 fn writes_cut_half_way_leave_nothing_half_made() {
-    let Some((app, proxy)) = app_behind_proxy(|s| s.serve.db_pool_size = 8) else {
+    let Some((app, proxy)) = app_behind_proxy(|s| {
+        s.serve.db_pool_size = 8;
+        s.serve.idempotency_lease_secs = LEASE.as_secs();
+        s.serve.reconcile_interval_secs = 1;
+        s.serve.reconcile_after_secs = LEASE.as_secs();
+    }) else {
         return;
     };
     let (tenant, admin) = app.tenant_with_key(&["instances:*", "api-keys:*"]);
@@ -771,26 +777,73 @@ fn writes_cut_half_way_leave_nothing_half_made() {
         assert!(calls.contains(&503), "{what}: none was cut");
     }
 
-    check_instances(&app, tenant, &admin, &creates);
+    check_instances(&app, tenant, &admin, &creates, Instant::now());
     check_rotations(&app, tenant, &keys, &rotations);
     check_signups(&app, &signups);
 }
 
-fn check_instances(app: &TestApp, tenant: TenantId, admin: &str, creates: &[(String, Call)]) {
-    let stored: HashMap<String, hydracore_instances::Instance> = app
-        .block_on(InstanceRepository::list(&app.store, tenant, first_page()))
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|i| (i.name.as_str().to_owned(), i))
-        .collect();
+/// The idempotency lease and the reconciler's wait in the write test.
+const LEASE: Duration = Duration::from_secs(2);
+
+/// The tenant's instances by name, waiting (up to 20 s) for the reconciler to leave none
+/// `starting` or `stopping`.
+fn settled_instances(app: &TestApp, tenant: TenantId) -> HashMap<String, Instance> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let stored: HashMap<String, Instance> = app
+            .block_on(InstanceRepository::list(&app.store, tenant, first_page()))
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|i| (i.name.as_str().to_owned(), i))
+            .collect();
+        let moving = stored
+            .values()
+            .filter(|i| matches!(i.status.as_str(), "starting" | "stopping"))
+            .count();
+        if moving == 0 {
+            return stored;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{moving} instances still starting or stopping 20 s after the outage"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn check_instances(
+    app: &TestApp,
+    tenant: TenantId,
+    admin: &str,
+    creates: &[(String, Call)],
+    stopped: Instant,
+) {
+    let mut left = BTreeMap::<&str, usize>::new();
+    for (name, c) in creates {
+        if c.status != 201 {
+            let row = app
+                .block_on(InstanceRepository::list(&app.store, tenant, first_page()))
+                .unwrap()
+                .items
+                .into_iter()
+                .find(|i| i.name.as_str() == name);
+            *left
+                .entry(row.map_or("absent", |r| r.status.as_str()))
+                .or_insert(0) += 1;
+        }
+    }
+    let stored = settled_instances(app, tenant);
+    let reconciled = stopped.elapsed();
     let asked: HashMap<&str, &Call> = creates.iter().map(|(n, c)| (n.as_str(), c)).collect();
     assert!(
         stored.keys().all(|n| asked.contains_key(n.as_str())),
         "an instance nobody asked for"
     );
-    let mut left = BTreeMap::<&str, usize>::new();
-    let mut replays = BTreeMap::<(&str, u16, String), usize>::new();
+    let orphaned = orphaned_claims(app, admin, creates);
+    // Every claim the outage orphaned has lapsed by now.
+    std::thread::sleep(LEASE.saturating_sub(stopped.elapsed()));
+    let mut replays = BTreeMap::<(&str, u16), usize>::new();
     for (name, c) in creates {
         let row = stored.get(name);
         if c.status == 201 {
@@ -799,6 +852,10 @@ fn check_instances(app: &TestApp, tenant: TenantId, admin: &str, creates: &[(Str
             assert_eq!(c.json()["status"], "running");
             assert_eq!(row.status.as_str(), "running", "{name}");
             continue;
+        }
+        // Stored before the cut: the reconciler has brought it to where it was asked.
+        if let Some(row) = row {
+            assert_eq!(row.status.as_str(), "running", "{name}");
         }
         // The same request again, with its Idempotency-Key: what a client does after a 503.
         let again = app.send(
@@ -811,40 +868,66 @@ fn check_instances(app: &TestApp, tenant: TenantId, admin: &str, creates: &[(Str
                 .body(json!({"name": name, "start": true}).to_string())
                 .unwrap(),
         );
-        // Replayed or run (201), or refused (409): a claim the outage orphaned stays
-        // "in progress" (see the report), a name taken is a conflict.
-        assert!(matches!(again.status, 201 | 409), "{name}: {}", again.body);
+        if row.is_some() {
+            assert_eq!(again.status, 409, "{name}: {}", again.body);
+            let detail = again.json()["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            assert!(detail.contains("already exists"), "{name}: {detail}");
+        } else {
+            assert_eq!(again.status, 201, "{name}: {}", again.body);
+            assert_eq!(again.json()["status"], "running");
+        }
         *replays
             .entry((
-                row.map_or("absent", |r| r.status.as_str()),
+                if row.is_some() { "present" } else { "absent" },
                 again.status,
-                again.json()["detail"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
             ))
             .or_insert(0) += 1;
-        let Some(row) = row else {
-            *left.entry("absent").or_insert(0) += 1;
-            continue;
-        };
-        *left.entry(row.status.as_str()).or_insert(0) += 1;
-        // Whatever was left, the API brings it to running.
-        let path = format!("/v1/instances/{}", row.id.0);
-        if row.status.as_str() == "starting" {
-            let res = app.post(&format!("{path}/stop"), admin, &json!({}));
-            assert_eq!(res.status, 200, "{}", res.body);
-        }
-        if row.status.as_str() != "running" {
-            let res = app.post(&format!("{path}/start"), admin, &json!({}));
-            assert_eq!(res.status, 200, "{}", res.body);
-        }
-        assert_eq!(app.get(&path, admin).json()["status"], "running");
     }
     eprintln!(
-        "faults[writes]: instances after a 503 create with start: {left:?}; \
-         retried with the same Idempotency-Key: {replays:?}"
+        "faults[writes]: instances after a 503 create with start, as the outage left them: \
+         {left:?}; none starting {} ms after the outage; {orphaned} Idempotency-Key \
+         claims left by the outage; retried with the same key after the {} s lease \
+         (instance, answer): {replays:?}",
+        reconciled.as_millis(),
+        LEASE.as_secs()
     );
+}
+
+/// How many of the creates answered 503 still hold their `Idempotency-Key` (their
+/// `abandon` was lost with the database), asked of the store directly.
+fn orphaned_claims(app: &TestApp, admin: &str, creates: &[(String, Call)]) -> usize {
+    use hydracore_core::Clock;
+    use hydracore_core::idempotency::{Begin, Claim, IdempotencyStore};
+    let ctx = app.get("/v1/mcp/api-key-context", admin).json();
+    let owner = format!("key:{}", ctx["key_id"].as_str().unwrap());
+    let mut held = 0;
+    for (name, c) in creates.iter().filter(|(_, c)| c.status != 201) {
+        // A different fingerprint and a lease of nothing: free keys are Started (and
+        // given back at once), a held one is a mismatch.
+        let at = hydracore_core::SystemClock.now();
+        let probe = Claim {
+            owner: &owner,
+            key: name,
+            fingerprint: &[0; 32],
+            at,
+            expires_at: at + time::Duration::minutes(1),
+            stale_before: at - time::Duration::days(1),
+        };
+        match app
+            .block_on(IdempotencyStore::begin(&app.store, &probe))
+            .unwrap()
+        {
+            Begin::Started => app
+                .block_on(IdempotencyStore::abandon(&app.store, &owner, name, at))
+                .unwrap(),
+            Begin::Mismatch => held += 1,
+            other => panic!("{name}: {other:?} for a request answered {}", c.status),
+        }
+    }
+    held
 }
 
 fn check_rotations(app: &TestApp, tenant: TenantId, keys: &[String], rotations: &[(usize, Call)]) {

@@ -1,5 +1,11 @@
 //! Safe retries: the first response to an `Idempotency-Key` is remembered per
 //! credential and replayed to retries of the same request (Stripe's semantics).
+//!
+//! A request claims its key before it runs. A claim is named by its owner, its key and
+//! the instant it was made; only that claim may complete or abandon it. A claim that
+//! neither completes nor abandons (its node died, or its database went away before the
+//! request could answer) is treated as abandoned once it is older than the caller's
+//! lease, so a retry is not refused until the record expires.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -9,7 +15,7 @@ use crate::RepoError;
 /// What beginning a request under an idempotency key found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Begin {
-    /// No live record: this request runs, and must `complete` or `abandon` it.
+    /// No live record: this request runs, and must `complete` or `abandon` its claim.
     Started,
     /// The same request finished before: answer with this.
     Replay { status: u16, body: Vec<u8> },
@@ -19,30 +25,153 @@ pub enum Begin {
     Mismatch,
 }
 
+/// A request's claim on a key.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    /// Whose key it is (one credential's keys never meet another's).
+    pub owner: &'a str,
+    pub key: &'a str,
+    /// What the request is; a retry must match it.
+    pub fingerprint: &'a [u8; 32],
+    /// When the claim is made (whole microseconds); with owner and key it names the
+    /// claim in `complete` and `abandon`.
+    pub at: OffsetDateTime,
+    /// When the record may be forgotten.
+    pub expires_at: OffsetDateTime,
+    /// A claim made at or before this instant that has not completed is abandoned: it
+    /// is replaced as if it did not exist.
+    pub stale_before: OffsetDateTime,
+}
+
 /// Persistence of idempotency records, shared by every node.
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
-    /// Claims `(owner, key)` for a request whose fingerprint is `fingerprint`, unless a
-    /// record that has not expired exists; an expired record is replaced. Claiming MUST
-    /// be atomic: of concurrent claims exactly one gets `Started`.
-    async fn begin(
-        &self,
-        owner: &str,
-        key: &str,
-        fingerprint: &[u8; 32],
-        now: OffsetDateTime,
-        expires_at: OffsetDateTime,
-    ) -> Result<Begin, RepoError>;
+    /// Claims `(owner, key)` unless a live record exists. A record that has expired, or
+    /// a claim still running that is stale, is replaced. Claiming MUST be atomic: of
+    /// concurrent claims exactly one gets `Started`.
+    async fn begin(&self, claim: &Claim<'_>) -> Result<Begin, RepoError>;
 
-    /// Stores the response of a started request.
+    /// Stores the response of the claim made at `claimed_at`. MUST NOT change a record
+    /// that another claim has since replaced, nor one already complete.
     async fn complete(
         &self,
         owner: &str,
         key: &str,
+        claimed_at: OffsetDateTime,
         status: u16,
         body: &[u8],
     ) -> Result<(), RepoError>;
 
-    /// Forgets a started request (it failed in a way a retry may fix).
-    async fn abandon(&self, owner: &str, key: &str) -> Result<(), RepoError>;
+    /// Forgets the claim made at `claimed_at` (it failed in a way a retry may fix).
+    /// MUST NOT remove a record that another claim has since replaced, nor a complete
+    /// one.
+    async fn abandon(
+        &self,
+        owner: &str,
+        key: &str,
+        claimed_at: OffsetDateTime,
+    ) -> Result<(), RepoError>;
+}
+
+/// An [`IdempotencyStore`] in a map, for tests of the rules above the port.
+#[cfg(feature = "testing")]
+pub mod testing {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    struct Record {
+        fingerprint: [u8; 32],
+        at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+        response: Option<(u16, Vec<u8>)>,
+    }
+
+    type Records = HashMap<(String, String), Record>;
+
+    /// Records in a map keyed by owner and key.
+    #[derive(Debug, Default)]
+    pub struct InMemoryIdempotency {
+        rows: Mutex<Records>,
+    }
+
+    impl InMemoryIdempotency {
+        fn rows(&self) -> Result<std::sync::MutexGuard<'_, Records>, RepoError> {
+            self.rows
+                .lock()
+                .map_err(|e| RepoError::Unexpected(e.to_string().into()))
+        }
+    }
+
+    #[async_trait]
+    impl IdempotencyStore for InMemoryIdempotency {
+        async fn begin(&self, claim: &Claim<'_>) -> Result<Begin, RepoError> {
+            let mut rows = self.rows()?;
+            let id = (claim.owner.to_owned(), claim.key.to_owned());
+            if let Some(r) = rows.get(&id) {
+                let dead = r.expires_at <= claim.at
+                    || (r.response.is_none() && r.at <= claim.stale_before);
+                if !dead {
+                    return Ok(if r.fingerprint != *claim.fingerprint {
+                        Begin::Mismatch
+                    } else {
+                        match &r.response {
+                            None => Begin::InProgress,
+                            Some((status, body)) => Begin::Replay {
+                                status: *status,
+                                body: body.clone(),
+                            },
+                        }
+                    });
+                }
+            }
+            rows.insert(
+                id,
+                Record {
+                    fingerprint: *claim.fingerprint,
+                    at: claim.at,
+                    expires_at: claim.expires_at,
+                    response: None,
+                },
+            );
+            Ok(Begin::Started)
+        }
+
+        async fn complete(
+            &self,
+            owner: &str,
+            key: &str,
+            claimed_at: OffsetDateTime,
+            status: u16,
+            body: &[u8],
+        ) -> Result<(), RepoError> {
+            let mut rows = self.rows()?;
+            if let Some(r) = rows.get_mut(&(owner.to_owned(), key.to_owned()))
+                && r.at == claimed_at
+                && r.response.is_none()
+            {
+                r.response = Some((status, body.to_vec()));
+            }
+            Ok(())
+        }
+
+        async fn abandon(
+            &self,
+            owner: &str,
+            key: &str,
+            claimed_at: OffsetDateTime,
+        ) -> Result<(), RepoError> {
+            let mut rows = self.rows()?;
+            let id = (owner.to_owned(), key.to_owned());
+            if rows
+                .get(&id)
+                .is_some_and(|r| r.at == claimed_at && r.response.is_none())
+            {
+                rows.remove(&id);
+            }
+            Ok(())
+        }
+    }
 }

@@ -3,7 +3,9 @@
 //! `Idempotent-Replayed: true`), the same key with another request is 409, and so is
 //! a retry while the first is still running. Records live in the database, so every
 //! node sees them. Only successful responses are remembered: a failed request may be
-//! retried with the same key.
+//! retried with the same key. A request that neither answered nor recorded its outcome
+//! (its node died, or its database went away) holds its key for the configured lease
+//! at most; then a retry runs.
 
 use actix_web::body::{BoxBody, MessageBody, to_bytes};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -12,7 +14,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, web};
 use hydracore_auth::{Actor, Principal};
-use hydracore_core::idempotency::Begin;
+use hydracore_core::idempotency::{Begin, Claim};
 use ring::digest::{SHA256, digest};
 use serde_json::json;
 
@@ -78,9 +80,17 @@ pub async fn idempotency(
     req.set_payload(Payload::from(body));
     let owner = owner(&req);
     let now = state.clock.now();
+    let claim = Claim {
+        owner: &owner,
+        key: &key,
+        fingerprint: &print,
+        at: now,
+        expires_at: now + TTL,
+        stale_before: now - state.idempotency_lease,
+    };
     let begun = state
         .idempotency
-        .begin(&owner, &key, &print, now, now + TTL)
+        .begin(&claim)
         .await
         .map_err(ApiError::from)?;
     match begun {
@@ -110,7 +120,7 @@ pub async fn idempotency(
     let res = match next.call(req).await {
         Ok(res) => res,
         Err(e) => {
-            let _ = state.idempotency.abandon(&owner, &key).await;
+            let _ = state.idempotency.abandon(&owner, &key, now).await;
             return Err(e);
         }
     };
@@ -123,10 +133,10 @@ pub async fn idempotency(
     let kept = if status.is_success() {
         state
             .idempotency
-            .complete(&owner, &key, status.as_u16(), &bytes)
+            .complete(&owner, &key, now, status.as_u16(), &bytes)
             .await
     } else {
-        state.idempotency.abandon(&owner, &key).await
+        state.idempotency.abandon(&owner, &key, now).await
     };
     if let Err(e) = kept {
         tracing::warn!(error = %e, "could not record an idempotent response");

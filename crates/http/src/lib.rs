@@ -77,6 +77,8 @@ pub struct AppState {
     pub idempotency: Arc<dyn hydracore_core::idempotency::IdempotencyStore>,
     /// The clock of idempotency records.
     pub clock: hydracore_core::SharedClock,
+    /// How long a request may hold its `Idempotency-Key` without answering.
+    pub idempotency_lease: time::Duration,
     /// Per-key budgets.
     pub limiter: Arc<dyn hydracore_keys::RateLimiter>,
     /// The budget of keys that have none of their own.

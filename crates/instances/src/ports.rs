@@ -45,6 +45,16 @@ pub trait InstanceRepository: Send + Sync {
 
     /// Deletes the instance. MUST return `false` if the tenant has no such instance.
     async fn delete(&self, tenant: TenantId, id: InstanceId) -> Result<bool, RepoError>;
+
+    /// Instances of any tenant that are `starting` or `stopping` and have not changed
+    /// since `before` (`updated_at <= before`), the longest-waiting first, at most
+    /// `limit`. The one method that crosses tenants: only the reconciler calls it, to
+    /// drive on transitions whose request died half-way.
+    async fn unsettled(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Instance>, RepoError>;
 }
 
 /// Persistence of runtime images and channel promotions.
@@ -82,7 +92,9 @@ pub trait RuntimeImageRepository: Send + Sync {
 pub struct RuntimeError(#[source] pub BoxError);
 
 /// What actually runs instances. The control plane asks; the runtime answers with the
-/// status the instance reached.
+/// status the instance reached. Both calls MUST be idempotent (starting a running
+/// instance answers `Running`): the reconciler repeats them for instances that were
+/// left `starting` or `stopping`.
 #[async_trait]
 pub trait Runtime: Send + Sync {
     /// Starts the instance. Returns `Running` once it runs, or `Starting` if it is still

@@ -130,7 +130,13 @@ impl InstanceService {
             id: InstanceId::new(),
             tenant_id: tenant,
             name,
-            status: Status::Stopped,
+            // Started at once: stored as `starting` in the same statement, so a request
+            // that dies half-way leaves nothing or an instance the reconciler finishes.
+            status: if req.start {
+                Status::Starting
+            } else {
+                Status::Stopped
+            },
             runtime_image,
             config,
             created_at: now,
@@ -141,7 +147,7 @@ impl InstanceService {
             .await
             .map_err(Self::duplicate(&instance.name))?;
         if req.start {
-            return self.start(tenant, instance.id).await;
+            return self.settle(instance, Action::Start).await;
         }
         Ok(instance)
     }
@@ -263,6 +269,13 @@ impl InstanceService {
                 status: now.status,
             });
         };
+        self.settle(moving, action).await
+    }
+
+    /// Asks the runtime to carry out `action` on an instance that is `starting` or
+    /// `stopping` for it, and records the status it reached.
+    async fn settle(&self, moving: Instance, action: Action) -> Result<Instance, InstanceError> {
+        let (tenant, id, via) = (moving.tenant_id, moving.id, moving.status);
         let outcome = match action {
             Action::Start => self.runtime.start(&moving).await,
             Action::Stop => self.runtime.stop(&moving).await,
@@ -286,6 +299,50 @@ impl InstanceService {
             None => self.get(tenant, id).await,
         }
     }
+
+    /// Drives on instances left `starting` or `stopping` for longer than `older_than`
+    /// (their request died half-way: a node stopped, or its database went away), at
+    /// most `limit` of them: the runtime is asked again and the status it reaches is
+    /// recorded. Safe on several nodes at once: the runtime calls are idempotent and
+    /// each status change is a compare-and-set.
+    ///
+    /// # Errors
+    /// Store failures (the pass stops; the next one resumes).
+    pub async fn reconcile(
+        &self,
+        older_than: time::Duration,
+        limit: u32,
+    ) -> Result<Reconciled, InstanceError> {
+        let before = self.clock.now() - older_than;
+        let mut done = Reconciled::default();
+        for instance in self.repo.unsettled(before, limit).await? {
+            let action = match instance.status {
+                Status::Starting => Action::Start,
+                _ => Action::Stop,
+            };
+            done.found += 1;
+            match self.settle(instance, action).await {
+                Ok(i) if matches!(i.status, Status::Starting | Status::Stopping) => {}
+                Ok(_) => done.settled += 1,
+                Err(InstanceError::Runtime(_)) => done.failed += 1,
+                // Deleted meanwhile.
+                Err(InstanceError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    }
+}
+
+/// What one [`InstanceService::reconcile`] pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Instances found waiting in `starting` or `stopping`.
+    pub found: usize,
+    /// Of those, how many reached a settled status.
+    pub settled: usize,
+    /// Of those, how many the runtime refused (now `failed`).
+    pub failed: usize,
 }
 
 /// What the runtime-image operations can fail with.

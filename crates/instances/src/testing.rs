@@ -121,6 +121,23 @@ impl InstanceRepository for InMemoryInstanceRepository {
             Ok(false)
         }
     }
+
+    async fn unsettled(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Instance>, RepoError> {
+        let rows = self.rows.lock().map_err(poisoned)?;
+        let mut out: Vec<Instance> = rows
+            .values()
+            .filter(|i| matches!(i.status, Status::Starting | Status::Stopping))
+            .filter(|i| i.updated_at <= before)
+            .cloned()
+            .collect();
+        out.sort_by_key(|i| (i.updated_at, i.id));
+        out.truncate(limit as usize);
+        Ok(out)
+    }
 }
 
 /// A [`RuntimeImageRepository`] in maps.

@@ -179,3 +179,124 @@ fn image_references_follow_the_oci_grammar() {
         assert!(crate::parse_image_reference(bad).is_err(), "{bad}");
     }
 }
+
+/// A runtime that never answers: the request driving it dies half-way.
+struct HangingRuntime;
+
+#[async_trait::async_trait]
+impl Runtime for HangingRuntime {
+    async fn start(&self, _instance: &Instance) -> Result<Status, RuntimeError> {
+        std::future::pending().await
+    }
+
+    async fn stop(&self, _instance: &Instance) -> Result<Status, RuntimeError> {
+        std::future::pending().await
+    }
+}
+
+fn over(repo: &Arc<InMemoryInstanceRepository>, runtime: Arc<dyn Runtime>) -> InstanceService {
+    InstanceService::new(
+        repo.clone(),
+        Arc::new(InMemoryRuntimeImageRepository::default()),
+        runtime,
+        Arc::new(SystemClock),
+        "hydracore/agent-runtime:latest".into(),
+    )
+}
+
+#[tokio::test]
+async fn the_reconciler_finishes_what_a_dead_request_began() {
+    let repo = Arc::new(InMemoryInstanceRepository::default());
+    let dying = over(&repo, Arc::new(HangingRuntime));
+    let t = TenantId::new();
+    let mut req = create("half-made");
+    req.start = true;
+    let cut = std::time::Duration::from_millis(20);
+    assert!(
+        tokio::time::timeout(cut, dying.create(t, req))
+            .await
+            .is_err()
+    );
+    let running = dying.create(t, create("to-stop")).await.unwrap();
+    let healthy = over(&repo, Arc::new(RecordingRuntime));
+    let running = healthy.start(t, running.id).await.unwrap();
+    assert!(
+        tokio::time::timeout(cut, dying.stop(t, running.id))
+            .await
+            .is_err()
+    );
+    let left: Vec<Status> = healthy
+        .list(t, hydracore_core::PageRequest::new(10, None).unwrap())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|i| i.status)
+        .collect();
+    assert_eq!(left, [Status::Starting, Status::Stopping]);
+
+    // Too recent for a reconciler that waits a minute: untouched.
+    let minute = time::Duration::minutes(1);
+    assert_eq!(
+        healthy.reconcile(minute, 100).await.unwrap(),
+        Reconciled::default()
+    );
+    let done = healthy.reconcile(time::Duration::ZERO, 100).await.unwrap();
+    assert_eq!(
+        done,
+        Reconciled {
+            found: 2,
+            settled: 2,
+            failed: 0
+        }
+    );
+    let settled: Vec<(String, Status)> = healthy
+        .list(t, hydracore_core::PageRequest::new(10, None).unwrap())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|i| (i.name.as_str().to_owned(), i.status))
+        .collect();
+    assert_eq!(
+        settled,
+        [
+            ("half-made".to_owned(), Status::Running),
+            ("to-stop".to_owned(), Status::Stopped)
+        ]
+    );
+    // Nothing left to do.
+    assert_eq!(
+        healthy.reconcile(time::Duration::ZERO, 100).await.unwrap(),
+        Reconciled::default()
+    );
+}
+
+#[tokio::test]
+async fn the_reconciler_marks_what_the_runtime_refuses_failed() {
+    let repo = Arc::new(InMemoryInstanceRepository::default());
+    let t = TenantId::new();
+    let mut req = create("doomed");
+    req.start = true;
+    let cut = std::time::Duration::from_millis(20);
+    let dying = over(&repo, Arc::new(HangingRuntime));
+    assert!(
+        tokio::time::timeout(cut, dying.create(t, req))
+            .await
+            .is_err()
+    );
+    let failing = over(&repo, Arc::new(FailingRuntime));
+    assert_eq!(
+        failing.reconcile(time::Duration::ZERO, 100).await.unwrap(),
+        Reconciled {
+            found: 1,
+            settled: 0,
+            failed: 1
+        }
+    );
+    let page = failing
+        .list(t, hydracore_core::PageRequest::new(10, None).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(page.items[0].status, Status::Failed);
+}

@@ -211,6 +211,9 @@ pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<Compo
         auth: Authenticator::new(keys, shared.clone(), shared, tokens, clock),
         readiness: Arc::new(StoreReadiness(store.clone())),
         body_timeout: settings.serve.client_timeout(),
+        idempotency_lease: time::Duration::seconds(
+            i64::try_from(settings.serve.idempotency_lease_secs.max(1)).unwrap_or(i64::MAX),
+        ),
     };
     state.smoke = Arc::new(smoke::StoreSmoke {
         store: store.clone(),
@@ -294,6 +297,39 @@ pub struct Application {
     keys: KeyService,
 }
 
+/// Runs the instance reconciler every `every`, for as long as the server runs.
+async fn reconcile(instances: InstanceService, every: std::time::Duration, after: time::Duration) {
+    /// Instances driven on per pass; a full batch runs the next pass at once.
+    const BATCH: u32 = 100;
+    let mut tick = actix_web::rt::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        loop {
+            match instances.reconcile(after, BATCH).await {
+                Ok(done) => {
+                    if done.found > 0 {
+                        tracing::info!(
+                            found = done.found,
+                            settled = done.settled,
+                            failed = done.failed,
+                            "drove on instances left starting or stopping"
+                        );
+                    }
+                    // Another pass only when this one was full and moved every one.
+                    if done.found < BATCH as usize || done.settled + done.failed < done.found {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "instance reconciliation failed; will retry");
+                    break;
+                }
+            }
+        }
+    }
+}
+
 impl Application {
     /// Opens the store (migrating it), composes the services and binds the socket.
     ///
@@ -334,6 +370,15 @@ impl Application {
                 }
             }
         });
+        if settings.serve.reconcile_interval_secs > 0 {
+            actix_web::rt::spawn(reconcile(
+                state.instances.clone(),
+                std::time::Duration::from_secs(settings.serve.reconcile_interval_secs),
+                time::Duration::seconds(
+                    i64::try_from(settings.serve.reconcile_after_secs).unwrap_or(i64::MAX),
+                ),
+            ));
+        }
         let (log_writer, drain) = CallLogWriter::new(state.calls.clone());
         let log_writer_probe = log_writer.clone();
         actix_web::rt::spawn(drain);

@@ -106,6 +106,17 @@ pub struct ServeArgs {
         default_value_t = 5000
     )]
     pub client_timeout_ms: u64,
+    /// How long an `Idempotency-Key` stays claimed by a request that has not answered,
+    /// in seconds. Past it the claim counts as abandoned (its node died, or lost its
+    /// database before it could answer) and a retry runs. Keep it above the longest
+    /// request: a few times `db_timeout_ms`.
+    #[arg(
+        long,
+        global = true,
+        env = "HYDRACORE_IDEMPOTENCY_LEASE_SECS",
+        default_value_t = 60
+    )]
+    pub idempotency_lease_secs: u64,
     /// How long a stopping server lets in-flight requests finish, in seconds.
     #[arg(
         long,
@@ -220,6 +231,24 @@ pub struct ServeArgs {
         default_value_t = 10_000
     )]
     pub usage_flush_ms: u64,
+    /// How often the instance reconciler runs, in seconds (0: never). It drives on
+    /// instances left `starting` or `stopping` by a request that died half-way.
+    #[arg(
+        long,
+        global = true,
+        env = "HYDRACORE_RECONCILE_INTERVAL_SECS",
+        default_value_t = 15
+    )]
+    pub reconcile_interval_secs: u64,
+    /// How long an instance may stay `starting` or `stopping` before the reconciler
+    /// takes it over, in seconds. Keep it above the longest request.
+    #[arg(
+        long,
+        global = true,
+        env = "HYDRACORE_RECONCILE_AFTER_SECS",
+        default_value_t = 60
+    )]
+    pub reconcile_after_secs: u64,
 }
 
 impl ServeArgs {
@@ -239,10 +268,13 @@ impl Default for ServeArgs {
             db_timeout_ms: 5000,
             client_timeout_ms: 5000,
             shutdown_timeout_secs: 30,
+            idempotency_lease_secs: 60,
             jwt_secret: None,
             access_token_ttl_secs: 900,
             signup_enabled: true,
             usage_flush_ms: 10_000,
+            reconcile_interval_secs: 15,
+            reconcile_after_secs: 60,
             redis_url: None,
             key_cache_ttl_secs: 30,
             rate_limit_requests: 600,

@@ -774,3 +774,161 @@ pub async fn mcp_credentials_round_trip_sealed(ports: &Ports) {
     assert!(ports.creds.delete(t, a.id).await.unwrap());
     assert_eq!(ports.creds.find(t, a.id).await.unwrap(), None);
 }
+
+/// Idempotency claims: one winner among concurrent claims, replay after completion,
+/// release on abandon, replacement once expired or stale, and a superseded claim that
+/// can no longer touch the record that replaced it.
+pub async fn idempotency_claims_replay_and_lapse(ports: &Ports) {
+    use hydracore_core::idempotency::{Begin, Claim};
+    let store = &ports.idempotency;
+    let t0 = now();
+    static PRINT: [u8; 32] = [1; 32];
+    static OTHER: [u8; 32] = [2; 32];
+    let (print, other) = (&PRINT, &OTHER);
+    let claim = |key: &'static str, fingerprint: &'static [u8; 32], at: OffsetDateTime| Claim {
+        owner: "key:a",
+        key,
+        fingerprint,
+        at,
+        expires_at: t0 + Duration::hours(24),
+        stale_before: at - Duration::seconds(60),
+    };
+    // Of concurrent claims exactly one runs.
+    let c = claim("k1", print, t0);
+    let (a, b) = futures_join(store.begin(&c), store.begin(&c)).await;
+    let mut got = [a.unwrap(), b.unwrap()];
+    got.sort_by_key(|b| matches!(b, Begin::InProgress));
+    assert_eq!(got, [Begin::Started, Begin::InProgress]);
+    // Another request under the key is a mismatch, running or done.
+    let t1 = t0 + Duration::seconds(1);
+    assert_eq!(
+        store.begin(&claim("k1", other, t1)).await.unwrap(),
+        Begin::Mismatch
+    );
+    store
+        .complete("key:a", "k1", t0, 201, b"{\"id\":1}")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.begin(&claim("k1", print, t1)).await.unwrap(),
+        Begin::Replay {
+            status: 201,
+            body: b"{\"id\":1}".to_vec()
+        }
+    );
+    // A complete record is kept whatever its age (until it expires); abandon and a
+    // second complete leave it.
+    store.abandon("key:a", "k1", t0).await.unwrap();
+    store.complete("key:a", "k1", t0, 500, b"no").await.unwrap();
+    let late = t0 + Duration::hours(23);
+    assert!(matches!(
+        store.begin(&claim("k1", print, late)).await.unwrap(),
+        Begin::Replay { status: 201, .. }
+    ));
+    // Expired: the key is free again, for any request.
+    let expired = t0 + Duration::hours(24);
+    assert_eq!(
+        store.begin(&claim("k1", other, expired)).await.unwrap(),
+        Begin::Started
+    );
+    // Keys are per owner.
+    let mut theirs = claim("k1", print, t0);
+    theirs.owner = "key:b";
+    assert_eq!(store.begin(&theirs).await.unwrap(), Begin::Started);
+
+    // Abandon frees the key at once.
+    assert_eq!(
+        store.begin(&claim("k2", print, t0)).await.unwrap(),
+        Begin::Started
+    );
+    store.abandon("key:a", "k2", t0).await.unwrap();
+    assert_eq!(
+        store.begin(&claim("k2", other, t1)).await.unwrap(),
+        Begin::Started
+    );
+
+    // A claim that never answers holds the key for its lease, then lapses.
+    assert_eq!(
+        store.begin(&claim("k3", print, t0)).await.unwrap(),
+        Begin::Started
+    );
+    let within = t0 + Duration::seconds(59);
+    assert_eq!(
+        store.begin(&claim("k3", print, within)).await.unwrap(),
+        Begin::InProgress
+    );
+    let after = t0 + Duration::seconds(60);
+    assert_eq!(
+        store.begin(&claim("k3", print, after)).await.unwrap(),
+        Begin::Started
+    );
+    // The lapsed request finishing late touches nothing of its successor's.
+    store
+        .complete("key:a", "k3", t0, 201, b"old")
+        .await
+        .unwrap();
+    store.abandon("key:a", "k3", t0).await.unwrap();
+    assert_eq!(
+        store.begin(&claim("k3", print, after)).await.unwrap(),
+        Begin::InProgress
+    );
+    store
+        .complete("key:a", "k3", after, 201, b"new")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.begin(&claim("k3", print, after)).await.unwrap(),
+        Begin::Replay {
+            status: 201,
+            body: b"new".to_vec()
+        }
+    );
+}
+
+/// The reconciler's query: `starting` and `stopping` instances of every tenant, not
+/// changed since the given instant, longest-waiting first, bounded.
+pub async fn instances_unsettled_cross_tenants_oldest_first(ports: &Ports) {
+    let (a, b) = (tenant(ports).await, tenant(ports).await);
+    let base = now() - Duration::minutes(10);
+    let mut made = Vec::new();
+    for (n, (t, status, age)) in [
+        (a, Status::Starting, 5),
+        (b, Status::Stopping, 7),
+        (a, Status::Running, 9),
+        (b, Status::Stopped, 9),
+        (a, Status::Failed, 9),
+        (b, Status::Starting, 0),
+        (a, Status::Stopping, 3),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut i = instance(t, &format!("u{n}"), base);
+        i.status = status;
+        i.updated_at = base + Duration::minutes(10 - age);
+        ports.instances.insert(&i).await.unwrap();
+        made.push(i);
+    }
+    let before = base + Duration::minutes(7);
+    let names = |v: Vec<Instance>| -> Vec<String> {
+        v.into_iter().map(|i| i.name.as_str().to_owned()).collect()
+    };
+    // u1 changed at +3, u0 at +5, u6 at +7 (inclusive); u5 at +10 is too recent.
+    let found = ports.instances.unsettled(before, 100).await.unwrap();
+    assert_eq!(names(found.clone()), ["u1", "u0", "u6"]);
+    assert_eq!(found[0], made[1]);
+    assert_eq!(
+        names(ports.instances.unsettled(before, 2).await.unwrap()),
+        ["u1", "u0"]
+    );
+    let moved = ports
+        .instances
+        .transition(a, made[0].id, Status::Starting, Status::Running, now())
+        .await
+        .unwrap();
+    assert!(moved.is_some());
+    assert_eq!(
+        names(ports.instances.unsettled(before, 100).await.unwrap()),
+        ["u1", "u6"]
+    );
+}

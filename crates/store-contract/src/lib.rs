@@ -15,6 +15,7 @@ pub mod cases;
 use std::sync::Arc;
 
 use hydracore_auth::RefreshTokenRepository;
+use hydracore_core::idempotency::IdempotencyStore;
 use hydracore_instances::{InstanceRepository, RuntimeImageRepository};
 use hydracore_keys::KeyRepository;
 use hydracore_mcp_creds::McpCredentialRepository;
@@ -33,6 +34,7 @@ pub struct Ports {
     pub members: Arc<dyn MembershipRepository>,
     pub refresh: Arc<dyn RefreshTokenRepository>,
     pub creds: Arc<dyn McpCredentialRepository>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
 }
 
 /// Makes fresh, empty ports for one case, and cleans up after it.
@@ -56,6 +58,7 @@ macro_rules! contract_tests {
             instances_names_unique_per_tenant,
             instances_transition_is_compare_and_set,
             instances_pages_return_every_row_once,
+            instances_unsettled_cross_tenants_oldest_first,
             images_promotion,
             call_log_append_and_list,
             users_signup_is_all_or_nothing,
@@ -64,7 +67,8 @@ macro_rules! contract_tests {
             memberships_keep_an_owner,
             memberships_keep_an_owner_under_concurrency,
             refresh_tokens_consume_once_and_revoke_families,
-            mcp_credentials_round_trip_sealed
+            mcp_credentials_round_trip_sealed,
+            idempotency_claims_replay_and_lapse
         );
     };
     (@cases $harness:ty; $($case:ident),* $(,)?) => {

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use hydracore_auth::testing::InMemoryRefreshTokens;
+use hydracore_core::idempotency::testing::InMemoryIdempotency;
 use hydracore_instances::testing::{InMemoryInstanceRepository, InMemoryRuntimeImageRepository};
 use hydracore_keys::testing::InMemoryKeyRepository;
 use hydracore_mcp_creds::testing::InMemoryMcpCredentials;
@@ -32,6 +33,7 @@ impl Harness for Fakes {
                 instances: Arc::new(InMemoryInstanceRepository::default()),
                 images: Arc::new(InMemoryRuntimeImageRepository::default()),
                 calls: Arc::new(InMemoryMcpCallLog::default()),
+                idempotency: Arc::new(InMemoryIdempotency::default()),
             },
         ))
     }

@@ -2,36 +2,46 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use hydracore_core::RepoError;
-use hydracore_core::idempotency::{Begin, IdempotencyStore};
+use hydracore_core::idempotency::{Begin, Claim, IdempotencyStore};
 use time::OffsetDateTime;
 
 use crate::{DbTime, Store, db};
 
 #[async_trait]
 impl IdempotencyStore for Store {
-    async fn begin(
-        &self,
-        owner: &str,
-        key: &str,
-        fingerprint: &[u8; 32],
-        now: OffsetDateTime,
-        expires_at: OffsetDateTime,
-    ) -> Result<Begin, RepoError> {
+    async fn begin(&self, claim: &Claim<'_>) -> Result<Begin, RepoError> {
+        let Claim {
+            owner,
+            key,
+            fingerprint,
+            at,
+            expires_at,
+            stale_before,
+        } = *claim;
         db!(self, |conn, s| {
             conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-                let mine = s::idempotency_keys::table
-                    .filter(s::idempotency_keys::owner.eq(owner))
-                    .filter(s::idempotency_keys::idem_key.eq(key));
-                diesel::delete(mine.filter(s::idempotency_keys::expires_at.le(DbTime(now))))
-                    .execute(conn)
-                    .await?;
-                let claimed = diesel::insert_into(s::idempotency_keys::table)
+                use s::idempotency_keys as k;
+                let mine = k::table
+                    .filter(k::owner.eq(owner))
+                    .filter(k::idem_key.eq(key));
+                // An expired record, or a claim that never answered and is past its
+                // lease, no longer holds the key.
+                diesel::delete(
+                    mine.filter(
+                        k::expires_at.le(DbTime(at)).or(k::status
+                            .is_null()
+                            .and(k::created_at.le(DbTime(stale_before)))),
+                    ),
+                )
+                .execute(conn)
+                .await?;
+                let claimed = diesel::insert_into(k::table)
                     .values((
-                        s::idempotency_keys::owner.eq(owner),
-                        s::idempotency_keys::idem_key.eq(key),
-                        s::idempotency_keys::fingerprint.eq(fingerprint.as_slice()),
-                        s::idempotency_keys::created_at.eq(DbTime(now)),
-                        s::idempotency_keys::expires_at.eq(DbTime(expires_at)),
+                        k::owner.eq(owner),
+                        k::idem_key.eq(key),
+                        k::fingerprint.eq(fingerprint.as_slice()),
+                        k::created_at.eq(DbTime(at)),
+                        k::expires_at.eq(DbTime(expires_at)),
                     ))
                     .on_conflict_do_nothing()
                     .execute(conn)
@@ -40,11 +50,7 @@ impl IdempotencyStore for Store {
                     return Ok(Begin::Started);
                 }
                 let (stored, status, body): (Vec<u8>, Option<i32>, Option<Vec<u8>>) = mine
-                    .select((
-                        s::idempotency_keys::fingerprint,
-                        s::idempotency_keys::status,
-                        s::idempotency_keys::body,
-                    ))
+                    .select((k::fingerprint, k::status, k::body))
                     .first(conn)
                     .await?;
                 Ok(if stored != fingerprint.as_slice() {
@@ -67,18 +73,22 @@ impl IdempotencyStore for Store {
         &self,
         owner: &str,
         key: &str,
+        claimed_at: OffsetDateTime,
         status: u16,
         body: &[u8],
     ) -> Result<(), RepoError> {
         db!(self, |conn, s| {
+            use s::idempotency_keys as k;
             diesel::update(
-                s::idempotency_keys::table
-                    .filter(s::idempotency_keys::owner.eq(owner))
-                    .filter(s::idempotency_keys::idem_key.eq(key)),
+                k::table
+                    .filter(k::owner.eq(owner))
+                    .filter(k::idem_key.eq(key))
+                    .filter(k::created_at.eq(DbTime(claimed_at)))
+                    .filter(k::status.is_null()),
             )
             .set((
-                s::idempotency_keys::status.eq(Some(i32::from(status))),
-                s::idempotency_keys::body.eq(Some(body)),
+                k::status.eq(Some(i32::from(status))),
+                k::body.eq(Some(body)),
             ))
             .execute(conn)
             .await
@@ -86,12 +96,20 @@ impl IdempotencyStore for Store {
         })
     }
 
-    async fn abandon(&self, owner: &str, key: &str) -> Result<(), RepoError> {
+    async fn abandon(
+        &self,
+        owner: &str,
+        key: &str,
+        claimed_at: OffsetDateTime,
+    ) -> Result<(), RepoError> {
         db!(self, |conn, s| {
+            use s::idempotency_keys as k;
             diesel::delete(
-                s::idempotency_keys::table
-                    .filter(s::idempotency_keys::owner.eq(owner))
-                    .filter(s::idempotency_keys::idem_key.eq(key)),
+                k::table
+                    .filter(k::owner.eq(owner))
+                    .filter(k::idem_key.eq(key))
+                    .filter(k::created_at.eq(DbTime(claimed_at)))
+                    .filter(k::status.is_null()),
             )
             .execute(conn)
             .await

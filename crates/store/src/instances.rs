@@ -166,6 +166,25 @@ impl InstanceRepository for Store {
         })?;
         Ok(n == 1)
     }
+
+    async fn unsettled(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Instance>, RepoError> {
+        let unsettled = [Status::Starting.as_str(), Status::Stopping.as_str()];
+        let rows: Vec<InstanceRow> = db!(self, |conn, s| {
+            s::instances::table
+                .filter(s::instances::status.eq_any(unsettled))
+                .filter(s::instances::updated_at.le(DbTime(before)))
+                .select(instance_columns!(s))
+                .order((s::instances::updated_at, s::instances::id))
+                .limit(i64::from(limit))
+                .load(conn)
+                .await
+        })?;
+        instances(rows)
+    }
 }
 
 #[derive(Queryable)]

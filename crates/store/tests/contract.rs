@@ -23,7 +23,8 @@ fn ports(store: &Store) -> Ports {
         users: s.clone(),
         members: s.clone(),
         refresh: s.clone(),
-        creds: s,
+        creds: s.clone(),
+        idempotency: s,
     }
 }
 

@@ -46,6 +46,9 @@ async fn list(
 ///
 /// Creates a stopped instance (or a started one, with `start: true`). Without
 /// `runtime_image` it runs the image promoted to `stable`, or the server default.
+/// With `start: true` the instance is stored `starting` and answered once the runtime
+/// has started it; if the request is cut short (a 503), the instance may exist and is
+/// brought to `running` (or `failed`) by the server's reconciler within a minute or so.
 #[api_v2_operation(operation_id = "createInstance", tags(Instances))]
 async fn create(
     auth: Scoped<InstancesWrite>,
