@@ -129,9 +129,13 @@ impl IdentityService {
             name: tenant_name,
             created_at: now,
         };
-        let password_hash = self.passwords.hash(password).ok_or_else(|| {
-            IdentityError::Store(RepoError::Unexpected("password hashing failed".into()))
-        })?;
+        let password_hash = self
+            .passwords
+            .hash_off_thread(password)
+            .await
+            .ok_or_else(|| {
+                IdentityError::Store(RepoError::Unexpected("password hashing failed".into()))
+            })?;
         let user = User {
             id: UserId::new(),
             email,
@@ -161,7 +165,8 @@ impl IdentityService {
         };
         if !self
             .passwords
-            .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
+            .verify_off_thread(password, user.as_ref().map(|u| u.password_hash.as_str()))
+            .await
         {
             return Err(IdentityError::InvalidCredentials);
         }

@@ -71,6 +71,24 @@ impl Passwords {
         hash_with(&self.argon, password)
     }
 
+    /// [`Self::hash`] on the blocking pool: tens of milliseconds of CPU and 19 MiB must
+    /// not stall the thread that serves other requests.
+    pub async fn hash_off_thread(&self, password: &str) -> Option<String> {
+        let (me, password) = (self.clone(), password.to_owned());
+        tokio::task::spawn_blocking(move || me.hash(&password))
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// [`Self::verify`] on the blocking pool.
+    pub async fn verify_off_thread(&self, password: &str, phc: Option<&str>) -> bool {
+        let (me, password, phc) = (self.clone(), password.to_owned(), phc.map(str::to_owned));
+        tokio::task::spawn_blocking(move || me.verify(&password, phc.as_deref()))
+            .await
+            .unwrap_or(false)
+    }
+
     /// Whether `password` matches `phc`. With `None` (no such user) it spends the same
     /// work on a decoy and answers `false`.
     pub fn verify(&self, password: &str, phc: Option<&str>) -> bool {
