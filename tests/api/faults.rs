@@ -593,6 +593,71 @@ fn postgres_stalled_then_cut_under_load_is_503_and_recovers() {
     ]);
 }
 
+/// A key-change feed that goes silent (a partition that closes nothing) must not keep
+/// a node trusting its key cache: a key revoked meanwhile stops working on that node
+/// within the feed's heartbeat (5 s, answered within 2 s), not after the cache's TTL.
+#[test]
+fn a_silent_key_change_feed_stops_the_key_cache() {
+    let Some((app, proxy)) = app_behind_proxy(|s| s.serve.key_cache_ttl_secs = 300) else {
+        return;
+    };
+    let (tenant, admin) = app.tenant_with_key(&["api-keys:*", "instances:read"]);
+    let minted = app
+        .post(
+            "/v1/api-keys",
+            &admin,
+            &json!({"name": "partitioned", "scopes": ["instances:read"]}),
+        )
+        .json();
+    let key = minted["key"].as_str().unwrap();
+    let id =
+        hydracore_keys::ApiKeyId(uuid::Uuid::parse_str(minted["id"].as_str().unwrap()).unwrap());
+    let context = |key: &str| app.get("/v1/mcp/api-key-context", key).status;
+    // Resolved once, then served from the cache (the route needs nothing else).
+    assert_eq!(context(key), 200);
+    proxy.set(Link::Blackhole);
+    let silent = Instant::now();
+    // Revoked and announced by another node, straight to PostgreSQL: the announcement
+    // is held in the partition.
+    app.block_on(KeyRepository::revoke(
+        &app.store,
+        tenant,
+        id,
+        time::OffsetDateTime::now_utc(),
+    ))
+    .unwrap();
+    app.block_on(hydracore_keys::KeyEvents::key_changed(&app.store, id))
+        .unwrap();
+    // 5 s to the next heartbeat, 2 s for its answer, and the first request that then
+    // goes to the (silent) database spends its 1 s timeout; slack for a loaded machine.
+    let deadline = silent + Duration::from_secs(12);
+    let mut served = 0;
+    while context(key) == 200 {
+        served += 1;
+        assert!(
+            Instant::now() < deadline,
+            "the revoked key still works {:?} into a silent partition",
+            silent.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let trusted = silent.elapsed();
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while context(key) != 401 {
+        assert!(
+            Instant::now() < deadline,
+            "the revoked key is not refused after the partition"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!(
+        "faults[feed]: the revoked key served from the cache for {} ms ({served} requests) \
+         into a silent partition, then refused",
+        trusted.as_millis()
+    );
+}
+
 // ---------------------------------------------------------------------------------
 // Interrupted writes
 

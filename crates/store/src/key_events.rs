@@ -31,9 +31,16 @@ impl KeyEvents for Store {
     }
 }
 
+/// How often the listening connection proves it is alive, and how long it may take.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Listens on `url` for key changes for as long as the process runs: `forget` gets
 /// each changed key's id; `live(true)` once listening, `live(false)` whenever the
-/// connection is lost (reconnecting every second until it is back).
+/// connection is lost (reconnecting every second until it is back). A connection that
+/// goes silent without closing (a partition, a middlebox dropping idle flows) is
+/// found by a heartbeat query every 5 s that must answer within 2 s, so a node never
+/// trusts a feed that may be missing changes for longer than that.
 pub async fn listen_key_changes(url: String, forget: impl Fn(Uuid), live: impl Fn(bool)) {
     loop {
         match tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
@@ -60,9 +67,28 @@ pub async fn listen_key_changes(url: String, forget: impl Fn(Uuid), live: impl F
                     .is_ok()
                 {
                     live(true);
-                    while let Some(payload) = rx.recv().await {
-                        if let Ok(id) = Uuid::parse_str(&payload) {
-                            forget(id);
+                    let mut beat = tokio::time::interval(HEARTBEAT);
+                    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    loop {
+                        tokio::select! {
+                            payload = rx.recv() => match payload {
+                                Some(payload) => {
+                                    if let Ok(id) = Uuid::parse_str(&payload) {
+                                        forget(id);
+                                    }
+                                }
+                                None => break,
+                            },
+                            _ = beat.tick() => {
+                                let answer = tokio::time::timeout(
+                                    HEARTBEAT_TIMEOUT,
+                                    client.simple_query("SELECT 1"),
+                                )
+                                .await;
+                                if !matches!(answer, Ok(Ok(_))) {
+                                    break;
+                                }
+                            }
                         }
                     }
                 }
