@@ -17,7 +17,21 @@ use crate::{Application, Settings, telemetry};
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init();
-    actix_web::rt::System::new().block_on(execute(cli))
+    let blocking = cli.serve.db_pool_size.max(1) + 4;
+    actix_web::rt::System::with_tokio_rt(move || {
+        // SQLite connections run their calls on this runtime's blocking pool, one call
+        // at a time each. With tokio's defaults (up to 512 threads, idle ones ending
+        // after 10 s) steady load kept ending and starting threads, and every new one
+        // left stack and allocator memory behind: RSS crept up for as long as the load
+        // lasted. A bounded pool of long-lived threads holds it flat.
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .max_blocking_threads(blocking)
+            .thread_keep_alive(std::time::Duration::from_secs(600))
+            .build()
+            .expect("the main runtime")
+    })
+    .block_on(execute(cli))
 }
 
 fn print(value: &serde_json::Value) {
