@@ -211,9 +211,7 @@ pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<Compo
         auth: Authenticator::new(keys, shared.clone(), shared, tokens, clock),
         readiness: Arc::new(StoreReadiness(store.clone())),
         body_timeout: settings.serve.client_timeout(),
-        idempotency_lease: time::Duration::seconds(
-            i64::try_from(settings.serve.idempotency_lease_secs.max(1)).unwrap_or(i64::MAX),
-        ),
+        idempotency_lease: settings.serve.idempotency_lease(),
     };
     state.smoke = Arc::new(smoke::StoreSmoke {
         store: store.clone(),
@@ -374,9 +372,7 @@ impl Application {
             actix_web::rt::spawn(reconcile(
                 state.instances.clone(),
                 std::time::Duration::from_secs(settings.serve.reconcile_interval_secs),
-                time::Duration::seconds(
-                    i64::try_from(settings.serve.reconcile_after_secs).unwrap_or(i64::MAX),
-                ),
+                settings.serve.reconcile_after(),
             ));
         }
         let (log_writer, drain) = CallLogWriter::new(state.calls.clone());

@@ -256,6 +256,20 @@ impl ServeArgs {
     pub fn client_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.client_timeout_ms.max(100))
     }
+
+    /// [`ServeArgs::idempotency_lease_secs`] as a duration (at least 1 s).
+    pub fn idempotency_lease(&self) -> time::Duration {
+        secs(self.idempotency_lease_secs.max(1))
+    }
+
+    /// [`ServeArgs::reconcile_after_secs`] as a duration.
+    pub fn reconcile_after(&self) -> time::Duration {
+        secs(self.reconcile_after_secs)
+    }
+}
+
+fn secs(n: u64) -> time::Duration {
+    time::Duration::seconds(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 impl Default for ServeArgs {
