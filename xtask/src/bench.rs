@@ -55,15 +55,19 @@ pub(crate) fn output(cmd: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Whether a server on `port` answers `/healthz` with a success now.
+pub(crate) fn healthy(port: u16) -> bool {
+    Command::new("curl")
+        .args(["-fs", &format!("http://127.0.0.1:{port}/healthz")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 pub(crate) fn wait_healthy(port: u16) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        let ok = Command::new("curl")
-            .args(["-fs", &format!("http://127.0.0.1:{port}/healthz")])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
+        if healthy(port) {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(100));

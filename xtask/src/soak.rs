@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::bench::{Killed, PG, output, release_build, require, rss_kib, seed, wait_healthy};
+use crate::bench::{
+    Killed, PG, healthy, output, release_build, require, rss_kib, seed, wait_healthy,
+};
 
 /// Not the benchmark's port, so a stray benchmark server is never measured.
 const PORT: u16 = 8902;
@@ -116,12 +118,7 @@ fn soak(
     opts: &Options,
     warm: u64,
 ) -> Result<()> {
-    let taken = Command::new("curl")
-        .args(["-fs", &format!("http://127.0.0.1:{PORT}/healthz")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if taken {
+    if healthy(PORT) {
         bail!("something already answers on port {PORT}");
     }
     let log = std::fs::File::create(work.join("server.log"))?;
