@@ -19,6 +19,7 @@ use hydracore_instances::{Instance, InstanceRepository};
 use hydracore_keys::KeyRepository;
 use hydracore_scopes::Role;
 use hydracore_server::Settings;
+use hydracore_store::DatabaseUrl;
 use hydracore_tenants::{Email, MembershipRepository, TenantId, TenantRepository, UserRepository};
 use serde_json::{Value, json};
 
@@ -226,7 +227,7 @@ fn app_behind_proxy(configure: impl FnOnce(&mut Settings)) -> Option<(TestApp, P
     let admin = postgres_url()?;
     let proxy = Proxy::start(authority(&admin));
     let app = spawn_app_with(Backend::Postgres, |s| {
-        s.database_url = proxy.url_for(&s.database_url);
+        s.database_url = DatabaseUrl::parse(&proxy.url_for(s.database_url.expose())).unwrap();
         s.serve.db_timeout_ms = u64::try_from(DB_TIMEOUT.as_millis()).unwrap();
         s.serve.rate_limit_requests = 1_000_000;
         configure(s);

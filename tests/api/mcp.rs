@@ -163,9 +163,56 @@ fn mcp_needs_a_credential_first(app: &TestApp) {
     assert_eq!(res.status, 401);
 }
 
+/// A `Host` the server does not serve MCP under is refused in the documented shape,
+/// before the key is even looked at: no rate budget is spent on it.
+fn a_foreign_host_is_refused_before_any_budget_is_spent(app: &TestApp) {
+    let (_, admin) = app.tenant_with_key(&["api-keys:*", "instances:*"]);
+    let minted = app.post(
+        "/v1/api-keys",
+        &admin,
+        &json!({"name": "mcp", "scopes": ["instances:read"],
+                "rate_limit": {"requests": 5, "per_seconds": 86400}}),
+    );
+    assert_eq!(minted.status, 201, "{}", minted.body);
+    let key = minted.json()["key"].as_str().unwrap().to_owned();
+    let remaining = |res: &hydracore_api_tests::TestResponse| -> u32 {
+        res.header("x-ratelimit-remaining")
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let before = remaining(&app.get("/v1/mcp/api-key-context", &key));
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string();
+    for host in ["evil.example", "rebind.attacker.test:8000"] {
+        let request = format!(
+            "POST /mcp HTTP/1.1\r\nHost: {host}\r\nX-Api-Key: {key}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let (raw, _) = app.raw(request.as_bytes(), std::time::Duration::from_secs(5));
+        let (head, payload) = raw.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 403"), "{raw}");
+        assert!(
+            head.to_lowercase()
+                .contains("content-type: application/json"),
+            "{raw}"
+        );
+        let detail: Value = serde_json::from_str(payload).unwrap();
+        assert!(
+            detail["detail"]
+                .as_str()
+                .unwrap()
+                .contains("HYDRACORE_MCP_ALLOWED_HOSTS"),
+            "{detail}"
+        );
+    }
+    let after = remaining(&app.get("/v1/mcp/api-key-context", &key));
+    assert_eq!(after, before - 1, "only the two context calls were counted");
+}
+
 api_tests!(
     official_clients_drive_mcp_and_every_call_is_logged,
     mcp_needs_a_credential_first,
+    a_foreign_host_is_refused_before_any_budget_is_spent,
 );
 
 #[test]

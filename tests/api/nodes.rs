@@ -31,7 +31,7 @@ fn get_at(app: &TestApp, base: &str, path: &str, key: &str) -> u16 {
 fn two_nodes_enforce_one_budget_per_key() {
     let Some(redis) = redis_url() else { return };
     let Some(app) = spawn_app_with(Backend::Postgres, |s| {
-        s.serve.redis_url = Some(redis.clone())
+        s.serve.redis_url = Some(redis.clone().into())
     }) else {
         return;
     };
@@ -117,7 +117,7 @@ fn an_unreachable_redis_fails_open_and_the_node_recovers() {
         .port();
     let redis = PrivateRedis::start(port).expect("redis-server");
     let url = format!("redis://127.0.0.1:{}", redis.port);
-    let app = spawn_app_with(Backend::Sqlite, |s| s.serve.redis_url = Some(url)).unwrap();
+    let app = spawn_app_with(Backend::Sqlite, |s| s.serve.redis_url = Some(url.into())).unwrap();
     let (_, admin) = app.tenant_with_key(&["api-keys:*", "instances:read"]);
     let key = app
         .post(

@@ -17,12 +17,18 @@ use hydracore_core::SystemClock;
 use hydracore_keys::{ApiKey, Grantor, KeyRepository, KeyService, MintKey};
 use hydracore_server::settings::{ServeArgs, Settings};
 use hydracore_server::{Application, telemetry};
-use hydracore_store::{PoolOptions, Store, admin};
+use hydracore_store::{DatabaseUrl, PoolOptions, Store, admin};
 use hydracore_tenants::{TenantId, TenantService};
 use serde_json::Value;
 
 /// The ops token every test server is configured with.
 pub const OPS_TOKEN: &str = "ops-0123456789abcdef0123456789abcdef";
+
+/// The access-token key of test servers on PostgreSQL (which requires one).
+pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef0123456789";
+
+/// The sealing key of test servers on PostgreSQL (which requires one).
+pub const MCP_CREDS_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 /// The password every test user signs up with.
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -155,13 +161,16 @@ pub fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -
     };
     let data_dir = std::env::temp_dir().join(format!("hc-data-{}", uuid::Uuid::new_v4()));
     let mut settings = Settings {
-        database_url: url.clone(),
+        database_url: DatabaseUrl::parse(&url).expect("a database URL"),
         serve: ServeArgs {
             bind: "127.0.0.1:0".into(),
             workers: Some(2),
             db_pool_size: 4,
             usage_flush_ms: 100,
             ops_token: Some(OPS_TOKEN.into()),
+            // Every node of a PostgreSQL deployment shares these; SQLite makes its own.
+            jwt_secret: (backend == Backend::Postgres).then(|| JWT_SECRET.into()),
+            mcp_creds_key: (backend == Backend::Postgres).then(|| MCP_CREDS_KEY.into()),
             data_dir: Some(data_dir.clone()),
             ..ServeArgs::default()
         },
@@ -172,7 +181,7 @@ pub fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -
     let (port, handle, thread) = start_server(settings);
     let store = runtime
         .block_on(Store::open(
-            &url,
+            &DatabaseUrl::parse(&url).expect("a database URL"),
             &PoolOptions {
                 max_size: 2,
                 ..PoolOptions::default()

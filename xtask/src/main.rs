@@ -21,6 +21,12 @@ mod soak;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
+/// The access-token key of the servers `bench` and `soak` run (PostgreSQL requires one).
+const BENCH_JWT_SECRET: &str = "bench-jwt-secret-0123456789abcdef0123456789";
+/// Their sealing key.
+const BENCH_MCP_CREDS_KEY: &str =
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

@@ -10,6 +10,7 @@ pub use hydracore_wire as dto;
 mod docs_ui;
 pub mod error;
 pub mod extract;
+pub mod hosts;
 pub mod idempotency;
 pub mod limits;
 pub mod metrics;

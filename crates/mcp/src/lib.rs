@@ -173,16 +173,16 @@ impl ServerHandler for McpServer {
 }
 
 /// The `/mcp` service: build it once and mount `.scope()` of a clone in every worker.
-/// `allowed_hosts` guards against DNS rebinding (loopback by default); empty turns the
-/// check off.
-pub fn service(services: Services, allowed_hosts: Vec<String>) -> StreamableHttpService<McpServer> {
+/// The `Host` check against DNS rebinding is the HTTP adapter's (before authentication,
+/// in the documented error shape), so rmcp's own is off.
+pub fn service(services: Services) -> StreamableHttpService<McpServer> {
     let server = McpServer::new(services);
     StreamableHttpService::builder()
         .service_factory(Arc::new(move || Ok(server.clone())))
         .session_manager(Arc::new(LocalSessionManager::default()))
         .stateful_mode(false)
         .json_response(true)
-        .allowed_hosts(allowed_hosts)
+        .allowed_hosts(Vec::new())
         .on_request_fn(|http_req, ext| {
             if let Some(p) = actix_web::HttpMessage::extensions(http_req).get::<Principal>() {
                 ext.insert(p.clone());

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use hydracore_keys::{Grantor, KeyService, MintKey};
-use hydracore_store::Store;
+use hydracore_store::{DatabaseUrl, Store};
 use hydracore_tenants::{TenantId, TenantService};
 use serde_json::json;
 
@@ -38,11 +38,11 @@ fn print(value: &serde_json::Value) {
     println!("{value}");
 }
 
-async fn open(database_url: &str) -> anyhow::Result<Store> {
+async fn open(database_url: &DatabaseUrl) -> anyhow::Result<Store> {
     Store::open(
         database_url,
         &Settings {
-            database_url: database_url.to_owned(),
+            database_url: database_url.clone(),
             serve: ServeArgs::default(),
             handle_signals: false,
         }
@@ -53,10 +53,16 @@ async fn open(database_url: &str) -> anyhow::Result<Store> {
 }
 
 async fn execute(cli: Cli) -> anyhow::Result<()> {
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Openapi = command {
+        print!("{}", hydracore_http::openapi_json());
+        return Ok(());
+    }
+    let database_url = DatabaseUrl::parse(cli.database_url.expose())?;
+    match command {
         Command::Serve => {
             let app = Application::build(Settings {
-                database_url: cli.database_url,
+                database_url,
                 serve: cli.serve,
                 handle_signals: true,
             })
@@ -64,16 +70,13 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped().await.context("serving")
         }
         Command::Migrate => {
-            open(&cli.database_url).await?;
+            open(&database_url).await?;
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::Openapi => {
-            print!("{}", hydracore_http::openapi_json());
-            Ok(())
-        }
+        Command::Openapi => Ok(()),
         Command::Tenants(TenantsCommand::Create { name }) => {
-            let store = open(&cli.database_url).await?;
+            let store = open(&database_url).await?;
             let tenants = TenantService::new(
                 std::sync::Arc::new(store),
                 std::sync::Arc::new(hydracore_core::SystemClock),
@@ -94,7 +97,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             name,
             scopes,
         }) => {
-            let store = std::sync::Arc::new(open(&cli.database_url).await?);
+            let store = std::sync::Arc::new(open(&database_url).await?);
             let clock = std::sync::Arc::new(hydracore_core::SystemClock);
             let tenant = TenantService::new(store.clone(), clock.clone())
                 .get(TenantId(tenant))

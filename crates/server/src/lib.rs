@@ -41,16 +41,22 @@ impl Readiness for StoreReadiness {
 }
 
 /// The contents of key file `name` in the data directory, created on first use with
-/// 32 random bytes as hex, mode 0600 (`create_new`, so concurrent starts agree).
+/// 32 random bytes as hex, mode 0600 (`create_new`, so concurrent starts agree), in a
+/// directory created with mode 0700. A key file other users may read is refused.
 ///
 /// # Errors
-/// An unreadable or unwritable file, or one holding under 32 bytes.
+/// An unreadable or unwritable file, one others may read, or one holding under 32
+/// bytes.
 pub fn key_file(settings: &Settings, name: &str) -> anyhow::Result<String> {
     use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 
     let dir = settings.data_dir();
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join(name);
     let mut random = [0u8; 32];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
@@ -69,6 +75,16 @@ pub fn key_file(settings: &Settings, name: &str) -> anyhow::Result<String> {
             Ok(fresh)
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let mode = std::fs::metadata(&path)
+                .with_context(|| format!("reading {}", path.display()))?
+                .permissions()
+                .mode();
+            anyhow::ensure!(
+                mode & 0o077 == 0,
+                "{} may be read by other users (mode {:o}): make it the owner's alone (chmod 600)",
+                path.display(),
+                mode & 0o777
+            );
             let key = std::fs::read_to_string(&path)
                 .with_context(|| format!("reading {}", path.display()))?;
             let key = key.trim().to_owned();
@@ -79,17 +95,48 @@ pub fn key_file(settings: &Settings, name: &str) -> anyhow::Result<String> {
     }
 }
 
-/// The key that signs access tokens: `HYDRACORE_JWT_SECRET`, or the key file `jwt.key`.
+/// On PostgreSQL several nodes may serve one database: a key one node generated for
+/// itself would make its tokens 401 on the others and its sealed secrets unreadable
+/// there. So there the shared keys must be configured; SQLite (one node) keeps
+/// generating key files.
 ///
 /// # Errors
-/// A configured key under 32 bytes; key file failures.
+/// One line naming every missing setting.
+pub fn require_shared_secrets(settings: &Settings) -> anyhow::Result<()> {
+    if settings.database_url.backend() != hydracore_store::Backend::Postgres {
+        return Ok(());
+    }
+    let missing: Vec<&str> = [
+        ("HYDRACORE_JWT_SECRET", settings.serve.jwt_secret.is_none()),
+        (
+            "HYDRACORE_MCP_CREDS_KEY",
+            settings.serve.mcp_creds_key.is_none(),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, absent)| absent.then_some(name))
+    .collect();
+    anyhow::ensure!(
+        missing.is_empty(),
+        "on PostgreSQL every node must share its keys: set {} (the same on every node; see docs/auth.md)",
+        missing.join(" and ")
+    );
+    Ok(())
+}
+
+/// The key that signs access tokens: `HYDRACORE_JWT_SECRET`, or (SQLite only) the key
+/// file `jwt.key`.
+///
+/// # Errors
+/// A configured key under 32 bytes; a missing one on PostgreSQL; key file failures.
 pub fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
+    require_shared_secrets(settings)?;
     if let Some(secret) = &settings.serve.jwt_secret {
         anyhow::ensure!(
-            secret.len() >= 32,
+            secret.expose().len() >= 32,
             "HYDRACORE_JWT_SECRET must be at least 32 bytes"
         );
-        return Ok(secret.as_bytes().to_vec());
+        return Ok(secret.expose().as_bytes().to_vec());
     }
     Ok(key_file(settings, "jwt.key")?.into_bytes())
 }
@@ -105,7 +152,7 @@ pub fn mcp_cipher(settings: &Settings) -> anyhow::Result<Cipher> {
         .serve
         .mcp_creds_old_keys
         .iter()
-        .flat_map(|s| s.split(','))
+        .flat_map(|s| s.expose().split(','))
         .filter(|e| !e.trim().is_empty())
     {
         let (id, hex) = entry
@@ -116,8 +163,12 @@ pub fn mcp_cipher(settings: &Settings) -> anyhow::Result<Cipher> {
             parse_hex_key(hex).context("a retired MCP credentials key")?,
         ));
     }
+    require_shared_secrets(settings)?;
     let (id, hex) = match &settings.serve.mcp_creds_key {
-        Some(hex) => (settings.serve.mcp_creds_key_id.clone(), hex.clone()),
+        Some(hex) => (
+            settings.serve.mcp_creds_key_id.clone(),
+            hex.expose().to_owned(),
+        ),
         None => ("local".to_owned(), key_file(settings, "mcp-creds.key")?),
     };
     let key = parse_hex_key(&hex).context("HYDRACORE_MCP_CREDS_KEY")?;
@@ -131,8 +182,7 @@ pub fn mcp_cipher(settings: &Settings) -> anyhow::Result<Cipher> {
 pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<Composition> {
     let clock: SharedClock = Arc::new(SystemClock);
     let shared = Arc::new(store.clone());
-    let postgres = hydracore_store::Backend::from_url(&settings.database_url)
-        == hydracore_store::Backend::Postgres;
+    let postgres = settings.database_url.backend() == hydracore_store::Backend::Postgres;
     // On PostgreSQL the cache goes live once the change feed listens (see `build`).
     let key_cache = Arc::new(KeyCache::new(
         std::time::Duration::from_secs(settings.serve.key_cache_ttl_secs),
@@ -151,7 +201,9 @@ pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<Compo
     )
     .map_err(anyhow::Error::msg)?;
     let ops = match &settings.serve.ops_token {
-        Some(token) => Some(Arc::new(OpsToken::new(token).map_err(anyhow::Error::msg)?)),
+        Some(token) => Some(Arc::new(
+            OpsToken::new(token.expose()).map_err(anyhow::Error::msg)?,
+        )),
         None => {
             tracing::warn!(
                 "HYDRACORE_OPS_TOKEN is not set: the internal ops surface (/internal/v1) is closed"
@@ -167,7 +219,7 @@ pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<Compo
     let (limiter, fallbacks): (Arc<dyn hydracore_keys::RateLimiter>, _) =
         match &settings.serve.redis_url {
             Some(url) => {
-                let shared = hydracore_ratelimit::RedisLimiter::connect(url)
+                let shared = hydracore_ratelimit::RedisLimiter::connect(url.expose())
                     .await
                     .context("connecting to Redis (REDIS_URL) for shared rate limits")?;
                 tracing::info!("rate limits are shared through Redis");
@@ -334,12 +386,18 @@ impl Application {
     /// # Errors
     /// When the database cannot be opened or the address cannot be bound.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let store = Store::open(&settings.database_url, &settings.pool())
+        require_shared_secrets(&settings)?;
+        let migrations = if settings.serve.no_migrate {
+            hydracore_store::Migrations::Require
+        } else {
+            hydracore_store::Migrations::Apply
+        };
+        let store = Store::open_with(&settings.database_url, &settings.pool(), migrations)
             .await
             .with_context(|| {
                 format!(
                     "opening the {} database",
-                    hydracore_store::Backend::from_url(&settings.database_url).as_str()
+                    settings.database_url.backend().as_str()
                 )
             })?;
         let Composition {
@@ -352,7 +410,7 @@ impl Application {
         {
             let keys = state.keys.clone();
             actix_web::rt::spawn(hydracore_store::listen_key_changes(
-                settings.database_url.clone(),
+                settings.database_url.expose().to_owned(),
                 move |id| keys.forget(hydracore_keys::ApiKeyId(id)),
                 move |live| key_cache.set_live(live),
             ));
@@ -378,22 +436,21 @@ impl Application {
         let (log_writer, drain) = CallLogWriter::new(state.calls.clone());
         let log_writer_probe = log_writer.clone();
         actix_web::rt::spawn(drain);
-        let mcp = hydracore_mcp::service(
-            McpServices {
-                instances: state.instances.clone(),
-                keys: state.keys.clone(),
-                credentials: state.credentials.clone(),
-                calls: state.calls.clone(),
-                log: log_writer,
-                clock: Arc::new(SystemClock),
-            },
+        let mcp = hydracore_mcp::service(McpServices {
+            instances: state.instances.clone(),
+            keys: state.keys.clone(),
+            credentials: state.credentials.clone(),
+            calls: state.calls.clone(),
+            log: log_writer,
+            clock: Arc::new(SystemClock),
+        });
+        let mcp_hosts = hydracore_http::hosts::HostAllowList::new(
             settings
                 .serve
                 .mcp_allowed_hosts
                 .iter()
-                .map(|h| h.trim().to_owned())
-                .filter(|h| !h.is_empty())
-                .collect(),
+                .map(|h| h.trim())
+                .filter(|h| !h.is_empty()),
         );
         let spec = Bytes::from(hydracore_http::openapi_json());
         let metrics = actix_web::web::Data::new(hydracore_http::metrics::Metrics::new(Arc::new(
@@ -411,6 +468,10 @@ impl Application {
                 .service(
                     actix_web::web::scope("/mcp")
                         .wrap(actix_web::middleware::from_fn(hydracore_http::authenticate))
+                        .wrap(actix_web::middleware::from_fn({
+                            let hosts = mcp_hosts.clone();
+                            move |req, next| hosts.clone().guard(req, next)
+                        }))
                         .service(mcp.clone().scope()),
                 )
                 .wrap(actix_web::middleware::from_fn(

@@ -1,5 +1,14 @@
 //! `hydracore`: serve the control plane, or run one of its operator commands.
 
-fn main() -> anyhow::Result<()> {
-    hydracore_server::cli::run()
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match hydracore_server::cli::run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: what failed and why, outermost first.
+            eprintln!("hydracore: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -3,7 +3,45 @@
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use hydracore_store::PoolOptions;
+use hydracore_store::{DatabaseUrl, PoolOptions};
+
+/// A setting that holds a secret: its `Debug` never shows it, so printing the settings
+/// (or an error that carries them) cannot leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
 
 /// The default database: a SQLite file under `./data/`, created on first start.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/hydracore.db";
@@ -16,9 +54,15 @@ pub const DEFAULT_RUNTIME_IMAGE: &str = "ghcr.io/hydracore/agent-runtime:latest"
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// `postgres://…` or `sqlite://PATH`.
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
-    pub database_url: String,
+    /// `postgres://…`, `postgresql://…` or `sqlite://PATH`; anything else is refused.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = DEFAULT_DATABASE_URL,
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: Secret,
     #[command(flatten)]
     pub serve: ServeArgs,
 }
@@ -117,6 +161,10 @@ pub struct ServeArgs {
         default_value_t = 60
     )]
     pub idempotency_lease_secs: u64,
+    /// Serve without applying migrations, refusing to start while any is pending (run
+    /// `hydracore migrate` once per release instead).
+    #[arg(long, global = true, env = "HYDRACORE_NO_MIGRATE")]
+    pub no_migrate: bool,
     /// How long a stopping server lets in-flight requests finish, in seconds.
     #[arg(
         long,
@@ -125,16 +173,16 @@ pub struct ServeArgs {
         default_value_t = 30
     )]
     pub shutdown_timeout_secs: u64,
-    /// The key that signs access tokens (at least 32 bytes). Unset: a key file
-    /// `jwt.key` in the data directory, created once (mode 0600). Set it (the same on
-    /// every node) when running several nodes.
+    /// The key that signs access tokens (at least 32 bytes), the same on every node.
+    /// Required on PostgreSQL; on SQLite, unset means a key file `jwt.key` in the data
+    /// directory, created once (mode 0600).
     #[arg(
         long,
         global = true,
         env = "HYDRACORE_JWT_SECRET",
         hide_env_values = true
     )]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
     /// Lifetime of an access token, in seconds.
     #[arg(
         long,
@@ -150,15 +198,16 @@ pub struct ServeArgs {
     /// SQLite database's directory, or `./data` on PostgreSQL.
     #[arg(long, global = true, env = "HYDRACORE_DATA_DIR")]
     pub data_dir: Option<std::path::PathBuf>,
-    /// The AES-256-GCM key sealing MCP credential secrets: 64 hex characters. Unset: a
-    /// key file `mcp-creds.key` in the data directory, created once (mode 0600).
+    /// The AES-256-GCM key sealing MCP credential secrets and idempotent replays: 64
+    /// hex characters, the same on every node. Required on PostgreSQL; on SQLite, unset
+    /// means a key file `mcp-creds.key` in the data directory, created once (mode 0600).
     #[arg(
         long,
         global = true,
         env = "HYDRACORE_MCP_CREDS_KEY",
         hide_env_values = true
     )]
-    pub mcp_creds_key: Option<String>,
+    pub mcp_creds_key: Option<Secret>,
     /// The id recorded with each secret sealed by that key (for rotation).
     #[arg(
         long,
@@ -174,7 +223,7 @@ pub struct ServeArgs {
         env = "HYDRACORE_MCP_CREDS_OLD_KEYS",
         hide_env_values = true
     )]
-    pub mcp_creds_old_keys: Option<String>,
+    pub mcp_creds_old_keys: Option<Secret>,
     /// Host names `/mcp` answers to (DNS-rebinding protection), comma-separated; a bare
     /// name matches any port. Empty turns the check off (behind a proxy that checks).
     #[arg(
@@ -193,7 +242,7 @@ pub struct ServeArgs {
         env = "HYDRACORE_OPS_TOKEN",
         hide_env_values = true
     )]
-    pub ops_token: Option<String>,
+    pub ops_token: Option<Secret>,
     /// Requests per window for API keys without a limit of their own.
     #[arg(
         long,
@@ -213,7 +262,7 @@ pub struct ServeArgs {
     /// Redis shared by every node for rate-limit budgets. Unset: budgets live in
     /// this process (right for one node).
     #[arg(long, global = true, env = "REDIS_URL", hide_env_values = true)]
-    pub redis_url: Option<String>,
+    pub redis_url: Option<Secret>,
     /// How long a resolved API key may be served from this node's cache, in seconds
     /// (0: no cache). Changes drop it at once, on every node (PostgreSQL NOTIFY).
     #[arg(
@@ -283,6 +332,7 @@ impl Default for ServeArgs {
             client_timeout_ms: 5000,
             shutdown_timeout_secs: 30,
             idempotency_lease_secs: 60,
+            no_migrate: false,
             jwt_secret: None,
             access_token_ttl_secs: 900,
             signup_enabled: true,
@@ -306,7 +356,7 @@ impl Default for ServeArgs {
 /// Everything the application needs to start.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     pub serve: ServeArgs,
     /// Stop gracefully on SIGINT/SIGTERM (off for servers embedded in tests).
     pub handle_signals: bool,
@@ -318,10 +368,8 @@ impl Settings {
         if let Some(dir) = &self.serve.data_dir {
             return dir.clone();
         }
-        if hydracore_store::Backend::from_url(&self.database_url)
-            == hydracore_store::Backend::Sqlite
-        {
-            let db = std::path::Path::new(hydracore_store::sqlite_path(&self.database_url));
+        if self.database_url.backend() == hydracore_store::Backend::Sqlite {
+            let db = std::path::Path::new(self.database_url.sqlite_path());
             if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
                 return dir.to_path_buf();
             }

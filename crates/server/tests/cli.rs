@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use hydracore_core::SystemClock;
 use hydracore_keys::KeyService;
-use hydracore_store::{PoolOptions, Store};
+use hydracore_store::{DatabaseUrl, PoolOptions, Store};
 use serde_json::Value;
 
 fn hydracore(db: &str, args: &[&str]) -> std::process::Output {
@@ -70,7 +70,9 @@ fn bootstrap_a_tenant_and_a_working_key() {
         .build()
         .unwrap();
     let verified = rt.block_on(async {
-        let store = Store::open(&db, &PoolOptions::default()).await.unwrap();
+        let store = Store::open(&DatabaseUrl::parse(&db).unwrap(), &PoolOptions::default())
+            .await
+            .unwrap();
         KeyService::new(Arc::new(store), Arc::new(SystemClock))
             .verify(secret)
             .await

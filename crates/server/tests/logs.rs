@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "hunter2-but-longer-Zq9";
+const JWT_SECRET: &str = "logs-test-jwt-secret-4f1d2c3b5a69788796a5b4c3";
+const MCP_CREDS_KEY: &str = "f00dfeedf00dfeedf00dfeedf00dfeedf00dfeedf00dfeedf00dfeedf00dfeed";
 
 fn call(
     agent: &ureq::Agent,
@@ -52,8 +54,15 @@ impl Drop for Stopped {
 fn run_scenario(database_url: &str) {
     let log_path = std::env::temp_dir().join(format!("hc-log-{}.log", uuid::Uuid::new_v4()));
     let log = std::fs::File::create(&log_path).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hydracore"));
+    if database_url.starts_with("postgres") {
+        // PostgreSQL requires the keys every node shares.
+        command
+            .env("HYDRACORE_JWT_SECRET", JWT_SECRET)
+            .env("HYDRACORE_MCP_CREDS_KEY", MCP_CREDS_KEY);
+    }
     let mut child = Stopped(
-        Command::new(env!("CARGO_BIN_EXE_hydracore"))
+        command
             .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1"])
             .env("DATABASE_URL", database_url)
             .env("RUST_LOG", "debug")

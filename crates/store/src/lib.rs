@@ -18,6 +18,7 @@ mod mcp_log;
 mod schema;
 mod tenants;
 mod types;
+mod url;
 
 pub mod admin;
 
@@ -38,44 +39,12 @@ use hydracore_core::RepoError;
 
 pub use key_events::listen_key_changes;
 pub use types::{DbId, DbJson, DbTime};
+pub use url::{Backend, DatabaseUrl, UrlError};
 
 type SqliteConn = SyncConnectionWrapper<diesel::SqliteConnection>;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
-
-/// Which database, from the URL's scheme.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Postgres,
-    Sqlite,
-}
-
-impl Backend {
-    /// `postgres://` or `postgresql://` → PostgreSQL; `sqlite://PATH`, `sqlite:PATH` or
-    /// a bare path → SQLite.
-    pub fn from_url(url: &str) -> Self {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Backend::Postgres => "postgres",
-            Backend::Sqlite => "sqlite",
-        }
-    }
-}
-
-/// The SQLite file a `sqlite:` URL names.
-pub fn sqlite_path(url: &str) -> &str {
-    url.strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url)
-}
 
 /// Pool settings.
 #[derive(Debug, Clone)]
@@ -107,6 +76,10 @@ pub enum OpenError {
     DataDir(String, #[source] std::io::Error),
     #[error("migrations failed")]
     Migrate(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error(
+        "the database has {0} pending migration(s) and --no-migrate is set: run `hydracore migrate` first"
+    )]
+    Pending(usize),
 }
 
 enum Pool {
@@ -249,28 +222,48 @@ macro_rules! build_pool {
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
 
+/// The advisory lock every node takes around its migrations on PostgreSQL, so nodes
+/// started at once on a fresh database migrate one after the other ("hcmigrat" as an
+/// integer).
+const MIGRATION_LOCK: i64 = 0x6863_6d69_6772_6174;
+
+/// Whether pending migrations are applied when the store opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Migrations {
+    /// Apply them (under the migration lock on PostgreSQL).
+    Apply,
+    /// Apply none; refuse to open a database that has some pending (`serve
+    /// --no-migrate`, while `hydracore migrate` runs once per release).
+    Require,
+}
+
 impl Store {
     /// Opens the database named by `url`, creating a SQLite file (and its directory)
     /// when needed, and applies pending migrations.
     ///
     /// # Errors
     /// When the database cannot be reached or migrated.
-    pub async fn open(url: &str, options: &PoolOptions) -> Result<Self, OpenError> {
-        let backend = Backend::from_url(url);
-        match backend {
-            Backend::Postgres => migrate_pg(url).await?,
-            Backend::Sqlite => {
-                let path = sqlite_path(url).to_owned();
-                if let Some(dir) = Path::new(&path)
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| OpenError::DataDir(dir.display().to_string(), e))?;
-                }
-                migrate_sqlite(path).await?;
-            }
+    pub async fn open(url: &DatabaseUrl, options: &PoolOptions) -> Result<Self, OpenError> {
+        Self::open_with(url, options, Migrations::Apply).await
+    }
+
+    /// [`Store::open`], applying migrations or requiring that none is pending.
+    ///
+    /// # Errors
+    /// When the database cannot be reached or migrated, or (`Require`) has pending
+    /// migrations.
+    pub async fn open_with(
+        url: &DatabaseUrl,
+        options: &PoolOptions,
+        migrations: Migrations,
+    ) -> Result<Self, OpenError> {
+        let backend = url.backend();
+        if backend == Backend::Sqlite {
+            prepare_sqlite_file(url.sqlite_path())?;
         }
+        migrate(url, migrations).await?;
+        let sqlite_path = url.sqlite_path().to_owned();
+        let url = url.expose();
         let pool = match backend {
             Backend::Postgres => {
                 let mut config = ManagerConfig::default();
@@ -304,7 +297,7 @@ impl Store {
                     })
                 });
                 let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(
-                    sqlite_path(url),
+                    sqlite_path,
                     config,
                 );
                 Pool::Sqlite(build_pool!(manager, options)?)
@@ -353,37 +346,94 @@ impl Store {
     }
 }
 
-/// Runs the embedded PostgreSQL migrations on a thread of their own: the migration
-/// harness is synchronous and must not block (or nest inside) the caller's runtime.
-async fn migrate_pg(url: &str) -> Result<(), OpenError> {
+/// Creates the directory of a new SQLite file (mode 0700) and the file itself (mode
+/// 0600) before SQLite opens it: SQLite would create it readable by everyone (0644
+/// under the usual umask), and gives its `-wal` and `-shm` files the mode of the
+/// database file.
+fn prepare_sqlite_file(path: &str) -> Result<(), OpenError> {
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+    let path = Path::new(path);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| OpenError::DataDir(dir.display().to_string(), e))?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(OpenError::DataDir(path.display().to_string(), e)),
+    }
+}
+
+/// Applies (or, with `Require`, checks for) pending migrations, on a thread of its
+/// own: the migration harness is synchronous and must not block (or nest inside) the
+/// caller's runtime. On PostgreSQL the run holds an advisory lock, so nodes started at
+/// once migrate one at a time and the later ones find nothing left to do.
+async fn migrate(url: &DatabaseUrl, migrations: Migrations) -> Result<(), OpenError> {
     use diesel::Connection;
     use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-    let url = url.to_owned();
+    fn run<C: MigrationHarness<B>, B: diesel::backend::Backend>(
+        conn: &mut C,
+        source: EmbeddedMigrations,
+        migrations: Migrations,
+    ) -> Result<(), OpenError> {
+        match migrations {
+            Migrations::Apply => conn
+                .run_pending_migrations(source)
+                .map(|_| ())
+                .map_err(OpenError::Migrate),
+            Migrations::Require => match conn.pending_migrations(source) {
+                Ok(pending) if pending.is_empty() => Ok(()),
+                Ok(pending) => Err(OpenError::Pending(pending.len())),
+                Err(e) => Err(OpenError::Migrate(e)),
+            },
+        }
+    }
+    let url = url.clone();
     let worker = std::thread::spawn(move || -> Result<(), OpenError> {
-        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(&url)
-            .map_err(|e| OpenError::Connect(Box::new(e)))?;
-        conn.run_pending_migrations(PG_MIGRATIONS)
-            .map(|_| ())
-            .map_err(OpenError::Migrate)
+        match url.backend() {
+            Backend::Postgres => {
+                let mut conn =
+                    <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(
+                        url.expose(),
+                    )
+                    .map_err(|e| OpenError::Connect(Box::new(e)))?;
+                let lock = |conn: &mut AsyncConnectionWrapper<AsyncPgConnection>, sql: &str| {
+                    diesel::RunQueryDsl::execute(
+                        diesel::sql_query(sql).bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK),
+                        conn,
+                    )
+                    .map(|_| ())
+                    .map_err(|e| OpenError::Migrate(Box::new(e)))
+                };
+                if migrations == Migrations::Require {
+                    return run(&mut conn, PG_MIGRATIONS, migrations);
+                }
+                lock(&mut conn, "SELECT pg_advisory_lock($1)")?;
+                let outcome = run(&mut conn, PG_MIGRATIONS, migrations);
+                // Closing the connection would release the lock too.
+                let unlocked = lock(&mut conn, "SELECT pg_advisory_unlock($1)");
+                outcome.and(unlocked)
+            }
+            Backend::Sqlite => {
+                let mut conn = diesel::SqliteConnection::establish(url.sqlite_path())
+                    .map_err(|e| OpenError::Connect(Box::new(e)))?;
+                diesel::RunQueryDsl::execute(
+                    diesel::sql_query("PRAGMA journal_mode = WAL"),
+                    &mut conn,
+                )
+                .map_err(|e| OpenError::Migrate(Box::new(e)))?;
+                run(&mut conn, SQLITE_MIGRATIONS, migrations)
+            }
+        }
     });
-    join(worker).await
-}
-
-async fn migrate_sqlite(path: String) -> Result<(), OpenError> {
-    use diesel::Connection;
-    let worker = std::thread::spawn(move || -> Result<(), OpenError> {
-        let mut conn = diesel::SqliteConnection::establish(&path)
-            .map_err(|e| OpenError::Connect(Box::new(e)))?;
-        diesel::RunQueryDsl::execute(diesel::sql_query("PRAGMA journal_mode = WAL"), &mut conn)
-            .map_err(|e| OpenError::Migrate(Box::new(e)))?;
-        conn.run_pending_migrations(SQLITE_MIGRATIONS)
-            .map(|_| ())
-            .map_err(OpenError::Migrate)
-    });
-    join(worker).await
-}
-
-async fn join(worker: std::thread::JoinHandle<Result<(), OpenError>>) -> Result<(), OpenError> {
     tokio::task::spawn_blocking(move || worker.join())
         .await
         .map_err(|e| OpenError::Migrate(Box::new(e)))?

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hydracore_store::{PoolOptions, Store, admin};
+use hydracore_store::{DatabaseUrl, PoolOptions, Store, admin};
 use hydracore_store_contract::{Harness, Ports, contract_tests};
 
 fn ports(store: &Store) -> Ports {
@@ -34,7 +34,7 @@ impl Harness for SqliteHarness {
     async fn setup() -> Option<(Self, Ports)> {
         let path = std::env::temp_dir().join(format!("hc-contract-{}.db", uuid::Uuid::new_v4()));
         let store = Store::open(
-            &format!("sqlite://{}", path.display()),
+            &DatabaseUrl::parse(&format!("sqlite://{}", path.display())).expect("sqlite URL"),
             &PoolOptions::default(),
         )
         .await
@@ -71,7 +71,7 @@ impl Harness for PgHarness {
             .await
             .expect("create test database");
         let store = Store::open(
-            &url,
+            &DatabaseUrl::parse(&url).expect("postgres URL"),
             &PoolOptions {
                 max_size: 2,
                 ..PoolOptions::default()
