@@ -121,3 +121,34 @@ fn every_reference_page_renders_every_operation_in_a_browser() {
         assert!(missing.is_empty(), "{page} does not show {missing:?}");
     }
 }
+
+#[test]
+fn no_reference_page_loads_anything_from_another_origin() {
+    let Some(python) = tool("HYDRACORE_PLAYWRIGHT_PYTHON") else {
+        return;
+    };
+    let app = spawn_app(Backend::Sqlite).unwrap();
+    let port = app.address.rsplit(':').next().unwrap();
+    let out = Command::new(&python)
+        .arg(repo().join("tests/browser/docs_offline.py"))
+        .arg(port)
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expected = summaries(&app);
+    for page in ["/docs/", "/redoc", "/docs/api"] {
+        let seen = &report[page];
+        assert!(seen["requests"].as_u64().unwrap() >= 1, "{page}: {seen}");
+        assert_eq!(seen["foreign"], serde_json::json!([]), "{page} reached out");
+        let text = seen["text"].as_str().unwrap();
+        assert!(
+            expected.iter().take(3).all(|s| text.contains(s.as_str())),
+            "{page} did not render its operations"
+        );
+    }
+}

@@ -261,7 +261,37 @@ fn metrics_count_requests_by_route(app: &TestApp) {
     assert!(text.trim_end().ends_with("# EOF"));
 }
 
+/// A client chooses the method and the path; neither may add a label value.
+fn metrics_labels_are_bounded_whatever_clients_send(app: &TestApp) {
+    let marker = format!("zz{}", uuid::Uuid::new_v4().simple());
+    for i in 0..5 {
+        let method = format!("{}{i}", marker.to_uppercase());
+        let request =
+            format!("{method} /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        let (raw, _) = app.raw(request.as_bytes(), std::time::Duration::from_secs(5));
+        assert!(raw.starts_with("HTTP/1.1 405"), "{raw}");
+        assert_eq!(
+            app.request("GET", &format!("/{marker}/{i}"), None, None)
+                .status,
+            404
+        );
+    }
+    let text = app.request("GET", "/metrics", None, None).body;
+    assert!(!text.to_lowercase().contains(&marker), "{text}");
+    let counted = |method: &str, route: &str| {
+        text.lines().any(|l| {
+            l.starts_with("hydracore_http_requests_total{")
+                && l.contains(&format!("method=\"{method}\""))
+                && l.contains(&format!("route=\"{route}\""))
+                && l.ends_with(" 5")
+        })
+    };
+    assert!(counted("other", "/healthz"), "{text}");
+    assert!(counted("GET", "unmatched"), "{text}");
+}
+
 api_tests!(
+    metrics_labels_are_bounded_whatever_clients_send,
     metrics_count_requests_by_route,
     scopes_lists_the_catalogue,
     probes_answer_without_credentials,

@@ -129,6 +129,9 @@ fn soak(
             .env("HYDRACORE_DATA_DIR", data)
             .env("HYDRACORE_RATE_LIMIT_REQUESTS", "1000000")
             .env("HYDRACORE_RATE_LIMIT_PER_SECONDS", "1")
+            // PostgreSQL requires the keys every node shares; SQLite ignores them.
+            .env("HYDRACORE_JWT_SECRET", crate::BENCH_JWT_SECRET)
+            .env("HYDRACORE_MCP_CREDS_KEY", crate::BENCH_MCP_CREDS_KEY)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log)

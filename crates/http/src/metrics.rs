@@ -112,7 +112,27 @@ impl Metrics {
     }
 }
 
-/// Counts and times every request, labelled by its route pattern (never its raw path).
+/// The method as a label: the standard methods by name, anything else (a client may
+/// send any token) as `other`, so no request can add a label value.
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// Counts and times every request, labelled by its route pattern (never its raw path;
+/// `unmatched` for every path no route has) and its method (`other` for methods
+/// outside the standard ones).
 ///
 /// # Errors
 /// Whatever the inner service fails with.
@@ -122,7 +142,7 @@ pub async fn record(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let started = Instant::now();
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let res = next.call(req).await?;
     if let Some(m) = metrics {
         let route = res
@@ -130,7 +150,7 @@ pub async fn record(
             .match_pattern()
             .unwrap_or_else(|| "unmatched".to_owned());
         m.observe(
-            &method,
+            method,
             &route,
             res.status().as_u16(),
             started.elapsed().as_secs_f64(),
