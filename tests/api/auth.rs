@@ -44,6 +44,75 @@ fn bearer_header_is_accepted(app: &TestApp) {
     assert_eq!(app.send(wrong_scheme).status, 401);
 }
 
+/// A request carries one credential; the server never picks between two.
+fn one_request_one_credential(app: &TestApp) {
+    let (_, key) = app.tenant_with_key(&["instances:read", "api-keys:read"]);
+    let (_, other) = app.tenant_with_key(&["instances:read"]);
+    let signed = app.signup("one@example.com", "One");
+    let jwt = signed["access_token"].as_str().unwrap();
+    let send = |headers: &[(&str, &str)], path: &str| {
+        let mut req = ureq::http::Request::builder()
+            .method("GET")
+            .uri(format!("{}{path}", app.address));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        app.send(req.body(String::new()).unwrap())
+    };
+    let bearer = |t: &str| format!("Bearer {t}");
+    // The same key in both headers is one credential.
+    let same = send(
+        &[("X-Api-Key", &key), ("Authorization", &bearer(&key))],
+        "/v1/instances",
+    );
+    assert_eq!(same.status, 200, "{}", same.body);
+    // Two different ones, valid or not, are refused whichever would have worked.
+    for (x_api_key, authorization) in [
+        (key.as_str(), bearer(&other)),
+        (key.as_str(), bearer(jwt)),
+        (key.as_str(), bearer("hc_live_not-a-real-key")),
+        ("hc_live_not-a-real-key", bearer(&key)),
+    ] {
+        let res = send(
+            &[("X-Api-Key", x_api_key), ("Authorization", &authorization)],
+            "/v1/instances",
+        );
+        assert_eq!(res.status, 401, "{x_api_key} + {authorization}");
+        assert_eq!(
+            res.json(),
+            json!({"detail": "Send one credential: X-Api-Key and Authorization name different ones"})
+        );
+        assert!(res.header("www-authenticate").is_some());
+    }
+    // X-Api-Key carries API keys only: a user's access token there is no key.
+    let jwt_as_key = send(&[("X-Api-Key", jwt)], "/v1/instances");
+    assert_eq!(jwt_as_key.status, 401);
+    assert_eq!(jwt_as_key.json(), json!({"detail": "Invalid API key"}));
+    assert_eq!(
+        send(&[("X-Api-Key", "garbage")], "/v1/instances").json(),
+        json!({"detail": "Invalid API key"})
+    );
+    // Routes only a person may call answer an API key 401, with a challenge; routes
+    // only a key may call answer a user's token the same way.
+    for (path, credential) in [
+        ("/auth/me", ("X-Api-Key", key.clone())),
+        ("/auth/me", ("Authorization", bearer(&key))),
+        ("/v1/mcp/api-key-context", ("Authorization", bearer(jwt))),
+    ] {
+        let res = send(&[(credential.0, &credential.1)], path);
+        assert_eq!(res.status, 401, "{path}");
+        assert!(res.header("www-authenticate").is_some(), "{path}");
+    }
+    let mut tenant = ureq::http::Request::builder()
+        .method("POST")
+        .uri(format!("{}/v1/tenants", app.address))
+        .header("X-Api-Key", &key)
+        .header("Content-Type", "application/json");
+    tenant = tenant.header("Accept", "application/json");
+    let res = app.send(tenant.body(json!({"name": "Nope"}).to_string()).unwrap());
+    assert_eq!(res.status, 401, "{}", res.body);
+}
+
 fn revoked_key_is_401(app: &TestApp) {
     let (_, admin) = app.tenant_with_key(&["api-keys:*", "instances:read"]);
     let minted = app.post(
@@ -158,5 +227,6 @@ api_tests!(
     revoked_key_is_401,
     expired_key_is_401,
     a_key_without_the_routes_scope_is_403,
+    one_request_one_credential,
     other_tenants_rows_are_404_everywhere,
 );

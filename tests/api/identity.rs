@@ -186,9 +186,12 @@ fn bad_access_tokens_are_401(app: &TestApp) {
         assert_eq!(res.status, 401, "{bad}");
         assert_eq!(res.json(), json!({"detail": "Invalid access token"}));
     }
-    // An API key is not a user: user-only routes refuse it.
+    // An API key is not a user: user-only routes answer it as their security scheme
+    // says, 401 with a challenge.
     let (_, key) = app.tenant_with_key(&["instances:*"]);
-    assert_eq!(app.get("/auth/me", &key).status, 403);
+    let me = app.get("/auth/me", &key);
+    assert_eq!(me.status, 401);
+    assert!(me.header("www-authenticate").is_some());
     assert_eq!(app.request("GET", "/auth/me", None, None).status, 401);
 }
 

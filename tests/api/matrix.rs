@@ -450,9 +450,9 @@ fn expect(op: &Op, cred: &Cred, req: &Request) -> Expect {
             scopes, foreign, ..
         } => (BEARER, scopes, *foreign),
     };
-    // Authenticated, but not the kind of credential the operation takes.
+    // Not the kind of credential the operation takes: its security scheme is unmet.
     if !op.takes(scheme) {
-        return Expect::Status(403);
+        return Expect::Status(401);
     }
     let mut needed = req.needs.clone();
     needed.extend(op.scope.as_ref().map(ToString::to_string));

@@ -22,36 +22,63 @@ pub fn app_state(req: &ServiceRequest) -> Result<web::Data<AppState>, ApiError> 
         .ok_or_else(|| ApiError::Internal("application state missing".into()))
 }
 
-/// The credential of a request: `X-Api-Key`, or `Authorization: Bearer <key or access
-/// token>`.
-fn credential(req: &ServiceRequest) -> Option<String> {
-    if let Some(v) = req.headers().get("x-api-key") {
-        return v.to_str().ok().map(|s| s.trim().to_owned());
-    }
-    let auth = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = auth.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
+/// Which header carried the credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Carrier {
+    /// `X-Api-Key`: API keys only.
+    ApiKeyHeader,
+    /// `Authorization: Bearer`: an API key or a user's access token.
+    Bearer,
+}
+
+/// The one credential of a request: `X-Api-Key`, or `Authorization: Bearer <key or
+/// access token>`. Both may be sent only when they are the same key.
+///
+/// # Errors
+/// 401 when the two headers name different credentials: the server never picks one.
+fn credential(req: &ServiceRequest) -> Result<Option<(String, Carrier)>, ApiError> {
+    let header_key = req
+        .headers()
+        .get("x-api-key")
+        .map(|v| v.to_str().map(|s| s.trim().to_owned()).unwrap_or_default());
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned());
+    Ok(match (header_key, bearer) {
+        (Some(key), Some(token)) if key != token => {
+            return Err(ApiError::Unauthorized(
+                "Send one credential: X-Api-Key and Authorization name different ones",
+            ));
+        }
+        (Some(key), _) => Some((key, Carrier::ApiKeyHeader)),
+        (None, Some(token)) => Some((token, Carrier::Bearer)),
+        (None, None) => None,
+    })
 }
 
 /// Resolves the request's credential into a principal, or answers 401.
 ///
 /// # Errors
-/// 401 for a missing, unknown, revoked or expired credential; 503 when the store
-/// cannot be asked.
+/// 401 for a missing, unknown, revoked or expired credential, or two different ones;
+/// 503 when the store cannot be asked.
 pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let state = app_state(&req)?;
-    let principal = match credential(&req) {
+    let principal = match credential(&req)? {
         None => return Err(ApiError::from(AuthError::Missing).into()),
-        Some(c) if c.is_empty() => return Err(ApiError::from(AuthError::Missing).into()),
-        Some(c) if c.starts_with(hydracore_keys::KEY_PREFIX) => {
+        Some((c, _)) if c.is_empty() => return Err(ApiError::from(AuthError::Missing).into()),
+        Some((c, _)) if c.starts_with(hydracore_keys::KEY_PREFIX) => {
             state.auth.api_key(&c).await.map_err(ApiError::from)?
         }
-        Some(c) => state.auth.access_token(&c).await.map_err(|e| match e {
+        // `X-Api-Key` carries API keys only: anything else there is no key.
+        Some((_, Carrier::ApiKeyHeader)) => return Err(ApiError::from(AuthError::Invalid).into()),
+        Some((c, Carrier::Bearer)) => state.auth.access_token(&c).await.map_err(|e| match e {
             AuthError::Invalid => ApiError::Unauthorized("Invalid access token"),
             AuthError::Expired => ApiError::Unauthorized("Access token has expired"),
             other => ApiError::from(other),

@@ -161,7 +161,7 @@ impl<S: RequiredScope> OperationModifier for Scoped<S> {
 }
 
 /// The caller, authenticated by an API key (in `X-Api-Key` or as a bearer token); a
-/// user's access token is 403.
+/// user's access token is 401, the credential this route takes being absent.
 pub struct KeyAuth {
     pub key: hydracore_keys::ApiKeyId,
     pub name: String,
@@ -174,19 +174,16 @@ impl FromRequest for KeyAuth {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(principal(req).and_then(|p| {
-            match (&p.actor, p.tenant_id) {
+        ready(principal(req).and_then(|p| match (&p.actor, p.tenant_id) {
             (hydracore_auth::Actor::ApiKey { id, name }, Some(tenant)) => Ok(KeyAuth {
                 key: *id,
                 name: name.clone(),
                 tenant,
                 principal: p,
             }),
-            _ => Err(ApiError::Forbidden(
-                "This route describes the calling API key; it was called with a user access token"
-                    .into(),
+            _ => Err(ApiError::Unauthorized(
+                "This route takes an API key (X-Api-Key: hc_live_...), not a user's access token",
             )),
-        }
         }))
     }
 }
@@ -202,11 +199,6 @@ impl OperationModifier for KeyAuth {
         document_auth(op, None);
         op.security
             .push(BTreeMap::from([(KEY_ONLY_MARKER.to_owned(), Vec::new())]));
-        insert_error(
-            op,
-            "403",
-            "Called with a user's access token, not an API key",
-        );
     }
 
     fn update_security_definitions(map: &mut BTreeMap<String, SecurityScheme>) {
@@ -230,8 +222,8 @@ impl FromRequest for UserAuth {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(principal(req).and_then(|p| match p.user_id() {
             Some(user) => Ok(UserAuth { user, principal: p }),
-            None => Err(ApiError::Forbidden(
-                "This route needs a user access token (Authorization: Bearer <access_token>), not an API key".into(),
+            None => Err(ApiError::Unauthorized(
+                "This route takes a user's access token (Authorization: Bearer <access_token>), not an API key",
             )),
         }))
     }
@@ -243,11 +235,10 @@ impl OperationModifier for UserAuth {
     fn update_security(op: &mut DefaultOperationRaw) {
         op.security
             .push(BTreeMap::from([(BEARER_SCHEME.to_owned(), Vec::new())]));
-        insert_error(op, "401", "No credential, or an unknown or expired one");
         insert_error(
             op,
-            "403",
-            "The credential is an API key, not a user's access token",
+            "401",
+            "No user access token: none, an unknown or expired one, or an API key",
         );
         insert_error(op, "503", "The database is unreachable");
     }

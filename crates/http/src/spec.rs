@@ -146,12 +146,12 @@ fn finish_operation(path: &str, method: &str, op: &mut Map<String, Value>) {
         } else if key_only {
             (
                 json!([{ API_KEY_SCHEME: [] }]),
-                "Needs an API key (`X-Api-Key`, or `Authorization: Bearer hc_live_...`); a user's access token gets 403.".to_owned(),
+                "Needs an API key (`X-Api-Key`, or `Authorization: Bearer hc_live_...`); a user's access token gets 401.".to_owned(),
             )
         } else if user_only {
             (
                 json!([{ BEARER_SCHEME: [] }]),
-                "Needs a user's access token (`Authorization: Bearer <access_token>`); API keys get 403.".to_owned(),
+                "Needs a user's access token (`Authorization: Bearer <access_token>`); API keys get 401.".to_owned(),
             )
         } else {
             (
