@@ -150,6 +150,7 @@ fn expired_key_is_401(app: &TestApp) {
             revoked_at: None,
             last_used_at: None,
             rate_limit: None,
+            rotated_at: None,
         },
         &secret,
     );

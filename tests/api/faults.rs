@@ -627,8 +627,6 @@ fn a_silent_key_change_feed_stops_the_key_cache() {
         time::OffsetDateTime::now_utc(),
     ))
     .unwrap();
-    app.block_on(hydracore_keys::KeyEvents::key_changed(&app.store, id))
-        .unwrap();
     // 5 s to the next heartbeat, 2 s for its answer, and the first request that then
     // goes to the (silent) database spends its 1 s timeout; slack for a loaded machine.
     let deadline = silent + Duration::from_secs(12);

@@ -1,7 +1,7 @@
 //! `/v1/api-keys`: minting, reading, changing, revoking; the subset rule.
 
 use hydracore_api_tests::{TestApp, api_tests};
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn minted_key_is_shown_once_and_works(app: &TestApp) {
     let (_, admin) = app.tenant_with_key(&["api-keys:*", "instances:*"]);
@@ -176,7 +176,193 @@ fn revoked_keys_disappear(app: &TestApp) {
     assert_eq!(listed.as_array().unwrap().len(), 1);
 }
 
+/// A key with `api-keys:write` manages only keys it could have minted, and never
+/// loosens its own limits.
+fn a_weaker_key_cannot_manage_a_stronger_one(app: &TestApp) {
+    let (tenant, weak) =
+        app.tenant_with_key(&["api-keys:write", "api-keys:read", "instances:read"]);
+    let strong = app.key(tenant, &["instances:*", "api-keys:*"]);
+    let ids: Vec<Value> = app
+        .get("/v1/api-keys", &weak)
+        .json()
+        .as_array()
+        .unwrap()
+        .clone();
+    let id_of = |prefix: &str| {
+        ids.iter()
+            .find(|k| prefix.starts_with(k["prefix"].as_str().unwrap()))
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (strong_id, weak_id) = (id_of(&strong), id_of(&weak));
+    let path = format!("/v1/api-keys/{strong_id}");
+    for (method, uri, body) in [
+        ("PATCH", path.clone(), Some(json!({"name": "mine now"}))),
+        (
+            "PATCH",
+            path.clone(),
+            Some(json!({"scopes": ["instances:read"]})),
+        ),
+        (
+            "PATCH",
+            path.clone(),
+            Some(json!({"rate_limit": {"requests": 1, "per_seconds": 86400}})),
+        ),
+        (
+            "PATCH",
+            path.clone(),
+            Some(json!({"expires_at": "2099-01-01T00:00:00Z"})),
+        ),
+        ("DELETE", path.clone(), None),
+        ("POST", format!("{path}/rotate"), None),
+    ] {
+        let res = app.request(
+            method,
+            &uri,
+            Some(&weak),
+            body.as_ref().map(Value::to_string).as_deref(),
+        );
+        assert_eq!(res.status, 403, "{method} {uri} {body:?}: {}", res.body);
+        let detail = res.json()["detail"].as_str().unwrap().to_owned();
+        assert!(
+            detail.starts_with("Cannot manage a key holding scopes the caller does not hold")
+                && detail.contains("instances:*"),
+            "{detail}"
+        );
+    }
+    // The stronger key is untouched and works.
+    let stored = app.get(&path, &strong).json();
+    assert_eq!(stored["name"], "test");
+    assert_eq!(stored["rate_limit"], json!(null));
+    assert_eq!(app.get("/v1/instances", &strong).status, 200);
+    // The weak key cannot loosen itself: no bigger budget, no later or absent expiry...
+    let me = format!("/v1/api-keys/{weak_id}");
+    for body in [
+        json!({"rate_limit": {"requests": 1000000, "per_seconds": 1}}),
+        json!({"rate_limit": {"requests": 601, "per_seconds": 60}}),
+    ] {
+        let res = app.patch(&me, &weak, &body);
+        assert_eq!(res.status, 403, "{body}: {}", res.body);
+        assert!(
+            res.json()["detail"]
+                .as_str()
+                .unwrap()
+                .contains("its own rate limit")
+        );
+    }
+    // ...but may tighten itself, and then not undo it.
+    let tight = app.patch(
+        &me,
+        &weak,
+        &json!({"rate_limit": {"requests": 100, "per_seconds": 60},
+                                              "expires_at": "2098-01-01T00:00:00Z"}),
+    );
+    assert_eq!(tight.status, 200, "{}", tight.body);
+    for body in [
+        json!({"rate_limit": {"requests": 101, "per_seconds": 60}}),
+        // Back to the server default (600 per minute) would loosen it too.
+        json!({"rate_limit": null}),
+        json!({"expires_at": "2099-01-01T00:00:00Z"}),
+        json!({"expires_at": null}),
+    ] {
+        assert_eq!(app.patch(&me, &weak, &body).status, 403, "{body}");
+    }
+    assert_eq!(
+        app.get(&me, &weak).json()["rate_limit"],
+        json!({"requests": 100, "per_seconds": 60})
+    );
+    // Another key may set any budget on a key it manages.
+    let minted = app
+        .post(
+            "/v1/api-keys",
+            &strong,
+            &json!({"name": "r", "scopes": ["instances:read"]}),
+        )
+        .json();
+    let other = format!("/v1/api-keys/{}", minted["id"].as_str().unwrap());
+    assert_eq!(
+        app.patch(
+            &other,
+            &weak,
+            &json!({"rate_limit": {"requests": 1000000, "per_seconds": 1}})
+        )
+        .status,
+        200
+    );
+    assert_eq!(app.delete(&other, &weak).status, 204);
+}
+
+/// A key is rotated once; its successor inherits its own expiry, never the grace's end.
+fn a_rotated_or_expired_key_is_not_rotated_again(app: &TestApp) {
+    let (_, admin) = app.tenant_with_key(&["api-keys:*", "instances:read"]);
+    let first = app
+        .post(
+            "/v1/api-keys",
+            &admin,
+            &json!({"name": "r", "scopes": ["instances:read"]}),
+        )
+        .json();
+    let rotate = |id: &str| {
+        app.request(
+            "POST",
+            &format!("/v1/api-keys/{id}/rotate"),
+            Some(&admin),
+            Some(&json!({"grace_seconds": 3600}).to_string()),
+        )
+    };
+    let second = rotate(first["id"].as_str().unwrap());
+    assert_eq!(second.status, 201, "{}", second.body);
+    let second = second.json();
+    assert_eq!(second["expires_at"], json!(null));
+    assert_eq!(second["rotated_at"], json!(null));
+    let old = app
+        .get(
+            &format!("/v1/api-keys/{}", first["id"].as_str().unwrap()),
+            &admin,
+        )
+        .json();
+    assert!(old["rotated_at"].is_string(), "{old}");
+    assert!(old["expires_at"].is_string(), "{old}");
+    for _ in 0..2 {
+        let again = rotate(first["id"].as_str().unwrap());
+        assert_eq!(again.status, 409, "{}", again.body);
+        assert_eq!(
+            again.json(),
+            json!({"detail": "This key was rotated already: rotate its successor"})
+        );
+    }
+    // The old key still works through its grace; the successor rotates normally.
+    assert_eq!(
+        app.get("/v1/instances", first["key"].as_str().unwrap())
+            .status,
+        200
+    );
+    let third = rotate(second["id"].as_str().unwrap());
+    assert_eq!(third.status, 201);
+    assert_eq!(third.json()["expires_at"], json!(null));
+    // A key whose expiry passed is not rotated.
+    let expired = app.post(
+        "/v1/api-keys",
+        &admin,
+        &json!({"name": "short", "scopes": ["instances:read"],
+                "expires_at": (time::OffsetDateTime::now_utc() + time::Duration::seconds(2))
+                    .format(&time::format_description::well_known::Rfc3339).unwrap()}),
+    );
+    assert_eq!(expired.status, 201, "{}", expired.body);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let res = rotate(expired.json()["id"].as_str().unwrap());
+    assert_eq!(res.status, 409);
+    assert_eq!(
+        res.json(),
+        json!({"detail": "This key has expired: mint a new one"})
+    );
+}
+
 api_tests!(
+    a_weaker_key_cannot_manage_a_stronger_one,
+    a_rotated_or_expired_key_is_not_rotated_again,
     minted_key_is_shown_once_and_works,
     a_key_can_only_grant_what_it_holds,
     patch_changes_and_clears_fields,

@@ -9,7 +9,7 @@ use actix_web::{HttpResponse, ResponseError};
 use hydracore_auth::{AuthError, IdentityError};
 use hydracore_core::{RepoError, ValidationError};
 use hydracore_instances::{ImageError, InstanceError};
-use hydracore_keys::KeyError;
+use hydracore_keys::{KeyError, NotRotatable, OwnLimit};
 use hydracore_mcp_creds::CredentialError;
 use hydracore_tenants::{MemberError, TenantError};
 use paperclip::v2::schema::Apiv2Errors;
@@ -262,6 +262,22 @@ impl From<KeyError> for ApiError {
                 "Cannot grant scopes the caller does not hold: {}",
                 scopes.join(", ")
             )),
+            KeyError::NotManageable(scopes) => ApiError::Forbidden(format!(
+                "Cannot manage a key holding scopes the caller does not hold: {}",
+                scopes.join(", ")
+            )),
+            KeyError::OwnLimit(OwnLimit::RateLimit) => ApiError::Forbidden(
+                "A key cannot loosen its own rate limit (a larger burst, a faster refill, or the server default in place of its own)".into(),
+            ),
+            KeyError::OwnLimit(OwnLimit::Expiry) => ApiError::Forbidden(
+                "A key cannot extend or remove its own expiry".into(),
+            ),
+            KeyError::NotRotatable(NotRotatable::Rotated) => ApiError::Conflict(
+                "This key was rotated already: rotate its successor".into(),
+            ),
+            KeyError::NotRotatable(NotRotatable::Expired) => {
+                ApiError::Conflict("This key has expired: mint a new one".into())
+            }
             KeyError::Store(e) => e.into(),
         }
     }

@@ -9,6 +9,11 @@ use crate::{ApiKey, ApiKeyId, KeyHash};
 
 /// Persistence of API keys. Every method but `find_by_hash` is scoped to one tenant:
 /// another tenant's key MUST behave as if it did not exist.
+///
+/// Where several nodes share the store and cache resolved keys, `update`, `revoke` and
+/// `rotate` MUST announce the changed key to every node in the same transaction as the
+/// change, so a change is announced if and only if it is committed (PostgreSQL:
+/// `pg_notify`, heard by `listen_key_changes`).
 #[async_trait]
 pub trait KeyRepository: Send + Sync {
     /// Stores a new key with the hash of its plaintext.
@@ -39,12 +44,15 @@ pub trait KeyRepository: Send + Sync {
         at: OffsetDateTime,
     ) -> Result<bool, RepoError>;
 
-    /// Stores `new` (a rotation of key `old`) and sets `old`'s expiry to
-    /// `old_expires_at`, all or nothing. MUST return `false` (and store nothing) if
-    /// `old` is not a live key of `new.tenant_id`.
+    /// Stores `new` (a rotation of key `old`), sets `old`'s expiry to `old_expires_at`
+    /// and marks it rotated at `at`, all or nothing. MUST return `false` (and store
+    /// nothing) unless `old` is a key of `new.tenant_id` that at `at` is not revoked,
+    /// not rotated and not expired; of concurrent rotations of one key exactly one
+    /// succeeds.
     async fn rotate(
         &self,
         old: ApiKeyId,
+        at: OffsetDateTime,
         old_expires_at: OffsetDateTime,
         new: &ApiKey,
         hash: &KeyHash,
@@ -52,15 +60,4 @@ pub trait KeyRepository: Send + Sync {
 
     /// Records when keys were last used; later instants win, earlier ones are ignored.
     async fn record_usage(&self, used: &[(ApiKeyId, OffsetDateTime)]) -> Result<(), RepoError>;
-}
-
-/// Tells every node that a key changed (revoked, rotated, re-scoped, re-limited), so
-/// nodes that cache resolved keys drop it at once.
-#[async_trait]
-pub trait KeyEvents: Send + Sync {
-    /// Announces that `id` changed.
-    ///
-    /// # Errors
-    /// Store failures: the change itself is already saved.
-    async fn key_changed(&self, id: ApiKeyId) -> Result<(), RepoError>;
 }

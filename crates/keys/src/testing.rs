@@ -103,14 +103,21 @@ impl KeyRepository for InMemoryKeyRepository {
     async fn rotate(
         &self,
         old: ApiKeyId,
+        at: OffsetDateTime,
         old_expires_at: OffsetDateTime,
         new: &ApiKey,
         hash: &KeyHash,
     ) -> Result<bool, RepoError> {
         let mut rows = self.rows.lock().map_err(poisoned)?;
         match rows.get_mut(&old) {
-            Some((k, _)) if k.tenant_id == new.tenant_id && k.revoked_at.is_none() => {
+            Some((k, _))
+                if k.tenant_id == new.tenant_id
+                    && k.revoked_at.is_none()
+                    && k.rotated_at.is_none()
+                    && !k.is_expired_at(at) =>
+            {
                 k.expires_at = Some(old_expires_at);
+                k.rotated_at = Some(at);
             }
             _ => return Ok(false),
         }

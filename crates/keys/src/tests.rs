@@ -2,8 +2,13 @@ use std::sync::Arc;
 
 use hydracore_core::SystemClock;
 
+use super::cache::Lookup;
 use super::testing::InMemoryKeyRepository;
 use super::*;
+use hydracore_core::PageRequest;
+use hydracore_scopes::ScopeSet;
+use hydracore_tenants::TenantId;
+use time::OffsetDateTime;
 
 fn service() -> KeyService {
     KeyService::new(
@@ -47,7 +52,9 @@ async fn revoked_and_expired_keys_do_not_verify() {
         .mint(tenant, Grantor::Operator, mint_req(&["instances:read"]))
         .await
         .unwrap();
-    svc.revoke(tenant, minted.key.id).await.unwrap();
+    svc.revoke(tenant, Grantor::Operator, minted.key.id)
+        .await
+        .unwrap();
     assert!(matches!(
         svc.verify(minted.secret.expose()).await,
         Err(VerifyError::Revoked)
@@ -72,7 +79,7 @@ async fn a_key_cannot_grant_more_than_it_holds() {
     let err = svc
         .mint(
             TenantId::new(),
-            Grantor::Holder(&holder),
+            Grantor::holder(&holder, None),
             mint_req(&["instances:read", "instances:write"]),
         )
         .await
@@ -116,7 +123,7 @@ async fn other_tenants_keys_are_invisible() {
         Err(KeyError::NotFound)
     ));
     assert!(matches!(
-        svc.revoke(other, minted.key.id).await,
+        svc.revoke(other, Grantor::Operator, minted.key.id).await,
         Err(KeyError::NotFound)
     ));
     assert!(
@@ -149,9 +156,9 @@ async fn rotation_keeps_scopes_and_bounds_the_old_keys_life() {
     ));
     let weaker = ScopeSet::parse(&["api-keys:write"]).unwrap();
     assert!(matches!(
-        svc.rotate(tenant, Grantor::Holder(&weaker), new.key.id, None)
+        svc.rotate(tenant, Grantor::holder(&weaker, None), new.key.id, None)
             .await,
-        Err(KeyError::ScopeNotGranted(_))
+        Err(KeyError::NotManageable(_))
     ));
     assert!(matches!(
         svc.rotate(
@@ -193,7 +200,7 @@ async fn usage_is_written_only_when_flushed() {
 async fn cached_keys_are_dropped_when_changed_here_or_elsewhere() {
     let repo = Arc::new(InMemoryKeyRepository::default());
     let cache = Arc::new(KeyCache::new(std::time::Duration::from_secs(60), true));
-    let svc = KeyService::new(repo.clone(), Arc::new(SystemClock)).with_cache(cache.clone(), None);
+    let svc = KeyService::new(repo.clone(), Arc::new(SystemClock)).with_cache(cache.clone());
     let tenant = TenantId::new();
     let minted = svc
         .mint(tenant, Grantor::Operator, mint_req(&["instances:read"]))
@@ -201,7 +208,9 @@ async fn cached_keys_are_dropped_when_changed_here_or_elsewhere() {
         .unwrap();
     svc.verify(minted.secret.expose()).await.unwrap();
     // Revoked here: dropped at once.
-    svc.revoke(tenant, minted.key.id).await.unwrap();
+    svc.revoke(tenant, Grantor::Operator, minted.key.id)
+        .await
+        .unwrap();
     assert!(matches!(
         svc.verify(minted.secret.expose()).await,
         Err(VerifyError::Revoked)
@@ -233,6 +242,206 @@ async fn cached_keys_are_dropped_when_changed_here_or_elsewhere() {
         .unwrap();
     assert!(matches!(
         svc.verify(third.secret.expose()).await,
+        Err(VerifyError::Revoked)
+    ));
+}
+
+#[tokio::test]
+async fn a_key_is_rotated_once_and_never_once_expired() {
+    let svc = service();
+    let tenant = TenantId::new();
+    let old = svc
+        .mint(tenant, Grantor::Operator, mint_req(&["instances:read"]))
+        .await
+        .unwrap();
+    let new = svc
+        .rotate(tenant, Grantor::Operator, old.key.id, Some(3600))
+        .await
+        .unwrap();
+    // The old key still works through its grace, but is rotated: its successor is the
+    // key to rotate, and it keeps its own (absent) expiry rather than the grace's end.
+    assert!(svc.verify(old.secret.expose()).await.is_ok());
+    assert!(matches!(
+        svc.rotate(tenant, Grantor::Operator, old.key.id, None)
+            .await,
+        Err(KeyError::NotRotatable(NotRotatable::Rotated))
+    ));
+    assert_eq!(new.key.expires_at, None);
+    let again = svc
+        .rotate(tenant, Grantor::Operator, new.key.id, Some(0))
+        .await
+        .unwrap();
+    assert_eq!(again.key.expires_at, None);
+    // Nor is a key whose expiry has passed.
+    let repo = Arc::new(InMemoryKeyRepository::default());
+    let svc = KeyService::new(repo.clone(), Arc::new(SystemClock));
+    let secret = KeySecret::generate();
+    let past = OffsetDateTime::now_utc() - time::Duration::seconds(5);
+    let dead = ApiKey {
+        id: ApiKeyId::new(),
+        tenant_id: tenant,
+        name: "dead".into(),
+        prefix: secret.display_prefix(),
+        scopes: ScopeSet::parse(&["instances:read"]).unwrap(),
+        created_at: past - time::Duration::hours(1),
+        expires_at: Some(past),
+        revoked_at: None,
+        last_used_at: None,
+        rate_limit: None,
+        rotated_at: None,
+    };
+    repo.insert(&dead, &secret.hash()).await.unwrap();
+    assert!(matches!(
+        svc.rotate(tenant, Grantor::Operator, dead.id, None).await,
+        Err(KeyError::NotRotatable(NotRotatable::Expired))
+    ));
+}
+
+#[tokio::test]
+async fn a_caller_manages_only_keys_it_could_have_minted() {
+    let svc = service();
+    let tenant = TenantId::new();
+    let strong = svc
+        .mint(
+            tenant,
+            Grantor::Operator,
+            mint_req(&["instances:read", "instances:delete"]),
+        )
+        .await
+        .unwrap();
+    let weak_scopes = ScopeSet::parse(&["api-keys:write", "instances:read"]).unwrap();
+    let weak = Grantor::holder(&weak_scopes, None);
+    let rename = KeyPatch {
+        name: Some("mine now".into()),
+        ..KeyPatch::default()
+    };
+    for result in [
+        svc.update(tenant, weak, strong.key.id, rename.clone())
+            .await
+            .map(|_| ()),
+        svc.revoke(tenant, weak, strong.key.id).await,
+        svc.rotate(tenant, weak, strong.key.id, None)
+            .await
+            .map(|_| ()),
+    ] {
+        match result {
+            Err(KeyError::NotManageable(missing)) => {
+                assert_eq!(missing, vec!["instances:delete".to_owned()]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(svc.get(tenant, strong.key.id).await.unwrap().name, "ci");
+    let held = svc
+        .mint(tenant, Grantor::Operator, mint_req(&["instances:read"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        svc.update(tenant, weak, held.key.id, rename)
+            .await
+            .unwrap()
+            .name,
+        "mine now"
+    );
+    svc.revoke(tenant, weak, held.key.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_key_tightens_its_own_limits_but_never_loosens_them() {
+    let svc = service().with_default_rate_limit(RateLimit::new(100, 60).unwrap());
+    let tenant = TenantId::new();
+    let mut req = mint_req(&["api-keys:write"]);
+    req.rate_limit = Some(RateLimit::new(10, 60).unwrap());
+    req.expires_at = Some(OffsetDateTime::now_utc() + time::Duration::days(30));
+    let me = svc.mint(tenant, Grantor::Operator, req).await.unwrap();
+    let scopes = me.key.scopes.clone();
+    let myself = Grantor::holder(&scopes, Some(me.key.id));
+    let limit = |n, per| KeyPatch {
+        rate_limit: Some(Some(RateLimit::new(n, per).unwrap())),
+        ..KeyPatch::default()
+    };
+    for looser in [
+        limit(1_000_000, 1),
+        limit(11, 60),
+        limit(10, 59),
+        KeyPatch {
+            rate_limit: Some(None),
+            ..KeyPatch::default()
+        },
+        KeyPatch {
+            expires_at: Some(None),
+            ..KeyPatch::default()
+        },
+        KeyPatch {
+            expires_at: Some(Some(OffsetDateTime::now_utc() + time::Duration::days(90))),
+            ..KeyPatch::default()
+        },
+    ] {
+        assert!(
+            matches!(
+                svc.update(tenant, myself, me.key.id, looser.clone()).await,
+                Err(KeyError::OwnLimit(_))
+            ),
+            "{looser:?}"
+        );
+    }
+    let stored = svc.get(tenant, me.key.id).await.unwrap();
+    assert_eq!(stored.rate_limit, Some(RateLimit::new(10, 60).unwrap()));
+    // Tighter is fine, for itself as for another key.
+    let tighter = svc
+        .update(tenant, myself, me.key.id, limit(5, 120))
+        .await
+        .unwrap();
+    assert_eq!(tighter.rate_limit, Some(RateLimit::new(5, 120).unwrap()));
+    let soon = OffsetDateTime::now_utc() + time::Duration::days(1);
+    let sooner = svc
+        .update(
+            tenant,
+            myself,
+            me.key.id,
+            KeyPatch {
+                expires_at: Some(Some(soon)),
+                ..KeyPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(sooner.expires_at, Some(soon));
+    let other = svc
+        .mint(tenant, Grantor::Operator, mint_req(&["api-keys:write"]))
+        .await
+        .unwrap();
+    assert!(
+        svc.update(tenant, myself, other.key.id, limit(1_000_000, 1))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_read_racing_a_change_cannot_put_the_stale_key_back() {
+    let repo = Arc::new(InMemoryKeyRepository::default());
+    let cache = Arc::new(KeyCache::new(std::time::Duration::from_secs(60), true));
+    let svc = KeyService::new(repo.clone(), Arc::new(SystemClock)).with_cache(cache.clone());
+    let tenant = TenantId::new();
+    let minted = svc
+        .mint(tenant, Grantor::Operator, mint_req(&["instances:read"]))
+        .await
+        .unwrap();
+    let hash = minted.secret.hash();
+    // A verification misses the cache and reads the live key...
+    let Lookup::Miss(seen) = cache.get(&hash) else {
+        panic!("nothing is cached yet");
+    };
+    let stale = repo.find_by_hash(&hash).await.unwrap().unwrap();
+    // ...the key is revoked and forgotten meanwhile...
+    svc.revoke(tenant, Grantor::Operator, minted.key.id)
+        .await
+        .unwrap();
+    // ...and the late verification's put is refused.
+    cache.put(hash, stale, seen);
+    assert!(matches!(
+        svc.verify(minted.secret.expose()).await,
         Err(VerifyError::Revoked)
     ));
 }

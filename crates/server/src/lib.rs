@@ -188,12 +188,15 @@ pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<Compo
         std::time::Duration::from_secs(settings.serve.key_cache_ttl_secs),
         !postgres && settings.serve.key_cache_ttl_secs > 0,
     ));
-    let mut keys = KeyService::new(shared.clone(), clock.clone());
+    let default_rate_limit = hydracore_keys::RateLimit::new(
+        settings.serve.rate_limit_requests,
+        settings.serve.rate_limit_per_seconds,
+    )
+    .map_err(|e| anyhow::anyhow!("the default rate limit: {}", e.message))?;
+    let mut keys =
+        KeyService::new(shared.clone(), clock.clone()).with_default_rate_limit(default_rate_limit);
     if settings.serve.key_cache_ttl_secs > 0 {
-        keys = keys.with_cache(
-            key_cache.clone(),
-            Some(shared.clone() as Arc<dyn hydracore_keys::KeyEvents>),
-        );
+        keys = keys.with_cache(key_cache.clone());
     }
     let tokens = AccessTokens::new(
         jwt_secret(settings)?,
@@ -211,11 +214,6 @@ pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<Compo
             None
         }
     };
-    let default_rate_limit = hydracore_keys::RateLimit::new(
-        settings.serve.rate_limit_requests,
-        settings.serve.rate_limit_per_seconds,
-    )
-    .map_err(|e| anyhow::anyhow!("the default rate limit: {}", e.message))?;
     let (limiter, fallbacks): (Arc<dyn hydracore_keys::RateLimiter>, _) =
         match &settings.serve.redis_url {
             Some(url) => {

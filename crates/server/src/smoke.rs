@@ -78,7 +78,7 @@ impl StoreSmoke {
                 .await
                 .map_err(|e| e.to_string())?;
             s.keys
-                .revoke(t, minted.key.id)
+                .revoke(t, Grantor::Operator, minted.key.id)
                 .await
                 .map_err(|e| e.to_string())
         })

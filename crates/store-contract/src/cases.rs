@@ -45,6 +45,7 @@ fn key(tenant: TenantId, created_at: OffsetDateTime) -> (ApiKey, KeySecret) {
         revoked_at: None,
         last_used_at: None,
         rate_limit: Some(RateLimit::new(100, 60).unwrap()),
+        rotated_at: None,
     };
     (key, secret)
 }
@@ -152,6 +153,86 @@ pub async fn keys_update_and_revoke(ports: &Ports) {
         .unwrap()
         .unwrap();
     assert_eq!(stored.revoked_at, Some(at));
+}
+
+/// `rotate` replaces a live key once, all or nothing: never a rotated, expired, revoked
+/// or other tenant's key, and of concurrent rotations exactly one wins.
+pub async fn keys_rotate_once_all_or_nothing(ports: &Ports) {
+    let t = tenant(ports).await;
+    let other = tenant(ports).await;
+    let (old, secret) = key(t, now());
+    ports.keys.insert(&old, &secret.hash()).await.unwrap();
+    let at = now();
+    let grace_end = at + Duration::minutes(5);
+    let successor = |tenant| {
+        let (mut k, s) = key(tenant, at);
+        k.name = old.name.clone();
+        (k, s)
+    };
+    let (foreign, foreign_secret) = successor(other);
+    assert!(
+        !ports
+            .keys
+            .rotate(old.id, at, grace_end, &foreign, &foreign_secret.hash())
+            .await
+            .unwrap()
+    );
+    assert_eq!(ports.keys.find(other, foreign.id).await.unwrap(), None);
+    let (first, first_secret) = successor(t);
+    let (second, second_secret) = successor(t);
+    let (r1, r2) = futures_join(
+        ports
+            .keys
+            .rotate(old.id, at, grace_end, &first, &first_secret.hash()),
+        ports
+            .keys
+            .rotate(old.id, at, grace_end, &second, &second_secret.hash()),
+    )
+    .await;
+    let (r1, r2) = (r1.unwrap(), r2.unwrap());
+    assert!(r1 ^ r2, "exactly one rotation wins: {r1} {r2}");
+    let (won, lost) = if r1 {
+        (&first, &second)
+    } else {
+        (&second, &first)
+    };
+    assert_eq!(ports.keys.find(t, won.id).await.unwrap(), Some(won.clone()));
+    assert_eq!(ports.keys.find(t, lost.id).await.unwrap(), None);
+    let rotated = ports.keys.find(t, old.id).await.unwrap().unwrap();
+    assert_eq!(rotated.rotated_at, Some(at));
+    assert_eq!(rotated.expires_at, Some(grace_end));
+    // Rotated keys, expired keys and revoked keys are not rotated.
+    let (again, again_secret) = successor(t);
+    assert!(
+        !ports
+            .keys
+            .rotate(old.id, now(), grace_end, &again, &again_secret.hash())
+            .await
+            .unwrap()
+    );
+    let (mut expired, expired_secret) = key(t, at - Duration::hours(2));
+    expired.expires_at = Some(at - Duration::hours(1));
+    ports
+        .keys
+        .insert(&expired, &expired_secret.hash())
+        .await
+        .unwrap();
+    assert!(
+        !ports
+            .keys
+            .rotate(expired.id, at, grace_end, &again, &again_secret.hash())
+            .await
+            .unwrap()
+    );
+    assert!(ports.keys.revoke(t, won.id, now()).await.unwrap());
+    assert!(
+        !ports
+            .keys
+            .rotate(won.id, now(), grace_end, &again, &again_secret.hash())
+            .await
+            .unwrap()
+    );
+    assert_eq!(ports.keys.find(t, again.id).await.unwrap(), None);
 }
 
 /// `record_usage` keeps the latest instant per key.

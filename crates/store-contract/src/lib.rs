@@ -52,6 +52,7 @@ macro_rules! contract_tests {
             tenants_insert_and_find,
             keys_round_trip_by_hash_and_id,
             keys_update_and_revoke,
+            keys_rotate_once_all_or_nothing,
             keys_record_usage_keeps_the_latest,
             keys_list_pages_skip_revoked,
             instances_crud_and_isolation,

@@ -1,35 +1,15 @@
 //! Key changes announced across nodes with PostgreSQL `NOTIFY`, and the listener that
-//! hears them. On SQLite there is one node: nothing to announce.
+//! hears them. Each change is announced by `pg_notify` inside its own transaction
+//! (`schema::pg::announce_key`), so it is heard if and only if it committed. On SQLite
+//! there is one node: nothing to announce.
 
 use std::time::Duration;
 
-use async_trait::async_trait;
-use diesel_async::RunQueryDsl;
 use futures_util::StreamExt;
-use hydracore_core::RepoError;
-use hydracore_keys::{ApiKeyId, KeyEvents};
 use uuid::Uuid;
-
-use crate::{Backend, Store, db};
 
 /// The channel key changes are announced on.
 pub const CHANNEL: &str = "hydracore_keys";
-
-#[async_trait]
-impl KeyEvents for Store {
-    async fn key_changed(&self, id: ApiKeyId) -> Result<(), RepoError> {
-        if self.backend != Backend::Postgres {
-            return Ok(());
-        }
-        let sql = format!("NOTIFY {CHANNEL}, '{}'", id.0);
-        db!(self, |conn, _s| {
-            diesel::sql_query(sql.as_str())
-                .execute(conn)
-                .await
-                .map(|_| ())
-        })
-    }
-}
 
 /// How often the listening connection proves it is alive, and how long it may take.
 const HEARTBEAT: Duration = Duration::from_secs(5);

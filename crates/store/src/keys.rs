@@ -22,6 +22,7 @@ struct KeyRow {
     last_used_at: Option<DbTime>,
     rate_limit_requests: Option<i32>,
     rate_limit_per_seconds: Option<i32>,
+    rotated_at: Option<DbTime>,
 }
 
 /// The columns of [`KeyRow`], in order, from the schema module `$s`.
@@ -39,6 +40,7 @@ macro_rules! key_columns {
             $s::api_keys::last_used_at,
             $s::api_keys::rate_limit_requests,
             $s::api_keys::rate_limit_per_seconds,
+            $s::api_keys::rotated_at,
         )
     };
 }
@@ -61,6 +63,7 @@ macro_rules! key_values {
             $s::api_keys::last_used_at.eq(key.last_used_at.map(DbTime)),
             $s::api_keys::rate_limit_requests.eq(requests),
             $s::api_keys::rate_limit_per_seconds.eq(per_seconds),
+            $s::api_keys::rotated_at.eq(key.rotated_at.map(DbTime)),
         )
     }};
 }
@@ -107,6 +110,7 @@ impl TryFrom<KeyRow> for ApiKey {
             revoked_at: r.revoked_at.map(|t| t.0),
             last_used_at: r.last_used_at.map(|t| t.0),
             rate_limit,
+            rotated_at: r.rotated_at.map(|t| t.0),
         })
     }
 }
@@ -176,24 +180,30 @@ impl KeyRepository for Store {
 
     async fn update(&self, key: &ApiKey) -> Result<bool, RepoError> {
         let (requests, per_seconds) = limit_columns(key.rate_limit);
-        let n = db!(self, |conn, s| {
-            diesel::update(
-                s::api_keys::table
-                    .filter(s::api_keys::id.eq(DbId(key.id.0)))
-                    .filter(s::api_keys::tenant_id.eq(DbId(key.tenant_id.0)))
-                    .filter(s::api_keys::revoked_at.is_null()),
-            )
-            .set((
-                s::api_keys::name.eq(&key.name),
-                s::api_keys::scopes.eq(scopes_text(&key.scopes)),
-                s::api_keys::expires_at.eq(key.expires_at.map(DbTime)),
-                s::api_keys::rate_limit_requests.eq(requests),
-                s::api_keys::rate_limit_per_seconds.eq(per_seconds),
-            ))
-            .execute(conn)
+        db!(self, |conn, s| {
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                let n = diesel::update(
+                    s::api_keys::table
+                        .filter(s::api_keys::id.eq(DbId(key.id.0)))
+                        .filter(s::api_keys::tenant_id.eq(DbId(key.tenant_id.0)))
+                        .filter(s::api_keys::revoked_at.is_null()),
+                )
+                .set((
+                    s::api_keys::name.eq(&key.name),
+                    s::api_keys::scopes.eq(scopes_text(&key.scopes)),
+                    s::api_keys::expires_at.eq(key.expires_at.map(DbTime)),
+                    s::api_keys::rate_limit_requests.eq(requests),
+                    s::api_keys::rate_limit_per_seconds.eq(per_seconds),
+                ))
+                .execute(conn)
+                .await?;
+                if n == 1 {
+                    s::announce_key(conn, key.id.0).await?;
+                }
+                Ok(n == 1)
+            })
             .await
-        })?;
-        Ok(n == 1)
+        })
     }
 
     async fn revoke(
@@ -202,23 +212,30 @@ impl KeyRepository for Store {
         id: ApiKeyId,
         at: OffsetDateTime,
     ) -> Result<bool, RepoError> {
-        let n = db!(self, |conn, s| {
-            diesel::update(
-                s::api_keys::table
-                    .filter(s::api_keys::id.eq(DbId(id.0)))
-                    .filter(s::api_keys::tenant_id.eq(DbId(tenant.0)))
-                    .filter(s::api_keys::revoked_at.is_null()),
-            )
-            .set(s::api_keys::revoked_at.eq(Some(DbTime(at))))
-            .execute(conn)
+        db!(self, |conn, s| {
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                let n = diesel::update(
+                    s::api_keys::table
+                        .filter(s::api_keys::id.eq(DbId(id.0)))
+                        .filter(s::api_keys::tenant_id.eq(DbId(tenant.0)))
+                        .filter(s::api_keys::revoked_at.is_null()),
+                )
+                .set(s::api_keys::revoked_at.eq(Some(DbTime(at))))
+                .execute(conn)
+                .await?;
+                if n == 1 {
+                    s::announce_key(conn, id.0).await?;
+                }
+                Ok(n == 1)
+            })
             .await
-        })?;
-        Ok(n == 1)
+        })
     }
 
     async fn rotate(
         &self,
         old: ApiKeyId,
+        at: OffsetDateTime,
         old_expires_at: OffsetDateTime,
         new: &ApiKey,
         hash: &KeyHash,
@@ -229,9 +246,18 @@ impl KeyRepository for Store {
                     s::api_keys::table
                         .filter(s::api_keys::id.eq(DbId(old.0)))
                         .filter(s::api_keys::tenant_id.eq(DbId(new.tenant_id.0)))
-                        .filter(s::api_keys::revoked_at.is_null()),
+                        .filter(s::api_keys::revoked_at.is_null())
+                        .filter(s::api_keys::rotated_at.is_null())
+                        .filter(
+                            s::api_keys::expires_at
+                                .is_null()
+                                .or(s::api_keys::expires_at.gt(DbTime(at))),
+                        ),
                 )
-                .set(s::api_keys::expires_at.eq(Some(DbTime(old_expires_at))))
+                .set((
+                    s::api_keys::expires_at.eq(Some(DbTime(old_expires_at))),
+                    s::api_keys::rotated_at.eq(Some(DbTime(at))),
+                ))
                 .execute(conn)
                 .await?;
                 if n != 1 {
@@ -241,6 +267,7 @@ impl KeyRepository for Store {
                     .values(key_values!(s, new, hash))
                     .execute(conn)
                     .await?;
+                s::announce_key(conn, old.0).await?;
                 Ok(true)
             })
             .await

@@ -26,6 +26,7 @@ macro_rules! define_tables {
                 last_used_at -> Nullable<crate::schema::$b::sql::Instant>,
                 rate_limit_requests -> Nullable<Integer>,
                 rate_limit_per_seconds -> Nullable<Integer>,
+                rotated_at -> Nullable<crate::schema::$b::sql::Instant>,
             }
         }
 
@@ -149,6 +150,21 @@ pub mod pg {
         pub type Json = diesel::sql_types::Json;
     }
     define_tables!(pg);
+
+    /// Announces a changed key to every node, delivered when the enclosing transaction
+    /// commits (and never if it rolls back).
+    pub async fn announce_key(
+        conn: &mut diesel_async::AsyncPgConnection,
+        id: uuid::Uuid,
+    ) -> diesel::QueryResult<()> {
+        use diesel_async::RunQueryDsl;
+        diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<diesel::sql_types::Text, _>(crate::key_events::CHANNEL)
+            .bind::<diesel::sql_types::Text, _>(id.to_string())
+            .execute(conn)
+            .await
+            .map(|_| ())
+    }
 }
 
 /// SQLite: 16-byte `BLOB` ids, fixed-width UTC `TEXT` timestamps, `TEXT` JSON.
@@ -159,4 +175,16 @@ pub mod sqlite {
         pub type Json = diesel::sql_types::Json;
     }
     define_tables!(sqlite);
+
+    /// One node serves a SQLite file: there is nobody to tell.
+    #[allow(
+        clippy::unused_async,
+        reason = "the same call as PostgreSQL's, which awaits"
+    )]
+    pub async fn announce_key(
+        _conn: &mut crate::SqliteConn,
+        _id: uuid::Uuid,
+    ) -> diesel::QueryResult<()> {
+        Ok(())
+    }
 }

@@ -275,6 +275,9 @@ pub struct ApiKeyDto {
     pub last_used_at: Option<Timestamp>,
     /// `null`: the server default applies.
     pub rate_limit: Option<RateLimitDto>,
+    /// When a successor replaced this key (`POST …/rotate`); it then works until its
+    /// `expires_at`, the end of the grace period, and cannot be rotated again.
+    pub rotated_at: Option<Timestamp>,
 }
 
 impl From<ApiKey> for ApiKeyDto {
@@ -288,6 +291,7 @@ impl From<ApiKey> for ApiKeyDto {
             expires_at: k.expires_at.map(Timestamp),
             last_used_at: k.last_used_at.map(Timestamp),
             rate_limit: k.rate_limit.map(Into::into),
+            rotated_at: k.rotated_at.map(Timestamp),
         }
     }
 }
@@ -305,6 +309,7 @@ pub struct CreatedApiKeyDto {
     pub expires_at: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
     pub rate_limit: Option<RateLimitDto>,
+    pub rotated_at: Option<Timestamp>,
 }
 
 impl From<hydracore_keys::MintedKey> for CreatedApiKeyDto {
@@ -320,6 +325,7 @@ impl From<hydracore_keys::MintedKey> for CreatedApiKeyDto {
             expires_at: dto.expires_at,
             last_used_at: dto.last_used_at,
             rate_limit: dto.rate_limit,
+            rotated_at: dto.rotated_at,
         }
     }
 }

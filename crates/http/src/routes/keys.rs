@@ -11,7 +11,7 @@ use crate::dto::{
     ApiKeyDto, CreateApiKeyRequest, CreatedApiKeyDto, RotateApiKeyRequest, UpdateApiKeyRequest,
     rate_limit,
 };
-use crate::error::{ApiError, ErrorItem};
+use crate::error::{ApiError, ErrorItem, MayConflict};
 use crate::extract::{
     ApiKeysRead, ApiKeysWrite, ListQuery, OptionalJson, ResourcePath, Scoped, State, ValidJson,
 };
@@ -31,6 +31,12 @@ impl KeyPath {
     }
 }
 
+/// The caller as the grantor of key operations: its scopes, and its own key if it is
+/// one.
+fn grantor<S: crate::extract::RequiredScope>(auth: &Scoped<S>) -> Grantor<'_> {
+    Grantor::holder(&auth.principal.scopes, auth.principal.key_id())
+}
+
 fn limit(dto: crate::dto::RateLimitDto) -> Result<hydracore_keys::RateLimit, ApiError> {
     rate_limit(dto).map_err(|e| ApiError::invalid(ErrorItem::body(&e)))
 }
@@ -39,6 +45,7 @@ fn limit(dto: crate::dto::RateLimitDto) -> Result<hydracore_keys::RateLimit, Api
 ///
 /// Mints a key with the given scopes; the response is the only place the key's
 /// plaintext ever appears. A key can grant only scopes it holds itself (403 otherwise).
+/// With `Idempotency-Key`, a retry replays this response from a sealed record.
 #[api_v2_operation(operation_id = "createApiKey", tags(ApiKeys))]
 async fn create(
     auth: Scoped<ApiKeysWrite>,
@@ -52,10 +59,7 @@ async fn create(
         expires_at: body.expires_at.map(|t| t.0),
         rate_limit: body.rate_limit.map(limit).transpose()?,
     };
-    let minted = state
-        .keys
-        .mint(auth.tenant, Grantor::Holder(&auth.principal.scopes), req)
-        .await?;
+    let minted = state.keys.mint(auth.tenant, grantor(&auth), req).await?;
     Ok(CreatedJson(minted.into()))
 }
 
@@ -86,7 +90,9 @@ async fn get(
 /// Update an API key
 ///
 /// Renames a key or changes its scopes, expiry or rate limit; `null` clears
-/// `expires_at` or `rate_limit`. New scopes must be held by the caller.
+/// `expires_at` or `rate_limit`. The caller must hold every scope the key holds and
+/// every scope it is given (403 otherwise), and a key changing itself may tighten its
+/// rate limit and expiry but never loosen them (403).
 #[api_v2_operation(operation_id = "updateApiKey", tags(ApiKeys))]
 async fn update(
     auth: Scoped<ApiKeysWrite>,
@@ -107,26 +113,25 @@ async fn update(
     };
     let key = state
         .keys
-        .update(
-            auth.tenant,
-            Grantor::Holder(&auth.principal.scopes),
-            path.0.id(),
-            patch,
-        )
+        .update(auth.tenant, grantor(&auth), path.0.id(), patch)
         .await?;
     Ok(Json(key.into()))
 }
 
 /// Revoke an API key
 ///
-/// The key stops working at once and disappears from reads.
+/// The key stops working at once, on every node, and disappears from reads. The caller
+/// must hold every scope the key holds (403 otherwise).
 #[api_v2_operation(operation_id = "revokeApiKey", tags(ApiKeys))]
 async fn revoke(
     auth: Scoped<ApiKeysWrite>,
     state: State,
     path: ResourcePath<KeyPath>,
 ) -> Result<NoContent, ApiError> {
-    state.keys.revoke(auth.tenant, path.0.id()).await?;
+    state
+        .keys
+        .revoke(auth.tenant, grantor(&auth), path.0.id())
+        .await?;
     Ok(NoContent)
 }
 
@@ -134,23 +139,20 @@ async fn revoke(
 ///
 /// Mints a successor with the same name, scopes, expiry and rate limit; the response
 /// carries its plaintext once. The old key keeps working for `grace_seconds` (default
-/// 300, at most 604800) so deployments can switch without downtime, then is 401.
+/// 300, at most 604800) so deployments can switch without downtime, then is 401. The
+/// caller must hold every scope of the key (403). A key is rotated once: rotating one
+/// already rotated, or expired, is 409 (rotate its successor instead).
 #[api_v2_operation(operation_id = "rotateApiKey", tags(ApiKeys))]
 async fn rotate(
     auth: Scoped<ApiKeysWrite>,
     state: State,
     path: ResourcePath<KeyPath>,
     body: OptionalJson<RotateApiKeyRequest>,
-) -> Result<CreatedJson<CreatedApiKeyDto>, ApiError> {
+) -> Result<CreatedJson<CreatedApiKeyDto>, MayConflict> {
     let grace = body.0.and_then(|b| b.grace_seconds);
     let minted = state
         .keys
-        .rotate(
-            auth.tenant,
-            Grantor::Holder(&auth.principal.scopes),
-            path.0.id(),
-            grace,
-        )
+        .rotate(auth.tenant, grantor(&auth), path.0.id(), grace)
         .await?;
     Ok(CreatedJson(minted.into()))
 }

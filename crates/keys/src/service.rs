@@ -1,0 +1,401 @@
+//! The key rules: minting within the grantor's scopes, managing only keys the caller
+//! could have minted, verification through the cache, rotation, revocation.
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use hydracore_core::{Page, PageRequest, SharedClock, ValidationError};
+use hydracore_scopes::{ScopeError, ScopeSet};
+use hydracore_tenants::TenantId;
+use time::OffsetDateTime;
+
+use crate::cache::{KeyCache, Lookup};
+use crate::{
+    ApiKey, ApiKeyId, DEFAULT_ROTATION_GRACE_SECONDS, Grantor, KeyError, KeyPatch, KeyRepository,
+    KeySecret, MAX_ROTATION_GRACE_SECONDS, MintKey, MintedKey, NotRotatable, OwnLimit, RateLimit,
+    VerifyError,
+};
+
+/// The key rules.
+#[derive(Clone)]
+pub struct KeyService {
+    repo: Arc<dyn KeyRepository>,
+    clock: SharedClock,
+    /// When each key was last seen, not yet written: verification records use here
+    /// and [`KeyService::flush_usage`] writes it in one batch, so a read request never
+    /// writes.
+    usage: Arc<DashMap<ApiKeyId, OffsetDateTime>>,
+    cache: Option<Arc<KeyCache>>,
+    /// The budget of keys without one of their own (what clearing a limit means).
+    default_rate_limit: RateLimit,
+}
+
+const MAX_NAME: usize = 100;
+
+fn parse_name(raw: &str) -> Result<String, ValidationError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(ValidationError::new(
+            "name",
+            "string_too_short",
+            "Key name must not be blank",
+            raw,
+        ));
+    }
+    if raw.chars().count() > MAX_NAME {
+        return Err(ValidationError::new(
+            "name",
+            "string_too_long",
+            format!("Key name must be at most {MAX_NAME} characters"),
+            raw,
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ValidationError::new(
+            "name",
+            "string_pattern_mismatch",
+            "Key name must not contain control characters",
+            raw,
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn parse_scopes(raw: &[String], grantor: Grantor<'_>) -> Result<ScopeSet, KeyError> {
+    if raw.is_empty() {
+        return Err(ValidationError::new(
+            "scopes",
+            "too_short",
+            "A key needs at least one scope",
+            "[]",
+        )
+        .into());
+    }
+    let scopes = ScopeSet::parse(raw).map_err(|(i, e)| {
+        let message = match &e {
+            ScopeError::Malformed(s) => format!("'{s}' is not a scope: expected <resource>:<verb>"),
+            ScopeError::UnknownResource(s) | ScopeError::UnknownVerb(s) => {
+                format!("'{s}' is not in the scope catalogue (GET /v1/scopes)")
+            }
+        };
+        KeyError::Invalid(
+            ValidationError::new("scopes", "value_error", message, raw[i].clone()).at(i),
+        )
+    })?;
+    if let Grantor::Holder { scopes: held, .. } = grantor {
+        let missing = scopes.not_granted_by(held);
+        if !missing.is_empty() {
+            return Err(KeyError::ScopeNotGranted(
+                missing.iter().map(ToString::to_string).collect(),
+            ));
+        }
+    }
+    Ok(scopes)
+}
+
+/// A caller may manage (change, rotate, revoke) only a key it could have minted: one
+/// whose every scope it holds.
+fn check_manages(grantor: Grantor<'_>, key: &ApiKey) -> Result<(), KeyError> {
+    if let Grantor::Holder { scopes: held, .. } = grantor {
+        let missing = key.scopes.not_granted_by(held);
+        if !missing.is_empty() {
+            return Err(KeyError::NotManageable(
+                missing.iter().map(ToString::to_string).collect(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl KeyService {
+    pub fn new(repo: Arc<dyn KeyRepository>, clock: SharedClock) -> Self {
+        Self {
+            repo,
+            clock,
+            usage: Arc::default(),
+            cache: None,
+            default_rate_limit: RateLimit::DEFAULT,
+        }
+    }
+
+    /// Caches resolved keys in `cache`. Changes made through this service drop them
+    /// here; the store announces them to the other nodes (see [`KeyRepository`]).
+    #[must_use]
+    pub fn with_cache(mut self, cache: Arc<KeyCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// The budget that applies to keys without one of their own.
+    #[must_use]
+    pub fn with_default_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.default_rate_limit = limit;
+        self
+    }
+
+    /// Drops a key from this node's cache (it changed, here or on another node).
+    pub fn forget(&self, id: ApiKeyId) {
+        if let Some(cache) = &self.cache {
+            cache.forget(id);
+        }
+    }
+
+    /// Writes the usage recorded since the last flush (`last_used_at`).
+    ///
+    /// # Errors
+    /// Store failures; the usage is then kept for the next flush.
+    pub async fn flush_usage(&self) -> Result<usize, KeyError> {
+        let ids: Vec<ApiKeyId> = self.usage.iter().map(|e| *e.key()).collect();
+        let batch: Vec<(ApiKeyId, OffsetDateTime)> = ids
+            .into_iter()
+            .filter_map(|id| self.usage.remove(&id))
+            .collect();
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        if let Err(e) = self.repo.record_usage(&batch).await {
+            for (id, at) in batch {
+                let mut slot = self.usage.entry(id).or_insert(at);
+                if *slot < at {
+                    *slot = at;
+                }
+            }
+            return Err(e.into());
+        }
+        Ok(batch.len())
+    }
+
+    /// Replaces a key with a new one of the same name, scopes, expiry and limit; the
+    /// old key keeps working for `grace_seconds` (default 300), then is 401. A key is
+    /// rotated once: its successor is the key to rotate next.
+    ///
+    /// # Errors
+    /// `NotFound`; `Invalid` for a grace over 7 days; `NotManageable` when the
+    /// grantor lacks a scope of the key (rotating must not hand out more power);
+    /// `NotRotatable` for a key rotated already (also by a concurrent rotation) or
+    /// expired.
+    pub async fn rotate(
+        &self,
+        tenant: TenantId,
+        grantor: Grantor<'_>,
+        id: ApiKeyId,
+        grace_seconds: Option<u32>,
+    ) -> Result<MintedKey, KeyError> {
+        let grace = grace_seconds.unwrap_or(DEFAULT_ROTATION_GRACE_SECONDS);
+        if grace > MAX_ROTATION_GRACE_SECONDS {
+            return Err(ValidationError::new(
+                "grace_seconds",
+                "less_than_equal",
+                format!("Input should be less than or equal to {MAX_ROTATION_GRACE_SECONDS}"),
+                grace.to_string(),
+            )
+            .into());
+        }
+        let old = self.get(tenant, id).await?;
+        check_manages(grantor, &old)?;
+        let now = self.clock.now();
+        if old.rotated_at.is_some() {
+            return Err(KeyError::NotRotatable(NotRotatable::Rotated));
+        }
+        if old.is_expired_at(now) {
+            return Err(KeyError::NotRotatable(NotRotatable::Expired));
+        }
+        let grace_end = now + time::Duration::seconds(i64::from(grace));
+        let old_expires_at = old.expires_at.map_or(grace_end, |e| e.min(grace_end));
+        let secret = KeySecret::generate();
+        let key = ApiKey {
+            id: ApiKeyId::new(),
+            tenant_id: tenant,
+            name: old.name,
+            prefix: secret.display_prefix(),
+            scopes: old.scopes,
+            created_at: now,
+            expires_at: old.expires_at,
+            revoked_at: None,
+            last_used_at: None,
+            rate_limit: old.rate_limit,
+            rotated_at: None,
+        };
+        if self
+            .repo
+            .rotate(id, now, old_expires_at, &key, &secret.hash())
+            .await?
+        {
+            self.forget(id);
+            return Ok(MintedKey { key, secret });
+        }
+        // Changed since it was read: revoked (404), or rotated by a concurrent call.
+        match self.get(tenant, id).await {
+            Ok(_) => Err(KeyError::NotRotatable(NotRotatable::Rotated)),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn check_expiry(&self, at: Option<OffsetDateTime>) -> Result<(), ValidationError> {
+        match at {
+            Some(t) if t <= self.clock.now() => Err(ValidationError::new(
+                "expires_at",
+                "value_error",
+                "expires_at must be in the future",
+                t.to_string(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Mints a key for `tenant`.
+    ///
+    /// # Errors
+    /// `Invalid` for a bad name, scope, or an expiry in the past; `ScopeNotGranted`
+    /// when the grantor lacks a requested scope.
+    pub async fn mint(
+        &self,
+        tenant: TenantId,
+        grantor: Grantor<'_>,
+        req: MintKey,
+    ) -> Result<MintedKey, KeyError> {
+        let name = parse_name(&req.name)?;
+        let scopes = parse_scopes(&req.scopes, grantor)?;
+        self.check_expiry(req.expires_at)?;
+        let secret = KeySecret::generate();
+        let key = ApiKey {
+            id: ApiKeyId::new(),
+            tenant_id: tenant,
+            name,
+            prefix: secret.display_prefix(),
+            scopes,
+            created_at: self.clock.now(),
+            expires_at: req.expires_at,
+            revoked_at: None,
+            last_used_at: None,
+            rate_limit: req.rate_limit,
+            rotated_at: None,
+        };
+        self.repo.insert(&key, &secret.hash()).await?;
+        Ok(MintedKey { key, secret })
+    }
+
+    /// Resolves a presented plaintext to its live key.
+    ///
+    /// # Errors
+    /// `Unknown` for a malformed or unknown secret; `Revoked` or `Expired` for a key
+    /// that no longer authenticates.
+    pub async fn verify(&self, presented: &str) -> Result<ApiKey, VerifyError> {
+        let Some(hash) = KeySecret::hash_presented(presented) else {
+            return Err(VerifyError::Unknown);
+        };
+        let lookup = self.cache.as_ref().map(|c| c.get(&hash));
+        let key = match lookup {
+            Some(Lookup::Hit(key)) => key,
+            miss => {
+                let key = self
+                    .repo
+                    .find_by_hash(&hash)
+                    .await?
+                    .ok_or(VerifyError::Unknown)?;
+                if let (Some(cache), Some(Lookup::Miss(seen))) = (&self.cache, miss) {
+                    cache.put(hash, key.clone(), seen);
+                }
+                key
+            }
+        };
+        let now = self.clock.now();
+        key.state_at(now)?;
+        self.usage.insert(key.id, now);
+        Ok(key)
+    }
+
+    /// A live (not revoked) key of the tenant.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown, revoked or other tenant's key.
+    pub async fn get(&self, tenant: TenantId, id: ApiKeyId) -> Result<ApiKey, KeyError> {
+        match self.repo.find(tenant, id).await? {
+            Some(k) if k.revoked_at.is_none() => Ok(k),
+            _ => Err(KeyError::NotFound),
+        }
+    }
+
+    /// The tenant's live keys, oldest first.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn list(
+        &self,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> Result<Page<ApiKey>, KeyError> {
+        Ok(self.repo.list(tenant, page).await?)
+    }
+
+    /// Changes a key's name, scopes, expiry or rate limit. The grantor must hold every
+    /// scope the key holds now and every scope it is given; a key changing itself may
+    /// tighten its rate limit and expiry, never loosen them.
+    ///
+    /// # Errors
+    /// As [`Self::mint`], and `NotFound`, `NotManageable`, `OwnLimit`.
+    pub async fn update(
+        &self,
+        tenant: TenantId,
+        grantor: Grantor<'_>,
+        id: ApiKeyId,
+        patch: KeyPatch,
+    ) -> Result<ApiKey, KeyError> {
+        let mut key = self.get(tenant, id).await?;
+        check_manages(grantor, &key)?;
+        let itself = matches!(grantor, Grantor::Holder { key: Some(caller), .. } if caller == id);
+        if let Some(name) = patch.name {
+            key.name = parse_name(&name)?;
+        }
+        if let Some(scopes) = patch.scopes {
+            key.scopes = parse_scopes(&scopes, grantor)?;
+        }
+        if let Some(expires_at) = patch.expires_at {
+            self.check_expiry(expires_at)?;
+            let later = match (key.expires_at, expires_at) {
+                (Some(now), Some(new)) => new > now,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if itself && later {
+                return Err(KeyError::OwnLimit(OwnLimit::Expiry));
+            }
+            key.expires_at = expires_at;
+        }
+        if let Some(rate_limit) = patch.rate_limit {
+            let effective = |l: Option<RateLimit>| l.unwrap_or(self.default_rate_limit);
+            if itself && effective(rate_limit).looser_than(&effective(key.rate_limit)) {
+                return Err(KeyError::OwnLimit(OwnLimit::RateLimit));
+            }
+            key.rate_limit = rate_limit;
+        }
+        if self.repo.update(&key).await? {
+            self.forget(key.id);
+            Ok(key)
+        } else {
+            Err(KeyError::NotFound)
+        }
+    }
+
+    /// Revokes a key: from now on it is 401 and hidden from reads. The grantor must
+    /// hold every scope of the key.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown, already revoked or other tenant's key;
+    /// `NotManageable`.
+    pub async fn revoke(
+        &self,
+        tenant: TenantId,
+        grantor: Grantor<'_>,
+        id: ApiKeyId,
+    ) -> Result<(), KeyError> {
+        let key = self.get(tenant, id).await?;
+        check_manages(grantor, &key)?;
+        if self.repo.revoke(tenant, id, self.clock.now()).await? {
+            self.forget(id);
+            Ok(())
+        } else {
+            Err(KeyError::NotFound)
+        }
+    }
+}
