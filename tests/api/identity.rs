@@ -612,7 +612,104 @@ fn last_used_at_appears_without_a_write_per_request(app: &TestApp) {
     }
 }
 
+/// Two refreshes with one token at once: one wins, the other is reuse and revokes the
+/// family; the winner's new token must die with it, whichever order the two ran in.
+fn racing_refreshes_leave_no_token_of_the_family_alive(app: &TestApp) {
+    app.signup("race@example.com", "Race");
+    for round in 0..25 {
+        let login = app.post_anon(
+            "/auth/login",
+            &json!({"email": "race@example.com", "password": PASSWORD}),
+        );
+        assert_eq!(login.status, 200, "{}", login.body);
+        let refresh = login.json()["refresh_token"].as_str().unwrap().to_owned();
+        let body = json!({"refresh_token": refresh});
+        let results: Vec<(u16, Value)> = std::thread::scope(|s| {
+            let racers: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        let r = app.post_anon("/auth/refresh", &body);
+                        (
+                            r.status,
+                            serde_json::from_str(&r.body).unwrap_or(Value::Null),
+                        )
+                    })
+                })
+                .collect();
+            racers.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        let mut statuses: Vec<u16> = results.iter().map(|(s, _)| *s).collect();
+        statuses.sort_unstable();
+        assert_eq!(statuses, vec![200, 401], "round {round}");
+        let (_, won) = results.iter().find(|(s, _)| *s == 200).unwrap();
+        let next = app.post_anon(
+            "/auth/refresh",
+            &json!({"refresh_token": won["refresh_token"]}),
+        );
+        assert_eq!(
+            next.status, 401,
+            "round {round}: the winner's token outlived its family's revocation"
+        );
+    }
+}
+
+/// An admin's change of a member racing the owner's promotion of that member to owner:
+/// the admin's change may apply only while the member is not an owner.
+fn an_admin_never_changes_an_owner_even_racing_a_promotion(app: &TestApp) {
+    let team = team(app);
+    let member_id = team.ids["member"].as_str().unwrap().to_owned();
+    let path = format!("/v1/members/{member_id}");
+    for round in 0..20 {
+        let reset = app.bearer(
+            "PATCH",
+            &path,
+            &team.owner,
+            Some(&json!({"role": "member"})),
+        );
+        assert_eq!(reset.status, 200, "{}", reset.body);
+        let (by_admin, by_owner) = std::thread::scope(|s| {
+            let admin = s.spawn(|| {
+                app.bearer(
+                    "PATCH",
+                    &path,
+                    &team.admin,
+                    Some(&json!({"role": "viewer"})),
+                )
+                .status
+            });
+            let owner = s.spawn(|| {
+                app.bearer("PATCH", &path, &team.owner, Some(&json!({"role": "owner"})))
+                    .status
+            });
+            (admin.join().unwrap(), owner.join().unwrap())
+        });
+        assert_eq!(by_owner, 200, "round {round}");
+        assert!(
+            by_admin == 200 || by_admin == 403,
+            "round {round}: {by_admin}"
+        );
+        let members = app.bearer("GET", "/v1/members", &team.owner, None).json();
+        let role = members
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["user_id"] == member_id.as_str())
+            .unwrap()["role"]
+            .clone();
+        // Both applied: the admin's came first, so the promotion is what stays.
+        assert_eq!(role, "owner", "round {round}: an admin demoted an owner");
+        let _ = app.bearer(
+            "PATCH",
+            &path,
+            &team.owner,
+            Some(&json!({"role": "member"})),
+        );
+    }
+}
+
 api_tests!(
+    racing_refreshes_leave_no_token_of_the_family_alive,
+    an_admin_never_changes_an_owner_even_racing_a_promotion,
     quickstart_from_signup_to_a_running_instance,
     signup_rejects_duplicates_and_bad_input,
     login_failures_are_alike,

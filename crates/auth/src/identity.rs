@@ -7,7 +7,7 @@ use hydracore_tenants::{
     Email, MembershipRepository, Tenant, TenantId, TenantName, TenantRole, User, UserId,
     UserRepository,
 };
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::password::Passwords;
@@ -80,9 +80,12 @@ impl IdentityService {
         }
     }
 
-    async fn issue(&self, user: UserId, family: Uuid) -> Result<TokenPair, IdentityError> {
-        let now = self.clock.now();
-        let secret = RefreshSecret::generate();
+    /// A new refresh token of `family` for `user`, made at `now`.
+    fn new_refresh(
+        user: UserId,
+        family: Uuid,
+        now: OffsetDateTime,
+    ) -> (RefreshToken, RefreshSecret) {
         let record = RefreshToken {
             id: Uuid::new_v4(),
             family_id: family,
@@ -92,7 +95,23 @@ impl IdentityService {
             used_at: None,
             revoked_at: None,
         };
+        (record, RefreshSecret::generate())
+    }
+
+    /// A new session (a new family) for `user`.
+    async fn issue(&self, user: UserId, family: Uuid) -> Result<TokenPair, IdentityError> {
+        let now = self.clock.now();
+        let (record, secret) = Self::new_refresh(user, family, now);
         self.refresh.insert(&record, &secret.hash()).await?;
+        self.pair(user, secret, now)
+    }
+
+    fn pair(
+        &self,
+        user: UserId,
+        secret: RefreshSecret,
+        now: OffsetDateTime,
+    ) -> Result<TokenPair, IdentityError> {
         let access_token = self
             .tokens
             .issue(user, now)
@@ -189,12 +208,20 @@ impl IdentityService {
         if token.revoked_at.is_some() || token.expires_at <= now {
             return Err(IdentityError::InvalidRefreshToken);
         }
-        if token.used_at.is_some() || !self.refresh.consume(token.id, now).await? {
-            // Reuse: whoever holds this family's tokens may be an attacker.
+        let (next, secret) = Self::new_refresh(token.user_id, token.family_id, now);
+        if token.used_at.is_some()
+            || !self
+                .refresh
+                .rotate(token.id, now, &next, &secret.hash())
+                .await?
+        {
+            // Reuse: whoever holds this family's tokens may be an attacker. The token
+            // that replaced this one was stored with the exchange, so it is revoked
+            // with the rest of the family here, even when the two calls raced.
             self.refresh.revoke_family(token.family_id, now).await?;
             return Err(IdentityError::InvalidRefreshToken);
         }
-        self.issue(token.user_id, token.family_id).await
+        self.pair(token.user_id, secret, now)
     }
 
     /// Signs out: revokes the refresh token's whole family. Unknown tokens are ignored.

@@ -32,9 +32,19 @@ pub trait RefreshTokenRepository: Send + Sync {
     /// The token whose plaintext hashes to `hash`, used or revoked or not.
     async fn find_by_hash(&self, hash: &[u8; 32]) -> Result<Option<RefreshToken>, RepoError>;
 
-    /// Marks the token used at `at`, only if it is neither used nor revoked (so two
-    /// concurrent refreshes cannot both succeed). Returns whether it did.
-    async fn consume(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, RepoError>;
+    /// Exchanges token `old` for `new`, all or nothing: marks `old` used at `at` and
+    /// stores `new` (of the same family) with the hash of its plaintext, only if `old`
+    /// is neither used nor revoked. Of concurrent exchanges of one token exactly one
+    /// succeeds; the others MUST return `false` and store nothing. Because the new
+    /// token exists as soon as the old one is seen used, revoking the family after
+    /// seeing reuse revokes the new token too.
+    async fn rotate(
+        &self,
+        old: Uuid,
+        at: OffsetDateTime,
+        new: &RefreshToken,
+        hash: &[u8; 32],
+    ) -> Result<bool, RepoError>;
 
     /// Revokes every token of the family that is not revoked yet.
     async fn revoke_family(&self, family: Uuid, at: OffsetDateTime) -> Result<(), RepoError>;

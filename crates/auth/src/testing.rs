@@ -37,15 +37,27 @@ impl RefreshTokenRepository for InMemoryRefreshTokens {
         Ok(rows.iter().find(|(_, h)| h == hash).map(|(t, _)| t.clone()))
     }
 
-    async fn consume(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, RepoError> {
+    async fn rotate(
+        &self,
+        old: Uuid,
+        at: OffsetDateTime,
+        new: &RefreshToken,
+        hash: &[u8; 32],
+    ) -> Result<bool, RepoError> {
         let mut rows = self.rows.lock().map_err(poisoned)?;
-        match rows.iter_mut().find(|(t, _)| t.id == id) {
+        if rows.iter().any(|(_, h)| h == hash) {
+            return Err(RepoError::Duplicate {
+                constraint: "refresh_tokens_token_hash".into(),
+            });
+        }
+        match rows.iter_mut().find(|(t, _)| t.id == old) {
             Some((t, _)) if t.used_at.is_none() && t.revoked_at.is_none() => {
                 t.used_at = Some(at);
-                Ok(true)
             }
-            _ => Ok(false),
+            _ => return Ok(false),
         }
+        rows.push((new.clone(), *hash));
+        Ok(true)
     }
 
     async fn revoke_family(&self, family: Uuid, at: OffsetDateTime) -> Result<(), RepoError> {

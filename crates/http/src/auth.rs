@@ -87,7 +87,10 @@ pub async fn authenticate(
     let decision = match principal.key_id() {
         Some(key) => {
             let limit = principal.rate_limit.unwrap_or(state.default_rate_limit);
-            let d = state.limiter.check(key, limit).await;
+            let d = state
+                .limiter
+                .check(hydracore_keys::Budget::Key(key), limit)
+                .await;
             if !d.allowed {
                 return Err(ApiError::RateLimited(d).into());
             }

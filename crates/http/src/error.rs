@@ -459,6 +459,9 @@ impl From<MemberError> for ApiError {
             MemberError::RoleNotGranted(role) => ApiError::Forbidden(format!(
                 "Cannot manage the {role} role without holding every scope it grants"
             )),
+            MemberError::TenantLimit(max) => ApiError::Forbidden(format!(
+                "You own {max} tenants, the most one user may own (HYDRACORE_MAX_TENANTS_PER_USER)"
+            )),
             MemberError::Invalid(v) => ApiError::invalid(ErrorItem::body(&v)),
             MemberError::Store(e) => e.into(),
         }

@@ -20,7 +20,7 @@ pub use model::{
     MAX_ROTATION_GRACE_SECONDS, MintKey, MintedKey, NotRotatable, OwnLimit, RateLimit, VerifyError,
 };
 pub use ports::KeyRepository;
-pub use ratelimit::{Decision, RateLimiter};
+pub use ratelimit::{Budget, Decision, RateLimiter};
 pub use secret::{KEY_PREFIX, KeyHash, KeySecret};
 pub use service::KeyService;
 

@@ -19,16 +19,31 @@ use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter as Gcra};
-use hydracore_keys::{ApiKeyId, Decision, RateLimit, RateLimiter};
+use hydracore_keys::{Budget, Decision, RateLimit, RateLimiter};
 
 type KeyLimiter = Gcra<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
 
-/// One GCRA budget per key, in this process.
+/// A budget's limiter and when it was last used.
+struct Entry {
+    limit: RateLimit,
+    limiter: Arc<KeyLimiter>,
+    last_used: std::sync::atomic::AtomicU64,
+}
+
+/// One GCRA budget per key (or sign-in e-mail, or client address), in this process.
+/// A budget unused for longer than its window is whole again, as good as new: such
+/// entries are dropped now and then, so budgets nobody uses (a revoked key, an
+/// address seen once) do not accumulate.
 #[derive(Default)]
 pub struct InProcessLimiter {
-    keys: DashMap<ApiKeyId, (RateLimit, Arc<KeyLimiter>)>,
+    budgets: DashMap<Budget, Entry>,
     clock: DefaultClock,
+    started: std::sync::OnceLock<std::time::Instant>,
+    checks: std::sync::atomic::AtomicU64,
 }
+
+/// Every this many decisions, idle budgets are swept.
+const SWEEP_EVERY: u64 = 4096;
 
 fn quota(limit: RateLimit) -> Quota {
     let burst = NonZeroU32::new(limit.requests).unwrap_or(NonZeroU32::MIN);
@@ -47,22 +62,67 @@ impl InProcessLimiter {
         Self::default()
     }
 
-    fn limiter(&self, key: ApiKeyId, limit: RateLimit) -> Arc<KeyLimiter> {
-        if let Some(entry) = self.keys.get(&key)
-            && entry.0 == limit
+    /// Milliseconds since this limiter was made.
+    fn now_ms(&self) -> u64 {
+        let started = self.started.get_or_init(std::time::Instant::now);
+        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn limiter(&self, budget: Budget, limit: RateLimit) -> Arc<KeyLimiter> {
+        let now = self.now_ms();
+        if let Some(entry) = self.budgets.get(&budget)
+            && entry.limit == limit
         {
-            return entry.1.clone();
+            entry
+                .last_used
+                .store(now, std::sync::atomic::Ordering::Relaxed);
+            return entry.limiter.clone();
         }
-        // New key, or its limit changed: a fresh budget under the new quota.
+        // New budget, or its limit changed: a fresh budget under the new quota.
         let fresh =
             Arc::new(Gcra::direct(quota(limit)).with_middleware::<StateInformationMiddleware>());
-        self.keys.insert(key, (limit, fresh.clone()));
+        self.budgets.insert(
+            budget,
+            Entry {
+                limit,
+                limiter: fresh.clone(),
+                last_used: now.into(),
+            },
+        );
         fresh
     }
 
+    /// Drops budgets unused for longer than their window (GCRA refills a budget
+    /// completely in one window, so a dropped one comes back exactly as it was).
+    fn sweep(&self) {
+        let now = self.now_ms();
+        self.budgets.retain(|_, e| {
+            let idle = now.saturating_sub(e.last_used.load(std::sync::atomic::Ordering::Relaxed));
+            idle <= u64::from(e.limit.per_seconds) * 1000
+        });
+    }
+
+    /// How many budgets are held.
+    pub fn len(&self) -> usize {
+        self.budgets.len()
+    }
+
+    /// Whether no budget is held.
+    pub fn is_empty(&self) -> bool {
+        self.budgets.is_empty()
+    }
+
     /// Takes one request, synchronously.
-    pub fn take(&self, key: ApiKeyId, limit: RateLimit) -> Decision {
-        let limiter = self.limiter(key, limit);
+    pub fn take(&self, budget: Budget, limit: RateLimit) -> Decision {
+        if self
+            .checks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % SWEEP_EVERY
+            == SWEEP_EVERY - 1
+        {
+            self.sweep();
+        }
+        let limiter = self.limiter(budget, limit);
         let interval = quota(limit).replenish_interval();
         match limiter.check() {
             Ok(state) => {
@@ -93,19 +153,20 @@ impl InProcessLimiter {
 
 #[async_trait]
 impl RateLimiter for InProcessLimiter {
-    async fn check(&self, key: ApiKeyId, limit: RateLimit) -> Decision {
-        self.take(key, limit)
+    async fn check(&self, budget: Budget, limit: RateLimit) -> Decision {
+        self.take(budget, limit)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hydracore_keys::ApiKeyId;
 
     #[test]
     fn a_key_gets_exactly_its_budget_and_keys_do_not_share() {
         let l = InProcessLimiter::new();
-        let (a, b) = (ApiKeyId::new(), ApiKeyId::new());
+        let (a, b) = (Budget::Key(ApiKeyId::new()), Budget::Key(ApiKeyId::new()));
         let five = RateLimit::new(5, 60).unwrap();
         let remaining: Vec<u32> = (0..5).map(|_| l.take(a, five).remaining).collect();
         assert_eq!(remaining, vec![4, 3, 2, 1, 0]);
@@ -115,5 +176,23 @@ mod tests {
         assert!(l.take(b, five).allowed);
         // A changed limit applies at once.
         assert!(l.take(a, RateLimit::new(10, 60).unwrap()).allowed);
+    }
+
+    #[test]
+    fn sign_in_budgets_are_their_own_and_idle_ones_are_dropped() {
+        let l = InProcessLimiter::new();
+        let one = RateLimit::new(1, 1).unwrap();
+        let email = Budget::sign_in_email("Ada@Example.com ");
+        assert_eq!(email, Budget::sign_in_email("ada@example.com"));
+        let addr = Budget::SignInAddress("192.0.2.7".parse().unwrap());
+        assert!(l.take(email, one).allowed);
+        assert!(!l.take(email, one).allowed);
+        assert!(l.take(addr, one).allowed);
+        assert!(!email.name().contains("ada"));
+        assert_eq!(l.len(), 2);
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        l.sweep();
+        assert!(l.is_empty(), "budgets idle past their window are dropped");
+        assert!(l.take(email, one).allowed);
     }
 }

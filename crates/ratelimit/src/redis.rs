@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hydracore_keys::{ApiKeyId, Decision, RateLimit, RateLimiter};
+use hydracore_keys::{Budget, Decision, RateLimit, RateLimiter};
 use redis::aio::ConnectionManager;
 
 use crate::InProcessLimiter;
@@ -75,10 +75,15 @@ impl RedisLimiter {
         })
     }
 
-    async fn shared(&self, key: ApiKeyId, limit: RateLimit) -> Result<Decision, redis::RedisError> {
+    async fn shared(&self, key: Budget, limit: RateLimit) -> Result<Decision, redis::RedisError> {
         let interval_us =
             (u64::from(limit.per_seconds) * 1_000_000 / u64::from(limit.requests)).max(1);
-        let budget = format!("hc:rl:{}:{}:{}", key.0, limit.requests, limit.per_seconds);
+        let budget = format!(
+            "hc:rl:{}:{}:{}",
+            key.name(),
+            limit.requests,
+            limit.per_seconds
+        );
         let mut conn = self.conn.clone();
         let (allowed, remaining, retry_us, reset_us): (i64, i64, i64, i64) = self
             .script
@@ -107,7 +112,7 @@ impl RedisLimiter {
 
 #[async_trait]
 impl RateLimiter for RedisLimiter {
-    async fn check(&self, key: ApiKeyId, limit: RateLimit) -> Decision {
+    async fn check(&self, key: Budget, limit: RateLimit) -> Decision {
         if self.degraded.load(Ordering::Relaxed) {
             let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
             let last = self.last_probe_ms.load(Ordering::Relaxed);

@@ -530,7 +530,7 @@ pub async fn users_switch_only_to_their_tenants(ports: &Ports) {
     let second = new_tenant("second");
     ports
         .members
-        .insert_tenant_with_owner(&second, u.id)
+        .insert_tenant_with_owner(&second, u.id, 10)
         .await
         .unwrap();
     assert!(
@@ -617,19 +617,23 @@ pub async fn memberships_keep_an_owner(ports: &Ports) {
     assert_eq!(
         ports
             .members
-            .change_role(t.id, owner.id, Role::Admin)
+            .change_role(t.id, owner.id, Role::Admin, &Role::ALL)
             .await
             .unwrap(),
         MembershipChange::LastOwner
     );
     assert_eq!(
-        ports.members.remove(t.id, owner.id).await.unwrap(),
+        ports
+            .members
+            .remove(t.id, owner.id, &Role::ALL)
+            .await
+            .unwrap(),
         MembershipChange::LastOwner
     );
     assert_eq!(
         ports
             .members
-            .change_role(t.id, UserId::new(), Role::Admin)
+            .change_role(t.id, UserId::new(), Role::Admin, &Role::ALL)
             .await
             .unwrap(),
         MembershipChange::NotFound
@@ -646,10 +650,10 @@ pub async fn memberships_keep_an_owner(ports: &Ports) {
         .await
         .unwrap();
     assert!(
-        matches!(ports.members.change_role(t.id, second.id, Role::Owner).await.unwrap(), MembershipChange::Done(m) if m.role == Role::Viewer)
+        matches!(ports.members.change_role(t.id, second.id, Role::Owner, &Role::ALL).await.unwrap(), MembershipChange::Done(m) if m.role == Role::Viewer)
     );
     assert!(
-        matches!(ports.members.remove(t.id, owner.id).await.unwrap(), MembershipChange::Done(m) if m.role == Role::Owner)
+        matches!(ports.members.remove(t.id, owner.id, &Role::ALL).await.unwrap(), MembershipChange::Done(m) if m.role == Role::Owner)
     );
     assert_eq!(ports.members.find(t.id, owner.id).await.unwrap(), None);
     assert_eq!(
@@ -663,7 +667,11 @@ pub async fn memberships_keep_an_owner(ports: &Ports) {
         None
     );
     assert_eq!(
-        ports.members.remove(t.id, second.id).await.unwrap(),
+        ports
+            .members
+            .remove(t.id, second.id, &Role::ALL)
+            .await
+            .unwrap(),
         MembershipChange::LastOwner
     );
 }
@@ -684,8 +692,12 @@ pub async fn memberships_keep_an_owner_under_concurrency(ports: &Ports) {
         .unwrap();
     for _ in 0..5 {
         let (ra, rb) = futures_join(
-            ports.members.change_role(t.id, a.id, Role::Admin),
-            ports.members.change_role(t.id, b.id, Role::Admin),
+            ports
+                .members
+                .change_role(t.id, a.id, Role::Admin, &Role::ALL),
+            ports
+                .members
+                .change_role(t.id, b.id, Role::Admin, &Role::ALL),
         )
         .await;
         let done = [ra.unwrap(), rb.unwrap()]
@@ -702,12 +714,12 @@ pub async fn memberships_keep_an_owner_under_concurrency(ports: &Ports) {
         // Restore both owners for the next round.
         ports
             .members
-            .change_role(t.id, a.id, Role::Owner)
+            .change_role(t.id, a.id, Role::Owner, &Role::ALL)
             .await
             .unwrap();
         ports
             .members
-            .change_role(t.id, b.id, Role::Owner)
+            .change_role(t.id, b.id, Role::Owner, &Role::ALL)
             .await
             .unwrap();
     }
@@ -739,8 +751,9 @@ async fn futures_join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output
     (ra.unwrap(), rb.unwrap())
 }
 
-/// A refresh token is consumed once; revoking a family revokes only that family.
-pub async fn refresh_tokens_consume_once_and_revoke_families(ports: &Ports) {
+/// A refresh token is exchanged once, all or nothing; revoking a family revokes only
+/// that family, the tokens exchanged into it included.
+pub async fn refresh_tokens_rotate_once_and_revoke_families(ports: &Ports) {
     let (u, _) = signed_up(ports, "ada@example.com").await;
     let token = |family: Uuid| RefreshToken {
         id: Uuid::new_v4(),
@@ -765,8 +778,22 @@ pub async fn refresh_tokens_consume_once_and_revoke_families(ports: &Ports) {
     );
     assert_eq!(ports.refresh.find_by_hash(&[9u8; 32]).await.unwrap(), None);
     let at = now();
-    assert!(ports.refresh.consume(a.id, at).await.unwrap());
-    assert!(!ports.refresh.consume(a.id, at).await.unwrap());
+    // Two exchanges of one token at once: exactly one stores its successor.
+    let (next1, next2) = (token(f1), token(f1));
+    let (r1, r2) = futures_join(
+        ports.refresh.rotate(a.id, at, &next1, &[11u8; 32]),
+        ports.refresh.rotate(a.id, at, &next2, &[12u8; 32]),
+    )
+    .await;
+    let (r1, r2) = (r1.unwrap(), r2.unwrap());
+    assert!(r1 ^ r2, "exactly one exchange wins: {r1} {r2}");
+    let (won, lost) = if r1 {
+        ([11u8; 32], [12u8; 32])
+    } else {
+        ([12u8; 32], [11u8; 32])
+    };
+    assert!(ports.refresh.find_by_hash(&won).await.unwrap().is_some());
+    assert_eq!(ports.refresh.find_by_hash(&lost).await.unwrap(), None);
     assert_eq!(
         ports
             .refresh
@@ -777,18 +804,35 @@ pub async fn refresh_tokens_consume_once_and_revoke_families(ports: &Ports) {
             .used_at,
         Some(at)
     );
-    ports.refresh.revoke_family(f1, at).await.unwrap();
-    assert!(!ports.refresh.consume(b.id, at).await.unwrap());
-    assert_eq!(
-        ports
+    assert!(
+        !ports
             .refresh
-            .find_by_hash(&[2u8; 32])
+            .rotate(a.id, at, &token(f1), &[13u8; 32])
             .await
             .unwrap()
-            .unwrap()
-            .revoked_at,
-        Some(at)
     );
+    assert_eq!(ports.refresh.find_by_hash(&[13u8; 32]).await.unwrap(), None);
+    // Revoking the family revokes the token the exchange made, and nothing else.
+    ports.refresh.revoke_family(f1, at).await.unwrap();
+    assert!(
+        !ports
+            .refresh
+            .rotate(b.id, at, &token(f1), &[14u8; 32])
+            .await
+            .unwrap()
+    );
+    for hash in [[2u8; 32], won] {
+        assert_eq!(
+            ports
+                .refresh
+                .find_by_hash(&hash)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at,
+            Some(at)
+        );
+    }
     assert_eq!(
         ports
             .refresh
@@ -799,7 +843,83 @@ pub async fn refresh_tokens_consume_once_and_revoke_families(ports: &Ports) {
             .revoked_at,
         None
     );
-    assert!(ports.refresh.consume(c.id, at).await.unwrap());
+    assert!(
+        ports
+            .refresh
+            .rotate(c.id, at, &token(f2), &[15u8; 32])
+            .await
+            .unwrap()
+    );
+}
+
+/// The grant rule is judged on the member's role inside the change's transaction: a
+/// caller that may not manage owners changes or removes no owner, however the role
+/// changed before.
+pub async fn memberships_change_only_roles_the_caller_manages(ports: &Ports) {
+    let (owner, t) = signed_up(ports, "o@example.com").await;
+    let (m, _) = signed_up(ports, "m@example.com").await;
+    ports
+        .members
+        .insert(&Membership {
+            tenant_id: t.id,
+            user_id: m.id,
+            role: Role::Member,
+            created_at: now(),
+        })
+        .await
+        .unwrap();
+    let admin_may = [Role::Admin, Role::Member, Role::Viewer];
+    assert!(matches!(
+        ports.members.change_role(t.id, m.id, Role::Viewer, &admin_may).await.unwrap(),
+        MembershipChange::Done(before) if before.role == Role::Member
+    ));
+    // Promoted to owner meanwhile: the admin's next change is refused, not applied.
+    ports
+        .members
+        .change_role(t.id, m.id, Role::Owner, &Role::ALL)
+        .await
+        .unwrap();
+    assert_eq!(
+        ports
+            .members
+            .change_role(t.id, m.id, Role::Viewer, &admin_may)
+            .await
+            .unwrap(),
+        MembershipChange::NotGranted(Role::Owner)
+    );
+    assert_eq!(
+        ports.members.remove(t.id, m.id, &admin_may).await.unwrap(),
+        MembershipChange::NotGranted(Role::Owner)
+    );
+    assert_eq!(
+        ports.members.find(t.id, m.id).await.unwrap().unwrap().role,
+        Role::Owner
+    );
+    let _ = owner;
+}
+
+/// A user owns at most `max_owned` tenants, also when creations race.
+pub async fn memberships_cap_the_tenants_a_user_owns(ports: &Ports) {
+    let (u, _) = signed_up(ports, "cap@example.com").await;
+    // The sign-up made one; two more fit under a cap of 3, not a third.
+    assert!(
+        ports
+            .members
+            .insert_tenant_with_owner(&new_tenant("two"), u.id, 3)
+            .await
+            .unwrap()
+    );
+    let (x, y) = (new_tenant("x"), new_tenant("y"));
+    let (rx, ry) = futures_join(
+        ports.members.insert_tenant_with_owner(&x, u.id, 3),
+        ports.members.insert_tenant_with_owner(&y, u.id, 3),
+    )
+    .await;
+    let (rx, ry) = (rx.unwrap(), ry.unwrap());
+    assert!(rx ^ ry, "exactly one fits: {rx} {ry}");
+    let refused = if rx { &y } else { &x };
+    assert_eq!(ports.tenants.find(refused.id).await.unwrap(), None);
+    assert_eq!(ports.members.tenants_of(u.id).await.unwrap().len(), 3);
 }
 
 /// Credentials round-trip with their sealed secret, per tenant, names unique per

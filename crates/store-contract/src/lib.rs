@@ -67,7 +67,9 @@ macro_rules! contract_tests {
             memberships_add_list_and_tenants_of,
             memberships_keep_an_owner,
             memberships_keep_an_owner_under_concurrency,
-            refresh_tokens_consume_once_and_revoke_families,
+            refresh_tokens_rotate_once_and_revoke_families,
+            memberships_change_only_roles_the_caller_manages,
+            memberships_cap_the_tenants_a_user_owns,
             mcp_credentials_round_trip_sealed,
             idempotency_claims_replay_and_lapse
         );

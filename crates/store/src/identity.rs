@@ -164,6 +164,7 @@ struct TenantRoleRow {
 enum Guarded {
     Missing,
     LastOwner,
+    NotGranted(Role),
     Done(Membership),
 }
 
@@ -173,9 +174,27 @@ impl MembershipRepository for Store {
         &self,
         tenant: &Tenant,
         owner: UserId,
-    ) -> Result<(), RepoError> {
+        max_owned: usize,
+    ) -> Result<bool, RepoError> {
+        let max_owned = i64::try_from(max_owned).unwrap_or(i64::MAX);
         db!(self, |conn, s| {
             conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                // Writing the owner's row first makes one user's tenant creations run
+                // one after the other (a row lock on PostgreSQL, the write lock on
+                // SQLite), so the count below cannot go stale.
+                diesel::update(s::users::table.filter(s::users::id.eq(DbId(owner.0))))
+                    .set(s::users::email.eq(s::users::email))
+                    .execute(conn)
+                    .await?;
+                let owned: i64 = s::memberships::table
+                    .filter(s::memberships::user_id.eq(DbId(owner.0)))
+                    .filter(s::memberships::role.eq(Role::Owner.as_str()))
+                    .count()
+                    .get_result(conn)
+                    .await?;
+                if owned >= max_owned {
+                    return Ok(false);
+                }
                 diesel::insert_into(s::tenants::table)
                     .values(tenant_values!(s, tenant))
                     .execute(conn)
@@ -190,7 +209,7 @@ impl MembershipRepository for Store {
                     ))
                     .execute(conn)
                     .await?;
-                Ok(())
+                Ok(true)
             })
             .await
         })
@@ -311,12 +330,18 @@ impl MembershipRepository for Store {
         tenant: TenantId,
         user: UserId,
         new_role: Role,
+        may_manage: &[Role],
     ) -> Result<MembershipChange, RepoError> {
-        self.guarded(tenant, user, Some(new_role)).await
+        self.guarded(tenant, user, Some(new_role), may_manage).await
     }
 
-    async fn remove(&self, tenant: TenantId, user: UserId) -> Result<MembershipChange, RepoError> {
-        self.guarded(tenant, user, None).await
+    async fn remove(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        may_manage: &[Role],
+    ) -> Result<MembershipChange, RepoError> {
+        self.guarded(tenant, user, None, may_manage).await
     }
 }
 
@@ -324,12 +349,13 @@ impl Store {
     /// Changes (`Some(role)`) or removes (`None`) a membership in one transaction that
     /// first writes the tenant's row, so concurrent changes of one tenant's members
     /// run one after the other (a row lock on PostgreSQL, the write lock on SQLite) and
-    /// the owner count they check cannot go stale.
+    /// neither the member's role nor the owner count they check can go stale.
     async fn guarded(
         &self,
         tenant: TenantId,
         user: UserId,
         new_role: Option<Role>,
+        may_manage: &[Role],
     ) -> Result<MembershipChange, RepoError> {
         let outcome: Result<Guarded, RepoError> = db!(self, |conn, s| {
             conn.transaction::<_, diesel::result::Error, _>(async |conn| {
@@ -352,6 +378,9 @@ impl Store {
                     Ok(r) => r,
                     Err(e) => return Ok(Err(e)),
                 };
+                if !may_manage.contains(&current_role) {
+                    return Ok(Ok(Guarded::NotGranted(current_role)));
+                }
                 if current_role == Role::Owner && new_role != Some(Role::Owner) {
                     let owners: i64 = s::memberships::table
                         .filter(s::memberships::tenant_id.eq(DbId(tenant.0)))
@@ -394,9 +423,27 @@ impl Store {
         Ok(match outcome? {
             Guarded::Missing => MembershipChange::NotFound,
             Guarded::LastOwner => MembershipChange::LastOwner,
+            Guarded::NotGranted(r) => MembershipChange::NotGranted(r),
             Guarded::Done(before) => MembershipChange::Done(before),
         })
     }
+}
+
+/// The column values of a refresh token row, from the schema module `$s`.
+macro_rules! refresh_values {
+    ($s:ident, $token:expr, $hash:expr) => {{
+        let t: &RefreshToken = $token;
+        (
+            $s::refresh_tokens::id.eq(DbId(t.id)),
+            $s::refresh_tokens::family_id.eq(DbId(t.family_id)),
+            $s::refresh_tokens::user_id.eq(DbId(t.user_id.0)),
+            $s::refresh_tokens::token_hash.eq($hash.as_slice()),
+            $s::refresh_tokens::created_at.eq(DbTime(t.created_at)),
+            $s::refresh_tokens::expires_at.eq(DbTime(t.expires_at)),
+            $s::refresh_tokens::used_at.eq(t.used_at.map(DbTime)),
+            $s::refresh_tokens::revoked_at.eq(t.revoked_at.map(DbTime)),
+        )
+    }};
 }
 
 #[derive(Queryable)]
@@ -415,16 +462,7 @@ impl RefreshTokenRepository for Store {
     async fn insert(&self, t: &RefreshToken, hash: &[u8; 32]) -> Result<(), RepoError> {
         db!(self, |conn, s| {
             diesel::insert_into(s::refresh_tokens::table)
-                .values((
-                    s::refresh_tokens::id.eq(DbId(t.id)),
-                    s::refresh_tokens::family_id.eq(DbId(t.family_id)),
-                    s::refresh_tokens::user_id.eq(DbId(t.user_id.0)),
-                    s::refresh_tokens::token_hash.eq(hash.as_slice()),
-                    s::refresh_tokens::created_at.eq(DbTime(t.created_at)),
-                    s::refresh_tokens::expires_at.eq(DbTime(t.expires_at)),
-                    s::refresh_tokens::used_at.eq(t.used_at.map(DbTime)),
-                    s::refresh_tokens::revoked_at.eq(t.revoked_at.map(DbTime)),
-                ))
+                .values(refresh_values!(s, t, hash))
                 .execute(conn)
                 .await
                 .map(|_| ())
@@ -459,19 +497,35 @@ impl RefreshTokenRepository for Store {
         }))
     }
 
-    async fn consume(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, RepoError> {
-        let n = db!(self, |conn, s| {
-            diesel::update(
-                s::refresh_tokens::table
-                    .filter(s::refresh_tokens::id.eq(DbId(id)))
-                    .filter(s::refresh_tokens::used_at.is_null())
-                    .filter(s::refresh_tokens::revoked_at.is_null()),
-            )
-            .set(s::refresh_tokens::used_at.eq(Some(DbTime(at))))
-            .execute(conn)
+    async fn rotate(
+        &self,
+        old: Uuid,
+        at: OffsetDateTime,
+        new: &RefreshToken,
+        hash: &[u8; 32],
+    ) -> Result<bool, RepoError> {
+        db!(self, |conn, s| {
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                let n = diesel::update(
+                    s::refresh_tokens::table
+                        .filter(s::refresh_tokens::id.eq(DbId(old)))
+                        .filter(s::refresh_tokens::used_at.is_null())
+                        .filter(s::refresh_tokens::revoked_at.is_null()),
+                )
+                .set(s::refresh_tokens::used_at.eq(Some(DbTime(at))))
+                .execute(conn)
+                .await?;
+                if n != 1 {
+                    return Ok(false);
+                }
+                diesel::insert_into(s::refresh_tokens::table)
+                    .values(refresh_values!(s, new, hash))
+                    .execute(conn)
+                    .await?;
+                Ok(true)
+            })
             .await
-        })?;
-        Ok(n == 1)
+        })
     }
 
     async fn revoke_family(&self, family: Uuid, at: OffsetDateTime) -> Result<(), RepoError> {

@@ -38,4 +38,7 @@ pub enum MembershipChange {
     NotFound,
     /// Refused: the tenant would be left without an owner.
     LastOwner,
+    /// Refused: the member's role (as read in the change's transaction) is not one the
+    /// caller may manage.
+    NotGranted(Role),
 }

@@ -50,12 +50,15 @@ pub trait UserRepository: Send + Sync {
 /// `tenants_of`, which is scoped to one user.
 #[async_trait]
 pub trait MembershipRepository: Send + Sync {
-    /// Stores a new tenant and makes `owner` its owner, all or nothing.
+    /// Stores a new tenant and makes `owner` its owner, all or nothing, unless `owner`
+    /// owns `max_owned` tenants already: then it MUST store nothing and return
+    /// `false`, also when several such calls for one user run at once.
     async fn insert_tenant_with_owner(
         &self,
         tenant: &Tenant,
         owner: UserId,
-    ) -> Result<(), RepoError>;
+        max_owned: usize,
+    ) -> Result<bool, RepoError>;
 
     /// Adds a membership.
     ///
@@ -72,17 +75,25 @@ pub trait MembershipRepository: Send + Sync {
     /// Every tenant the user belongs to, oldest membership first.
     async fn tenants_of(&self, user: UserId) -> Result<Vec<TenantRole>, RepoError>;
 
-    /// Changes a member's role. MUST return `LastOwner` (and change nothing) when that
-    /// would leave the tenant without an owner, even under concurrent changes.
+    /// Changes a member's role. MUST return `NotGranted` (and change nothing) when the
+    /// member's current role is not in `may_manage`, and `LastOwner` (and change
+    /// nothing) when the change would leave the tenant without an owner; both judged
+    /// on the role as it is in the change's own transaction, even under concurrent
+    /// changes.
     async fn change_role(
         &self,
         tenant: TenantId,
         user: UserId,
         role: Role,
+        may_manage: &[Role],
     ) -> Result<MembershipChange, RepoError>;
 
-    /// Removes a member. MUST return `LastOwner` (and change nothing) when that would
-    /// leave the tenant without an owner, even under concurrent changes. A user whose
-    /// active tenant this was has no active tenant afterwards.
-    async fn remove(&self, tenant: TenantId, user: UserId) -> Result<MembershipChange, RepoError>;
+    /// Removes a member, under the same rules as `change_role`. A user whose active
+    /// tenant this was has no active tenant afterwards.
+    async fn remove(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        may_manage: &[Role],
+    ) -> Result<MembershipChange, RepoError>;
 }

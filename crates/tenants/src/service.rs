@@ -23,6 +23,9 @@ pub enum MemberError {
     /// the member it tries to change.
     #[error("cannot manage the {0} role without holding its scopes")]
     RoleNotGranted(&'static str),
+    /// The user owns as many tenants as a user may.
+    #[error("the user owns {0} tenants, the most allowed")]
+    TenantLimit(usize),
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     #[error(transparent)]
@@ -35,13 +38,39 @@ pub struct MemberService {
     users: Arc<dyn UserRepository>,
     members: Arc<dyn MembershipRepository>,
     clock: SharedClock,
+    max_owned_tenants: usize,
 }
+
+/// How many tenants a user may own unless the server says otherwise.
+pub const DEFAULT_MAX_OWNED_TENANTS: usize = 10;
 
 fn check_grant(role: Role, grantor: &ScopeSet) -> Result<(), MemberError> {
     if role.scopes().not_granted_by(grantor).is_empty() {
         Ok(())
     } else {
         Err(MemberError::RoleNotGranted(role.as_str()))
+    }
+}
+
+/// The roles `grantor` may manage: those whose every scope it holds. The repository
+/// checks the member's role against them in the change's own transaction, so a role
+/// changed meanwhile by someone else cannot slip past the check.
+fn manageable(grantor: &ScopeSet) -> Vec<Role> {
+    Role::ALL
+        .into_iter()
+        .filter(|r| check_grant(*r, grantor).is_ok())
+        .collect()
+}
+
+fn outcome<T>(
+    change: MembershipChange,
+    done: impl FnOnce(Membership) -> T,
+) -> Result<T, MemberError> {
+    match change {
+        MembershipChange::Done(before) => Ok(done(before)),
+        MembershipChange::NotFound => Err(MemberError::MemberNotFound),
+        MembershipChange::LastOwner => Err(MemberError::LastOwner),
+        MembershipChange::NotGranted(role) => Err(MemberError::RoleNotGranted(role.as_str())),
     }
 }
 
@@ -55,23 +84,37 @@ impl MemberService {
             users,
             members,
             clock,
+            max_owned_tenants: DEFAULT_MAX_OWNED_TENANTS,
         }
+    }
+
+    /// How many tenants one user may own.
+    #[must_use]
+    pub fn with_max_owned_tenants(mut self, max: usize) -> Self {
+        self.max_owned_tenants = max;
+        self
     }
 
     /// A new tenant, owned by `owner`.
     ///
     /// # Errors
-    /// `Invalid` for a bad name.
+    /// `Invalid` for a bad name; `TenantLimit` when `owner` owns the most tenants a
+    /// user may.
     pub async fn create_tenant(&self, owner: UserId, name: &str) -> Result<Tenant, MemberError> {
         let tenant = Tenant {
             id: TenantId::new(),
             name: TenantName::parse(name)?,
             created_at: self.clock.now(),
         };
-        self.members
-            .insert_tenant_with_owner(&tenant, owner)
-            .await?;
-        Ok(tenant)
+        if self
+            .members
+            .insert_tenant_with_owner(&tenant, owner, self.max_owned_tenants)
+            .await?
+        {
+            Ok(tenant)
+        } else {
+            Err(MemberError::TenantLimit(self.max_owned_tenants))
+        }
     }
 
     /// Every tenant the user belongs to, with the role there.
@@ -134,15 +177,8 @@ impl MemberService {
         })
     }
 
-    async fn current(&self, tenant: TenantId, user: UserId) -> Result<Membership, MemberError> {
-        self.members
-            .find(tenant, user)
-            .await?
-            .ok_or(MemberError::MemberNotFound)
-    }
-
     /// Changes a member's role; the grantor must hold the scopes of both the old and
-    /// the new role.
+    /// the new role (the old one as it is when the change is made).
     ///
     /// # Errors
     /// `MemberNotFound`, `RoleNotGranted`, `LastOwner`.
@@ -153,29 +189,27 @@ impl MemberService {
         user: UserId,
         role: Role,
     ) -> Result<Member, MemberError> {
-        let current = self.current(tenant, user).await?;
-        check_grant(current.role, grantor)?;
         check_grant(role, grantor)?;
-        match self.members.change_role(tenant, user, role).await? {
-            MembershipChange::Done(before) => {
-                let user = self
-                    .users
-                    .find(user)
-                    .await?
-                    .ok_or(MemberError::MemberNotFound)?;
-                Ok(Member {
-                    user_id: user.id,
-                    email: user.email,
-                    role,
-                    created_at: before.created_at,
-                })
-            }
-            MembershipChange::NotFound => Err(MemberError::MemberNotFound),
-            MembershipChange::LastOwner => Err(MemberError::LastOwner),
-        }
+        let change = self
+            .members
+            .change_role(tenant, user, role, &manageable(grantor))
+            .await?;
+        let before = outcome(change, |before| before)?;
+        let user = self
+            .users
+            .find(user)
+            .await?
+            .ok_or(MemberError::MemberNotFound)?;
+        Ok(Member {
+            user_id: user.id,
+            email: user.email,
+            role,
+            created_at: before.created_at,
+        })
     }
 
-    /// Removes a member; the grantor must hold the scopes of the member's role.
+    /// Removes a member; the grantor must hold the scopes of the member's role (as it
+    /// is when the member is removed).
     ///
     /// # Errors
     /// `MemberNotFound`, `RoleNotGranted`, `LastOwner`.
@@ -185,12 +219,10 @@ impl MemberService {
         grantor: &ScopeSet,
         user: UserId,
     ) -> Result<(), MemberError> {
-        let current = self.current(tenant, user).await?;
-        check_grant(current.role, grantor)?;
-        match self.members.remove(tenant, user).await? {
-            MembershipChange::Done(_) => Ok(()),
-            MembershipChange::NotFound => Err(MemberError::MemberNotFound),
-            MembershipChange::LastOwner => Err(MemberError::LastOwner),
-        }
+        let change = self
+            .members
+            .remove(tenant, user, &manageable(grantor))
+            .await?;
+        outcome(change, |_| ())
     }
 }

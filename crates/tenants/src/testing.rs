@@ -135,8 +135,17 @@ impl MembershipRepository for InMemoryTenants {
         &self,
         tenant: &Tenant,
         owner: UserId,
-    ) -> Result<(), RepoError> {
+        max_owned: usize,
+    ) -> Result<bool, RepoError> {
         let mut s = self.lock()?;
+        let owned = s
+            .members
+            .iter()
+            .filter(|m| m.user_id == owner && m.role == Role::Owner)
+            .count();
+        if owned >= max_owned {
+            return Ok(false);
+        }
         s.tenants.insert(tenant.id, tenant.clone());
         s.members.push(Membership {
             tenant_id: tenant.id,
@@ -144,7 +153,7 @@ impl MembershipRepository for InMemoryTenants {
             role: Role::Owner,
             created_at: tenant.created_at,
         });
-        Ok(())
+        Ok(true)
     }
 
     async fn insert(&self, membership: &Membership) -> Result<(), RepoError> {
@@ -214,6 +223,7 @@ impl MembershipRepository for InMemoryTenants {
         tenant: TenantId,
         user: UserId,
         role: Role,
+        may_manage: &[Role],
     ) -> Result<MembershipChange, RepoError> {
         let mut s = self.lock()?;
         let last_owner = owners(&s, tenant) <= 1;
@@ -224,6 +234,9 @@ impl MembershipRepository for InMemoryTenants {
         else {
             return Ok(MembershipChange::NotFound);
         };
+        if !may_manage.contains(&m.role) {
+            return Ok(MembershipChange::NotGranted(m.role));
+        }
         if m.role == Role::Owner && role != Role::Owner && last_owner {
             return Ok(MembershipChange::LastOwner);
         }
@@ -232,7 +245,12 @@ impl MembershipRepository for InMemoryTenants {
         Ok(MembershipChange::Done(before))
     }
 
-    async fn remove(&self, tenant: TenantId, user: UserId) -> Result<MembershipChange, RepoError> {
+    async fn remove(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        may_manage: &[Role],
+    ) -> Result<MembershipChange, RepoError> {
         let mut s = self.lock()?;
         let Some(i) = s
             .members
@@ -241,6 +259,9 @@ impl MembershipRepository for InMemoryTenants {
         else {
             return Ok(MembershipChange::NotFound);
         };
+        if !may_manage.contains(&s.members[i].role) {
+            return Ok(MembershipChange::NotGranted(s.members[i].role));
+        }
         if s.members[i].role == Role::Owner && owners(&s, tenant) <= 1 {
             return Ok(MembershipChange::LastOwner);
         }
