@@ -752,3 +752,125 @@ fn access_tokens_expire() {
     );
     assert_eq!(renewed.status, 200);
 }
+
+fn login_as(
+    app: &TestApp,
+    email: &str,
+    forwarded_for: Option<&str>,
+) -> hydracore_api_tests::TestResponse {
+    let mut req = ureq::http::Request::builder()
+        .method("POST")
+        .uri(format!("{}/auth/login", app.address))
+        .header("Content-Type", "application/json");
+    if let Some(f) = forwarded_for {
+        req = req.header("X-Forwarded-For", f);
+    }
+    app.send(
+        req.body(json!({"email": email, "password": "wrong-password-123"}).to_string())
+            .unwrap(),
+    )
+}
+
+#[test]
+fn sign_in_attempts_are_throttled_per_email() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.serve.signin_limit_per_email = hydracore_keys::RateLimit::new(3, 3600).unwrap();
+    })
+    .unwrap();
+    app.signup("ada@example.com", "A");
+    // The sign-up spent one attempt of ada's budget: two more.
+    for _ in 0..2 {
+        assert_eq!(login_as(&app, "ada@example.com", None).status, 401);
+    }
+    for email in ["ada@example.com", " ADA@example.com"] {
+        let res = login_as(&app, email, None);
+        assert_eq!(res.status, 429, "{email}: {}", res.body);
+        let wait: u64 = res.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=3600).contains(&wait), "{wait}");
+        assert!(
+            res.json()["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("Too many sign-in attempts")
+        );
+    }
+    // Even the right password waits: the budget counts attempts, not failures.
+    let right = app.post_anon(
+        "/auth/login",
+        &json!({"email": "ada@example.com", "password": PASSWORD}),
+    );
+    assert_eq!(right.status, 429);
+    // Another e-mail has a budget of its own.
+    assert_eq!(login_as(&app, "grace@example.com", None).status, 401);
+}
+
+#[test]
+fn sign_in_attempts_are_throttled_per_client_address() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.serve.signin_limit_per_address = hydracore_keys::RateLimit::new(4, 3600).unwrap();
+    })
+    .unwrap();
+    for i in 0..4 {
+        assert_eq!(
+            login_as(&app, &format!("u{i}@example.com"), None).status,
+            401
+        );
+    }
+    // Sign-in, sign-up and refresh spend the address's budget alike...
+    assert_eq!(login_as(&app, "new@example.com", None).status, 429);
+    let refresh = app.post_anon("/auth/refresh", &json!({"refresh_token": "hc_rt_x"}));
+    assert_eq!(refresh.status, 429);
+    assert!(refresh.header("retry-after").is_some());
+    let signup = app.post_anon(
+        "/auth/signup",
+        &json!({"email": "s@example.com", "password": PASSWORD, "tenant_name": "S"}),
+    );
+    assert_eq!(signup.status, 429);
+    // ...and naming another address in X-Forwarded-For changes nothing: no proxy is
+    // trusted here.
+    assert_eq!(
+        login_as(&app, "new@example.com", Some("203.0.113.9")).status,
+        429
+    );
+}
+
+#[test]
+fn behind_a_trusted_proxy_the_forwarded_address_is_the_client() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.serve.signin_limit_per_address = hydracore_keys::RateLimit::new(2, 3600).unwrap();
+        s.serve.trusted_proxies = vec!["127.0.0.0/8".into()];
+    })
+    .unwrap();
+    for client in ["203.0.113.1", "203.0.113.2"] {
+        for _ in 0..2 {
+            assert_eq!(login_as(&app, "x@example.com", Some(client)).status, 401);
+        }
+        assert_eq!(
+            login_as(&app, "x@example.com", Some(client)).status,
+            429,
+            "{client}"
+        );
+    }
+    // A client cannot dodge its budget by prepending a made-up hop.
+    assert_eq!(
+        login_as(&app, "x@example.com", Some("198.51.100.7, 203.0.113.1")).status,
+        429
+    );
+}
+
+#[test]
+fn a_user_owns_at_most_the_configured_number_of_tenants() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.serve.max_tenants_per_user = 2).unwrap();
+    let signed = app.signup("many@example.com", "First");
+    let t = token(&signed);
+    let second = app.bearer("POST", "/v1/tenants", &t, Some(&json!({"name": "Second"})));
+    assert_eq!(second.status, 201, "{}", second.body);
+    let third = app.bearer("POST", "/v1/tenants", &t, Some(&json!({"name": "Third"})));
+    assert_eq!(third.status, 403);
+    assert_eq!(
+        third.json(),
+        json!({"detail": "You own 2 tenants, the most one user may own (HYDRACORE_MAX_TENANTS_PER_USER)"})
+    );
+    let me = app.bearer("GET", "/auth/me", &t, None).json();
+    assert_eq!(me["memberships"].as_array().unwrap().len(), 2);
+}

@@ -168,6 +168,9 @@ pub fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -
             db_pool_size: 4,
             usage_flush_ms: 100,
             ops_token: Some(OPS_TOKEN.into()),
+            // Every test signs in from 127.0.0.1; the throttling tests set their own.
+            signin_limit_per_email: hydracore_keys::RateLimit::new(1_000_000, 1).unwrap(),
+            signin_limit_per_address: hydracore_keys::RateLimit::new(1_000_000, 1).unwrap(),
             // Every node of a PostgreSQL deployment shares these; SQLite makes its own.
             jwt_secret: (backend == Backend::Postgres).then(|| JWT_SECRET.into()),
             mcp_creds_key: (backend == Backend::Postgres).then(|| MCP_CREDS_KEY.into()),

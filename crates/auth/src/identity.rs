@@ -1,8 +1,10 @@
 //! Users signing up, in and out; rotating refresh tokens; switching tenants.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use hydracore_core::{RepoError, SharedClock, ValidationError};
+use hydracore_keys::{Budget, RateLimit, RateLimiter};
 use hydracore_tenants::{
     Email, MembershipRepository, Tenant, TenantId, TenantName, TenantRole, User, UserId,
     UserRepository,
@@ -10,7 +12,7 @@ use hydracore_tenants::{
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::password::Passwords;
+use crate::password::{Busy, Passwords};
 use crate::ports::{RefreshToken, RefreshTokenRepository};
 use crate::token::{AccessTokens, RefreshSecret, hash as refresh_hash};
 
@@ -42,6 +44,12 @@ pub enum IdentityError {
     TenantNotFound,
     #[error("user not found")]
     UserNotFound,
+    /// The sign-in budget of the e-mail or the client address is spent.
+    #[error("too many sign-in attempts; retry in {retry_after_secs} s")]
+    Throttled { retry_after_secs: u64 },
+    /// As much password work as allowed is running and waiting.
+    #[error(transparent)]
+    Busy(#[from] Busy),
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     #[error(transparent)]
@@ -58,6 +66,37 @@ pub struct IdentityService {
     passwords: Passwords,
     clock: SharedClock,
     signup_enabled: bool,
+    throttle: Option<Throttle>,
+}
+
+/// The budgets of sign-in attempts (sign-in, sign-up, refresh).
+#[derive(Clone)]
+struct Throttle {
+    limiter: Arc<dyn RateLimiter>,
+    limits: SignInLimits,
+}
+
+/// How many sign-in attempts one e-mail and one client address may make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignInLimits {
+    /// Sign-ins and sign-ups naming one e-mail.
+    pub per_email: RateLimit,
+    /// Sign-ins, sign-ups and refreshes from one client address.
+    pub per_address: RateLimit,
+}
+
+impl SignInLimits {
+    /// 10 attempts per e-mail per 5 minutes; 60 per address per minute.
+    pub const DEFAULT: SignInLimits = SignInLimits {
+        per_email: RateLimit {
+            requests: 10,
+            per_seconds: 300,
+        },
+        per_address: RateLimit {
+            requests: 60,
+            per_seconds: 60,
+        },
+    };
 }
 
 impl IdentityService {
@@ -77,7 +116,40 @@ impl IdentityService {
             passwords: Passwords::new(),
             clock,
             signup_enabled,
+            throttle: None,
         }
+    }
+
+    /// Throttles sign-in attempts with `limiter`: each spends the budget of its client
+    /// address, and (sign-in, sign-up) of the e-mail it names.
+    #[must_use]
+    pub fn with_throttle(mut self, limiter: Arc<dyn RateLimiter>, limits: SignInLimits) -> Self {
+        self.throttle = Some(Throttle { limiter, limits });
+        self
+    }
+
+    /// Spends one attempt from the address's budget, then the e-mail's.
+    async fn spend(
+        &self,
+        client: Option<IpAddr>,
+        email: Option<&str>,
+    ) -> Result<(), IdentityError> {
+        let Some(t) = &self.throttle else {
+            return Ok(());
+        };
+        let budgets = client
+            .map(|ip| (Budget::SignInAddress(ip), t.limits.per_address))
+            .into_iter()
+            .chain(email.map(|e| (Budget::sign_in_email(e), t.limits.per_email)));
+        for (budget, limit) in budgets {
+            let d = t.limiter.check(budget, limit).await;
+            if !d.allowed {
+                return Err(IdentityError::Throttled {
+                    retry_after_secs: d.retry_after_secs,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// A new refresh token of `family` for `user`, made at `now`.
@@ -123,19 +195,23 @@ impl IdentityService {
         })
     }
 
-    /// A new user, owning a new tenant, signed in.
+    /// A new user, owning a new tenant, signed in. `client` is the caller's address,
+    /// when known.
     ///
     /// # Errors
-    /// `SignupDisabled`; `Invalid` e-mail, password or tenant name; `EmailTaken`.
+    /// `SignupDisabled`; `Throttled`; `Invalid` e-mail, password or tenant name;
+    /// `EmailTaken`; `Busy`.
     pub async fn signup(
         &self,
         email: &str,
         password: &str,
         tenant_name: &str,
+        client: Option<IpAddr>,
     ) -> Result<(User, Tenant, TokenPair), IdentityError> {
         if !self.signup_enabled {
             return Err(IdentityError::SignupDisabled);
         }
+        self.spend(client, Some(email)).await?;
         let email = Email::parse(email)?;
         Passwords::check_new(password)?;
         let tenant_name = TenantName::parse(tenant_name).map_err(|mut e| {
@@ -151,7 +227,7 @@ impl IdentityService {
         let password_hash = self
             .passwords
             .hash_off_thread(password)
-            .await
+            .await?
             .ok_or_else(|| {
                 IdentityError::Store(RepoError::Unexpected("password hashing failed".into()))
             })?;
@@ -174,10 +250,17 @@ impl IdentityService {
     }
 
     /// Signs in. A wrong password and an unknown e-mail cost the same and fail alike.
+    /// `client` is the caller's address, when known.
     ///
     /// # Errors
-    /// `InvalidCredentials`.
-    pub async fn login(&self, email: &str, password: &str) -> Result<TokenPair, IdentityError> {
+    /// `Throttled`; `InvalidCredentials`; `Busy`.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<TokenPair, IdentityError> {
+        self.spend(client, Some(email)).await?;
         let user = match Email::parse(email) {
             Ok(email) => self.users.find_by_email(&email).await?,
             Err(_) => None,
@@ -185,7 +268,7 @@ impl IdentityService {
         if !self
             .passwords
             .verify_off_thread(password, user.as_ref().map(|u| u.password_hash.as_str()))
-            .await
+            .await?
         {
             return Err(IdentityError::InvalidCredentials);
         }
@@ -194,11 +277,17 @@ impl IdentityService {
     }
 
     /// Exchanges a refresh token for a new pair. A token works once: presenting a used
-    /// one again revokes its whole family (RFC 9700 §4.14.2).
+    /// one again revokes its whole family (RFC 9700 §4.14.2). `client` is the caller's
+    /// address, when known.
     ///
     /// # Errors
-    /// `InvalidRefreshToken`.
-    pub async fn refresh(&self, presented: &str) -> Result<TokenPair, IdentityError> {
+    /// `Throttled`; `InvalidRefreshToken`.
+    pub async fn refresh(
+        &self,
+        presented: &str,
+        client: Option<IpAddr>,
+    ) -> Result<TokenPair, IdentityError> {
+        self.spend(client, None).await?;
         let now = self.clock.now();
         let token = self
             .refresh

@@ -20,9 +20,9 @@ use hydracore_keys::{ApiKeyId, KeyService, RateLimit, VerifyError};
 use hydracore_scopes::{Scope, ScopeSet};
 use hydracore_tenants::{MembershipRepository, TenantId, UserId, UserRepository};
 
-pub use identity::{IdentityError, IdentityService, REFRESH_TTL, TokenPair};
+pub use identity::{IdentityError, IdentityService, REFRESH_TTL, SignInLimits, TokenPair};
 pub use ops::{OpsToken, verify_ops_bearer_token};
-pub use password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, Passwords};
+pub use password::{Busy, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, Passwords};
 pub use ports::{RefreshToken, RefreshTokenRepository};
 pub use token::{AccessClaims, AccessTokens, ISSUER, REFRESH_PREFIX, RefreshSecret, TokenError};
 

@@ -82,6 +82,10 @@ pub enum ApiError {
     Validation(Vec<ErrorItem>),
     /// 429: the API key's budget is spent.
     RateLimited(hydracore_keys::Decision),
+    /// 429: too many sign-in attempts; retry after this many seconds.
+    Throttled(u64),
+    /// 503: too much password work is running; retry in a second.
+    Busy,
     /// 503: the database cannot be reached.
     Unavailable(Box<dyn std::error::Error + Send + Sync>),
     /// 500: logged with its whole source chain, answered with a generic body.
@@ -107,6 +111,14 @@ impl fmt::Display for ApiError {
             }
             ApiError::Validation(items) => write!(f, "{} validation error(s)", items.len()),
             ApiError::RateLimited(_) => f.write_str("Rate limit exceeded"),
+            ApiError::Throttled(secs) => write!(
+                f,
+                "Too many sign-in attempts; retry in {secs} second{}",
+                if *secs == 1 { "" } else { "s" }
+            ),
+            ApiError::Busy => {
+                f.write_str("The server is checking as many passwords as it can; retry in a moment")
+            }
             ApiError::Unavailable(_) => f.write_str("Service unavailable"),
             ApiError::Internal(_) => f.write_str("Internal Server Error"),
         }
@@ -134,7 +146,8 @@ impl ResponseError for ApiError {
             ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited(_) | ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -170,6 +183,16 @@ impl ResponseError for ApiError {
             }
             ApiError::BodyTimeout(_) => {
                 res.insert_header((header::CONNECTION, HeaderValue::from_static("close")));
+                json!({ "detail": self.to_string() })
+            }
+            ApiError::Throttled(secs) => {
+                if let Ok(v) = HeaderValue::from_str(&secs.max(&1).to_string()) {
+                    res.insert_header((header::RETRY_AFTER, v));
+                }
+                json!({ "detail": self.to_string() })
+            }
+            ApiError::Busy => {
+                res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
                 json!({ "detail": self.to_string() })
             }
             other => json!({ "detail": other.to_string() }),
@@ -386,6 +409,11 @@ error_codes! {
     RefreshErrors = [("401", "Unknown, expired, revoked or reused refresh token")];
     /// Switching tenants.
     SwitchErrors = [("404", "The user is not a member of that tenant")];
+    /// Creating a tenant.
+    CreateTenantErrors = [(
+        "403",
+        "The user owns as many tenants as one user may (HYDRACORE_MAX_TENANTS_PER_USER)"
+    )];
     /// Adding a member.
     AddMemberErrors = [
         ("404", "No user has that e-mail"),
@@ -483,6 +511,8 @@ impl From<IdentityError> for ApiError {
             }
             IdentityError::TenantNotFound => ApiError::NotFound("Tenant not found"),
             IdentityError::UserNotFound => ApiError::Unauthorized("Invalid access token"),
+            IdentityError::Throttled { retry_after_secs } => ApiError::Throttled(retry_after_secs),
+            IdentityError::Busy(_) => ApiError::Busy,
             IdentityError::Invalid(v) => ApiError::invalid(ErrorItem::body(&v)),
             IdentityError::Store(e) => e.into(),
         }

@@ -63,7 +63,8 @@ scopes! {
     McpLogRead = "mcp-log":"read";
 }
 
-fn insert_error(op: &mut DefaultOperationRaw, status: &str, description: &str) {
+/// Documents `status` on `op` unless something documented it first.
+pub(crate) fn insert_error(op: &mut DefaultOperationRaw, status: &str, description: &str) {
     op.responses.entry(status.to_owned()).or_insert_with(|| {
         Either::Right(Response {
             description: Some(description.to_owned()),

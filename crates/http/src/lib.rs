@@ -6,6 +6,7 @@
 //! binds no socket: the server crate does.
 
 pub mod auth;
+pub mod client;
 pub use hydracore_wire as dto;
 mod docs_ui;
 pub mod error;
@@ -88,6 +89,8 @@ pub struct AppState {
     pub ops: Option<Arc<OpsToken>>,
     /// How long a request body may take to arrive before the request is answered 408.
     pub body_timeout: std::time::Duration,
+    /// The proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: client::TrustedProxies,
 }
 
 /// Mounts every documented route.

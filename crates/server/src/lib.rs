@@ -14,7 +14,7 @@ use actix_web::HttpServer;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::web::Bytes;
 use anyhow::Context;
-use hydracore_auth::{AccessTokens, Authenticator, IdentityService, OpsToken};
+use hydracore_auth::{AccessTokens, Authenticator, IdentityService, OpsToken, SignInLimits};
 use hydracore_core::{SharedClock, SystemClock};
 use hydracore_http::{AppState, Readiness};
 use hydracore_instances::ports::RecordingRuntime;
@@ -229,7 +229,7 @@ pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<Compo
     let mut state = AppState {
         idempotency: shared.clone(),
         clock: clock.clone(),
-        limiter,
+        limiter: limiter.clone(),
         default_rate_limit,
         images: ImageService::new(shared.clone(), clock.clone()),
         ops,
@@ -241,7 +241,8 @@ pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<Compo
         ),
         calls: CallLogService::new(shared.clone()),
         tenants: TenantService::new(shared.clone(), clock.clone()),
-        members: MemberService::new(shared.clone(), shared.clone(), clock.clone()),
+        members: MemberService::new(shared.clone(), shared.clone(), clock.clone())
+            .with_max_owned_tenants(settings.serve.max_tenants_per_user),
         identity: IdentityService::new(
             shared.clone(),
             shared.clone(),
@@ -249,7 +250,18 @@ pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<Compo
             tokens.clone(),
             clock.clone(),
             settings.serve.signup_enabled,
+        )
+        .with_throttle(
+            limiter.clone(),
+            SignInLimits {
+                per_email: settings.serve.signin_limit_per_email,
+                per_address: settings.serve.signin_limit_per_address,
+            },
         ),
+        trusted_proxies: hydracore_http::client::TrustedProxies::parse(
+            &settings.serve.trusted_proxies,
+        )
+        .map_err(|e| anyhow::anyhow!("HYDRACORE_TRUSTED_PROXIES: {e}"))?,
         keys: keys.clone(),
         instances: InstanceService::new(
             shared.clone(),

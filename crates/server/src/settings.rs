@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use hydracore_keys::RateLimit;
 use hydracore_store::{DatabaseUrl, PoolOptions};
 
 /// A setting that holds a secret: its `Debug` never shows it, so printing the settings
@@ -259,6 +260,31 @@ pub struct ServeArgs {
         default_value_t = 60
     )]
     pub rate_limit_per_seconds: u32,
+    /// Sign-in attempts (sign-in, sign-up) naming one e-mail: `attempts/seconds`.
+    #[arg(long, global = true, env = "HYDRACORE_SIGNIN_LIMIT_PER_EMAIL", default_value = "10/300", value_parser = budget)]
+    pub signin_limit_per_email: RateLimit,
+    /// Sign-in attempts (sign-in, sign-up, refresh) from one client address:
+    /// `attempts/seconds`.
+    #[arg(long, global = true, env = "HYDRACORE_SIGNIN_LIMIT_PER_ADDRESS", default_value = "60/60", value_parser = budget)]
+    pub signin_limit_per_address: RateLimit,
+    /// Proxies in front of the server (addresses or networks, comma-separated) whose
+    /// `X-Forwarded-For` names the client. Empty: the peer is the client.
+    #[arg(
+        long,
+        global = true,
+        env = "HYDRACORE_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = proxy
+    )]
+    pub trusted_proxies: Vec<String>,
+    /// How many tenants one user may own (`POST /v1/tenants` past it is 403).
+    #[arg(
+        long,
+        global = true,
+        env = "HYDRACORE_MAX_TENANTS_PER_USER",
+        default_value_t = 10
+    )]
+    pub max_tenants_per_user: usize,
     /// Redis shared by every node for rate-limit budgets. Unset: budgets live in
     /// this process (right for one node).
     #[arg(long, global = true, env = "REDIS_URL", hide_env_values = true)]
@@ -298,6 +324,22 @@ pub struct ServeArgs {
         default_value_t = 60
     )]
     pub reconcile_after_secs: u64,
+}
+
+/// `attempts/seconds` (`10/300`), within the bounds of a rate limit.
+fn budget(s: &str) -> Result<RateLimit, String> {
+    let bad = || format!("'{s}' is not attempts/seconds (for example 10/300)");
+    let (n, per) = s.trim().split_once('/').ok_or_else(bad)?;
+    let n = n.trim().parse().map_err(|_| bad())?;
+    let per = per.trim().parse().map_err(|_| bad())?;
+    RateLimit::new(n, per).map_err(|e| e.message)
+}
+
+/// One trusted proxy entry, checked.
+fn proxy(s: &str) -> Result<String, String> {
+    hydracore_http::client::TrustedProxies::parse([s])
+        .map(|_| s.trim().to_owned())
+        .map_err(|e| e.to_string())
 }
 
 impl ServeArgs {
@@ -340,6 +382,10 @@ impl Default for ServeArgs {
             reconcile_interval_secs: 15,
             reconcile_after_secs: 60,
             redis_url: None,
+            signin_limit_per_email: hydracore_auth::SignInLimits::DEFAULT.per_email,
+            signin_limit_per_address: hydracore_auth::SignInLimits::DEFAULT.per_address,
+            trusted_proxies: Vec::new(),
+            max_tenants_per_user: hydracore_tenants::DEFAULT_MAX_OWNED_TENANTS,
             key_cache_ttl_secs: 30,
             rate_limit_requests: 600,
             rate_limit_per_seconds: 60,

@@ -151,7 +151,7 @@ impl TenantService {
 }
 
 mod service;
-pub use service::{MemberError, MemberService};
+pub use service::{DEFAULT_MAX_OWNED_TENANTS, MemberError, MemberService};
 
 #[cfg(test)]
 mod tests;

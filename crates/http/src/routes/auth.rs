@@ -6,6 +6,7 @@ use paperclip::actix::{CreatedJson, NoContent, api_v2_operation, web::Json};
 
 use hydracore_tenants::TenantId;
 
+use crate::client::SignInClient;
 use crate::dto::{
     LoginRequest, MeDto, RefreshRequest, SignupDto, SignupRequest, SwitchTenantRequest, TenantDto,
     TokenDto, UserDto,
@@ -17,16 +18,18 @@ use crate::routes::method_not_allowed;
 /// Sign up
 ///
 /// Creates a user, a tenant the user owns, and a signed-in session. Can be turned off
-/// by the operator (403).
+/// by the operator (403). Attempts are throttled per e-mail and per client address
+/// (429 with `Retry-After`).
 #[api_v2_operation(operation_id = "signup", tags(Auth))]
 async fn signup(
+    client: SignInClient,
     state: State,
     body: ValidJson<SignupRequest>,
 ) -> Result<CreatedJson<SignupDto>, Documented<SignupErrors>> {
     let b = body.0;
     let (user, tenant, pair) = state
         .identity
-        .signup(&b.email, &b.password, &b.tenant_name)
+        .signup(&b.email, &b.password, &b.tenant_name, client.0)
         .await?;
     let tokens = TokenDto::from(pair);
     Ok(CreatedJson(SignupDto {
@@ -42,15 +45,17 @@ async fn signup(
 /// Log in
 ///
 /// Exchanges an e-mail and password for an access token (15 minutes by default) and
-/// a refresh token. A wrong password and an unknown e-mail fail alike (401).
+/// a refresh token. A wrong password and an unknown e-mail fail alike (401). Attempts
+/// are throttled per e-mail and per client address (429 with `Retry-After`).
 #[api_v2_operation(operation_id = "login", tags(Auth))]
 async fn login(
+    client: SignInClient,
     state: State,
     body: ValidJson<LoginRequest>,
 ) -> Result<Json<TokenDto>, Documented<LoginErrors>> {
     let pair = state
         .identity
-        .login(&body.0.email, &body.0.password)
+        .login(&body.0.email, &body.0.password, client.0)
         .await?;
     Ok(Json(pair.into()))
 }
@@ -58,13 +63,18 @@ async fn login(
 /// Refresh tokens
 ///
 /// Exchanges a refresh token for a new pair. Each refresh token works once; using one
-/// again revokes every token of its session (401).
+/// again revokes every token of its session (401). Attempts are throttled per client
+/// address (429 with `Retry-After`).
 #[api_v2_operation(operation_id = "refreshTokens", tags(Auth))]
 async fn refresh(
+    client: SignInClient,
     state: State,
     body: ValidJson<RefreshRequest>,
 ) -> Result<Json<TokenDto>, Documented<RefreshErrors>> {
-    let pair = state.identity.refresh(&body.0.refresh_token).await?;
+    let pair = state
+        .identity
+        .refresh(&body.0.refresh_token, client.0)
+        .await?;
     Ok(Json(pair.into()))
 }
 

@@ -10,7 +10,7 @@ use hydracore_tenants::UserId;
 use crate::dto::{
     AddMemberRequest, CreateTenantRequest, MemberDto, TenantDto, UpdateMemberRequest,
 };
-use crate::error::{AddMemberErrors, ApiError, Documented, MayConflict};
+use crate::error::{AddMemberErrors, ApiError, CreateTenantErrors, Documented, MayConflict};
 use crate::extract::{
     ListQuery, MembersRead, MembersWrite, ResourcePath, Scoped, State, TenantsRead, UserAuth,
     ValidJson,
@@ -37,13 +37,14 @@ async fn current(auth: Scoped<TenantsRead>, state: State) -> Result<Json<TenantD
 /// Create a tenant
 ///
 /// Creates another tenant owned by the signed-in user. It does not become active:
-/// switch to it with `POST /auth/switch-tenant`.
+/// switch to it with `POST /auth/switch-tenant`. A user owns at most 10 tenants by
+/// default (403 past it).
 #[api_v2_operation(operation_id = "createTenant", tags(Tenants))]
 async fn create(
     auth: UserAuth,
     state: State,
     body: ValidJson<CreateTenantRequest>,
-) -> Result<CreatedJson<TenantDto>, ApiError> {
+) -> Result<CreatedJson<TenantDto>, Documented<CreateTenantErrors>> {
     let tenant = state.members.create_tenant(auth.user, &body.0.name).await?;
     Ok(CreatedJson(TenantDto::from(&tenant)))
 }
