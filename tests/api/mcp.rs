@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use hydracore_api_tests::{Backend, TestApp, api_tests};
+use hydracore_api_tests::{TestApp, api_tests};
 use serde_json::{Value, json};
 
 /// The Python interpreters with the SDK installed (`.ci/run` sets this).
@@ -17,32 +17,6 @@ fn pythons() -> Vec<String> {
             );
             eprintln!("skipped: HYDRACORE_MCP_PYTHONS is not set");
             Vec::new()
-        }
-    }
-}
-
-/// Everything the database holds, as text.
-fn database_text(app: &TestApp) -> String {
-    match app.backend {
-        Backend::Sqlite => {
-            let db = app.sqlite_file().unwrap();
-            let mut raw = std::fs::read(db).unwrap();
-            let mut wal = db.as_os_str().to_owned();
-            wal.push("-wal");
-            raw.extend(std::fs::read(wal).unwrap_or_default());
-            String::from_utf8_lossy(&raw).into_owned()
-        }
-        Backend::Postgres => {
-            let out = Command::new("pg_dump")
-                .args(["--data-only", "--no-owner", &app.database_url()])
-                .output()
-                .expect("pg_dump");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stdout).into_owned()
         }
     }
 }
@@ -148,7 +122,7 @@ fn official_clients_drive_mcp_and_every_call_is_logged(app: &TestApp) {
 
         // No argument value reached any table.
         assert!(
-            !database_text(app).contains(&marker),
+            !app.database_text().contains(&marker),
             "an MCP argument was stored (line {line})"
         );
     }

@@ -389,6 +389,35 @@ impl TestApp {
         }
     }
 
+    /// Everything the database holds, as text: the SQLite file and its WAL, or a
+    /// `pg_dump` of the data.
+    ///
+    /// # Panics
+    /// When the file cannot be read or `pg_dump` fails.
+    pub fn database_text(&self) -> String {
+        match &self.db {
+            TestDb::Sqlite(path) => {
+                let mut raw = std::fs::read(path).unwrap();
+                let mut wal = path.as_os_str().to_owned();
+                wal.push("-wal");
+                raw.extend(std::fs::read(wal).unwrap_or_default());
+                String::from_utf8_lossy(&raw).into_owned()
+            }
+            TestDb::Postgres { .. } => {
+                let out = std::process::Command::new("pg_dump")
+                    .args(["--data-only", "--no-owner", &self.database_url()])
+                    .output()
+                    .expect("pg_dump");
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            }
+        }
+    }
+
     /// The database file, on SQLite.
     pub fn sqlite_file(&self) -> Option<&std::path::Path> {
         match &self.db {

@@ -157,6 +157,7 @@ fn forbidden(package: &str) -> Option<&'static [&'static str]> {
         | "hydracore-keys"
         | "hydracore-instances"
         | "hydracore-mcp-log"
+        | "hydracore-mcp-creds"
         | "hydracore-auth"
         | "hydracore-store-contract" => Some(ADAPTERS),
         "hydracore-ratelimit" => Some(NOT_MCP),

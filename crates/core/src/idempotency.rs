@@ -1,5 +1,7 @@
 //! Safe retries: the first response to an `Idempotency-Key` is remembered per
-//! credential and replayed to retries of the same request (Stripe's semantics).
+//! credential and tenant, and replayed to retries of the same request (Stripe's
+//! semantics). The response is kept sealed ([`crate::seal`]): it may carry a key's
+//! plaintext, which must never rest in a table.
 //!
 //! A request claims its key before it runs. A claim is named by its owner, its key and
 //! the instant it was made; only that claim may complete or abandon it. A claim that
@@ -11,14 +13,16 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::RepoError;
+use crate::seal::Sealed;
 
 /// What beginning a request under an idempotency key found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Begin {
     /// No live record: this request runs, and must `complete` or `abandon` its claim.
     Started,
-    /// The same request finished before: answer with this.
-    Replay { status: u16, body: Vec<u8> },
+    /// The same request finished before: answer with this (the body sealed as it
+    /// was given to `complete`).
+    Replay { status: u16, body: Sealed },
     /// The same key is running right now.
     InProgress,
     /// The key was used with a different request.
@@ -28,7 +32,8 @@ pub enum Begin {
 /// A request's claim on a key.
 #[derive(Debug, Clone, Copy)]
 pub struct Claim<'a> {
-    /// Whose key it is (one credential's keys never meet another's).
+    /// Whose key it is: a credential in a tenant (one owner's keys never meet
+    /// another's).
     pub owner: &'a str,
     pub key: &'a str,
     /// What the request is; a retry must match it.
@@ -48,18 +53,19 @@ pub struct Claim<'a> {
 pub trait IdempotencyStore: Send + Sync {
     /// Claims `(owner, key)` unless a live record exists. A record that has expired, or
     /// a claim still running that is stale, is replaced. Claiming MUST be atomic: of
-    /// concurrent claims exactly one gets `Started`.
+    /// concurrent claims exactly one gets `Started`, and the others an answer (never
+    /// an error) even when the winner abandons its claim while they look at it.
     async fn begin(&self, claim: &Claim<'_>) -> Result<Begin, RepoError>;
 
-    /// Stores the response of the claim made at `claimed_at`. MUST NOT change a record
-    /// that another claim has since replaced, nor one already complete.
+    /// Stores the (sealed) response of the claim made at `claimed_at`. MUST NOT change
+    /// a record that another claim has since replaced, nor one already complete.
     async fn complete(
         &self,
         owner: &str,
         key: &str,
         claimed_at: OffsetDateTime,
         status: u16,
-        body: &[u8],
+        body: &Sealed,
     ) -> Result<(), RepoError>;
 
     /// Forgets the claim made at `claimed_at` (it failed in a way a retry may fix).
@@ -71,6 +77,9 @@ pub trait IdempotencyStore: Send + Sync {
         key: &str,
         claimed_at: OffsetDateTime,
     ) -> Result<(), RepoError>;
+
+    /// Deletes every record that has expired at `now`; returns how many.
+    async fn sweep(&self, now: OffsetDateTime) -> Result<u64, RepoError>;
 }
 
 /// An [`IdempotencyStore`] in a map, for tests of the rules above the port.
@@ -86,7 +95,7 @@ pub mod testing {
         fingerprint: [u8; 32],
         at: OffsetDateTime,
         expires_at: OffsetDateTime,
-        response: Option<(u16, Vec<u8>)>,
+        response: Option<(u16, Sealed)>,
     }
 
     type Records = HashMap<(String, String), Record>;
@@ -145,14 +154,14 @@ pub mod testing {
             key: &str,
             claimed_at: OffsetDateTime,
             status: u16,
-            body: &[u8],
+            body: &Sealed,
         ) -> Result<(), RepoError> {
             let mut rows = self.rows()?;
             if let Some(r) = rows.get_mut(&(owner.to_owned(), key.to_owned()))
                 && r.at == claimed_at
                 && r.response.is_none()
             {
-                r.response = Some((status, body.to_vec()));
+                r.response = Some((status, body.clone()));
             }
             Ok(())
         }
@@ -172,6 +181,13 @@ pub mod testing {
                 rows.remove(&id);
             }
             Ok(())
+        }
+
+        async fn sweep(&self, now: OffsetDateTime) -> Result<u64, RepoError> {
+            let mut rows = self.rows()?;
+            let before = rows.len();
+            rows.retain(|_, r| r.expires_at > now);
+            Ok((before - rows.len()) as u64)
         }
     }
 }

@@ -131,14 +131,37 @@ pub fn no_tenant() -> ApiError {
     )
 }
 
+/// What a route that needs `scope` asks of `p`: a tenant to act in, and the scope
+/// there.
+///
+/// # Errors
+/// 403 without an active tenant or without the scope.
+pub fn require_scope(
+    p: &Principal,
+    scope: &Scope,
+) -> Result<hydracore_tenants::TenantId, ApiError> {
+    let tenant = p.tenant_id.ok_or_else(no_tenant)?;
+    p.authorize(scope).map_err(ApiError::from)?;
+    Ok(tenant)
+}
+
+/// What a route only a person may call asks of `p`: to be a signed-in user.
+///
+/// # Errors
+/// 401 for an API key.
+pub fn require_user(p: &Principal) -> Result<hydracore_tenants::UserId, ApiError> {
+    p.user_id().ok_or(ApiError::Unauthorized(
+        "This route takes a user's access token (Authorization: Bearer <access_token>), not an API key",
+    ))
+}
+
 impl<S: RequiredScope> FromRequest for Scoped<S> {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(principal(req).and_then(|p| {
-            let tenant = p.tenant_id.ok_or_else(no_tenant)?;
-            p.authorize(&Self::scope()).map_err(ApiError::from)?;
+            let tenant = require_scope(&p, &Self::scope())?;
             Ok(Scoped {
                 principal: p,
                 tenant,
@@ -221,11 +244,9 @@ impl FromRequest for UserAuth {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(principal(req).and_then(|p| match p.user_id() {
-            Some(user) => Ok(UserAuth { user, principal: p }),
-            None => Err(ApiError::Unauthorized(
-                "This route takes a user's access token (Authorization: Bearer <access_token>), not an API key",
-            )),
+        ready(principal(req).and_then(|p| {
+            let user = require_user(&p)?;
+            Ok(UserAuth { user, principal: p })
         }))
     }
 }

@@ -1,36 +1,111 @@
 //! `Idempotency-Key` on `POST`: the first response of a request is remembered for 24
-//! hours per credential; a retry with the same key and request replays it (with
-//! `Idempotent-Replayed: true`), the same key with another request is 409, and so is
-//! a retry while the first is still running. Records live in the database, so every
-//! node sees them. Only successful responses are remembered: a failed request may be
-//! retried with the same key. A request that neither answered nor recorded its outcome
-//! (its node died, or its database went away) holds its key for the configured lease
-//! at most; then a retry runs.
+//! hours per credential and tenant; a retry with the same key and request replays it
+//! (with `Idempotent-Replayed: true`), the same key with another request is 409, and
+//! so is a retry while the first is still running. Records live in the database, so
+//! every node sees them, and their responses are sealed with the server's keyring (the
+//! record's owner and key as associated data): a minted key's plaintext never rests in
+//! a table. Only successful responses are remembered: a failed request may be retried
+//! with the same key. A request that neither answered nor recorded its outcome (its
+//! node died, or its database went away) holds its key for the configured lease at
+//! most; then a retry runs.
+//!
+//! A retry passes the same authorization as a fresh request before anything is
+//! replayed: the route's scope (or that it takes a person, not a key) is read from the
+//! finished spec, the one place each route declares it.
+
+use std::sync::Arc;
 
 use actix_web::body::{BoxBody, MessageBody, to_bytes};
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ResourceDef, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, web};
 use hydracore_auth::{Actor, Principal};
 use hydracore_core::idempotency::{Begin, Claim};
+use hydracore_core::seal::Cipher;
+use hydracore_scopes::Scope;
 use ring::digest::{SHA256, digest};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::error::{ApiError, ErrorItem};
+use crate::extract::{BEARER_SCHEME, require_scope, require_user};
 
 /// The longest accepted key.
 pub const MAX_KEY_LEN: usize = 255;
 /// How long a response is remembered.
 pub const TTL: time::Duration = time::Duration::hours(24);
 
-fn owner(req: &ServiceRequest) -> String {
-    match req.extensions().get::<Principal>().map(|p| p.actor.clone()) {
-        Some(Actor::ApiKey { id, .. }) => format!("key:{id}"),
-        Some(Actor::User { id, .. }) => format!("user:{id}"),
-        None => "ops".into(),
+/// What a `POST` route asks of its caller, as the spec declares it.
+#[derive(Debug, Clone)]
+enum Needs {
+    /// This scope, in an active tenant.
+    Scope(Scope),
+    /// Any live credential.
+    Credential,
+    /// A signed-in person, not an API key.
+    User,
+}
+
+/// The `POST` routes under `/v1` and what each asks of its caller, read from the
+/// finished spec (`x-required-scope`, `security`).
+#[derive(Clone, Default)]
+pub struct IdempotentRoutes(Arc<Vec<(ResourceDef, Needs)>>);
+
+impl IdempotentRoutes {
+    pub fn from_spec(spec: &Value) -> Self {
+        let mut routes = Vec::new();
+        for (path, item) in spec["paths"].as_object().into_iter().flatten() {
+            let op = &item["post"];
+            if !path.starts_with("/v1/") || !op.is_object() {
+                continue;
+            }
+            let user_only = op["security"]
+                .as_array()
+                .is_some_and(|s| s.len() == 1 && s[0].get(BEARER_SCHEME).is_some());
+            let needs = match op["x-required-scope"].as_str() {
+                Some(scope) => match hydracore_scopes::ScopeSet::parse(&[scope]) {
+                    Ok(set) => match set.iter().next() {
+                        Some(s) => Needs::Scope(s.clone()),
+                        None => continue,
+                    },
+                    Err(_) => continue,
+                },
+                None if user_only => Needs::User,
+                None => Needs::Credential,
+            };
+            routes.push((ResourceDef::new(path.as_str()), needs));
+        }
+        Self(Arc::new(routes))
     }
+
+    fn needs(&self, path: &str) -> Option<&Needs> {
+        self.0
+            .iter()
+            .find(|(def, _)| def.is_match(path))
+            .map(|(_, needs)| needs)
+    }
+}
+
+/// Whose records these are: the credential, in the tenant it acts on.
+fn owner(p: Option<&Principal>) -> String {
+    let tenant = p
+        .and_then(|p| p.tenant_id)
+        .map_or_else(|| "-".to_owned(), |t| t.0.to_string());
+    match p.map(|p| &p.actor) {
+        Some(Actor::ApiKey { id, .. }) => format!("{tenant}:key:{id}"),
+        Some(Actor::User { id, .. }) => format!("{tenant}:user:{}", id.0),
+        None => format!("{tenant}:ops"),
+    }
+}
+
+/// The associated data a record's response is sealed with: the record's identity.
+fn aad(owner: &str, key: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(owner.len() + key.len() + 1);
+    out.extend_from_slice(owner.as_bytes());
+    out.push(0);
+    out.extend_from_slice(key.as_bytes());
+    out
 }
 
 fn fingerprint(req: &ServiceRequest, body: &[u8]) -> [u8; 32] {
@@ -46,10 +121,21 @@ fn fingerprint(req: &ServiceRequest, body: &[u8]) -> [u8; 32] {
     out
 }
 
+/// The checks of a fresh request to this route, passed before any record is looked at.
+fn authorize(needs: &Needs, p: Option<&Principal>) -> Result<(), ApiError> {
+    let p = p.ok_or(ApiError::Unauthorized("Not authenticated"))?;
+    match needs {
+        Needs::Scope(scope) => require_scope(p, scope).map(|_| ()),
+        Needs::User => require_user(p).map(|_| ()),
+        Needs::Credential => Ok(()),
+    }
+}
+
 /// Applies idempotency to `POST`s that carry the header; runs after authentication.
 ///
 /// # Errors
-/// 422 for a malformed key, 409 for reuse or a request still running, 503 when the
+/// 422 for a malformed key; 401 or 403 as the route would answer; 409 for reuse, a
+/// request still running, or a response that can no longer be opened; 503 when the
 /// records cannot be read.
 pub async fn idempotency(
     mut req: ServiceRequest,
@@ -60,6 +146,20 @@ pub async fn idempotency(
             v.to_str().ok().map(str::to_owned).unwrap_or_default()
         }
         _ => return Ok(next.call(req).await?.map_into_boxed_body()),
+    };
+    let routes = req
+        .app_data::<web::Data<IdempotentRoutes>>()
+        .map(|r| r.get_ref().clone())
+        .unwrap_or_default();
+    let Some(needs) = routes.needs(req.path()).cloned() else {
+        // No such route: it answers for itself (404, 405).
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let owner = {
+        let extensions = req.extensions();
+        let principal = extensions.get::<Principal>();
+        authorize(&needs, principal)?;
+        owner(principal)
     };
     if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ApiError::invalid(ErrorItem::new(
@@ -78,7 +178,6 @@ pub async fn idempotency(
         };
     let print = fingerprint(&req, &body);
     req.set_payload(Payload::from(body));
-    let owner = owner(&req);
     let now = state.clock.now();
     let claim = Claim {
         owner: &owner,
@@ -96,6 +195,13 @@ pub async fn idempotency(
     match begun {
         Begin::Started => {}
         Begin::Replay { status, body } => {
+            let Ok(body) = state.keyring.open(&body, &aad(&owner, &key)) else {
+                tracing::warn!("an idempotent response does not open with the keyring");
+                return Err(ApiError::Conflict(
+                    "The first response to this Idempotency-Key can no longer be replayed; use a new key".into(),
+                )
+                .into());
+            };
             let status = actix_web::http::StatusCode::from_u16(status)
                 .unwrap_or(actix_web::http::StatusCode::OK);
             let res = HttpResponse::build(status)
@@ -117,6 +223,7 @@ pub async fn idempotency(
             .into());
         }
     }
+    let keyring: Arc<Cipher> = state.keyring.clone();
     let res = match next.call(req).await {
         Ok(res) => res,
         Err(e) => {
@@ -130,13 +237,21 @@ pub async fn idempotency(
         .await
         .map_err(|_| ApiError::Internal("response body".into()))?;
     let status = res.status();
-    let kept = if status.is_success() {
-        state
-            .idempotency
-            .complete(&owner, &key, now, status.as_u16(), &bytes)
-            .await
-    } else {
-        state.idempotency.abandon(&owner, &key, now).await
+    let sealed = status
+        .is_success()
+        .then(|| keyring.seal(&bytes, &aad(&owner, &key)));
+    let kept = match sealed {
+        Some(Ok(sealed)) => {
+            state
+                .idempotency
+                .complete(&owner, &key, now, status.as_u16(), &sealed)
+                .await
+        }
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "could not seal an idempotent response; not keeping it");
+            state.idempotency.abandon(&owner, &key, now).await
+        }
+        None => state.idempotency.abandon(&owner, &key, now).await,
     };
     if let Err(e) = kept {
         tracing::warn!(error = %e, "could not record an idempotent response");
@@ -147,4 +262,26 @@ pub async fn idempotency(
         HeaderValue::from_static("false"),
     );
     Ok(ServiceResponse::new(http_req, res))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_and_what_they_ask_come_from_the_spec() {
+        let routes = IdempotentRoutes::from_spec(&crate::openapi());
+        let scope = |path: &str| match routes.needs(path) {
+            Some(Needs::Scope(s)) => Some(s.to_string()),
+            _ => None,
+        };
+        assert_eq!(scope("/v1/api-keys").as_deref(), Some("api-keys:write"));
+        assert_eq!(
+            scope(&format!("/v1/api-keys/{}/rotate", uuid::Uuid::new_v4())).as_deref(),
+            Some("api-keys:write")
+        );
+        assert_eq!(scope("/v1/instances").as_deref(), Some("instances:write"));
+        assert!(matches!(routes.needs("/v1/tenants"), Some(Needs::User)));
+        assert!(routes.needs("/v1/nothing-here").is_none());
+    }
 }

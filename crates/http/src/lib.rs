@@ -77,6 +77,8 @@ pub struct AppState {
     pub smoke: Arc<dyn Smoke>,
     /// Remembered responses for `Idempotency-Key`.
     pub idempotency: Arc<dyn hydracore_core::idempotency::IdempotencyStore>,
+    /// The server's AEAD keyring: seals remembered responses.
+    pub keyring: Arc<hydracore_core::seal::Cipher>,
     /// The clock of idempotency records.
     pub clock: hydracore_core::SharedClock,
     /// How long a request may hold its `Idempotency-Key` without answering.
@@ -148,13 +150,12 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let reference = Bytes::from(
-        serde_json::from_slice::<serde_json::Value>(&spec)
-            .map(|v| reference::render(&v))
-            .unwrap_or_default(),
-    );
+    let parsed = serde_json::from_slice::<serde_json::Value>(&spec).unwrap_or_default();
+    let reference = Bytes::from(reference::render(&parsed));
+    let idempotent = ActixData::new(idempotency::IdempotentRoutes::from_spec(&parsed));
     actix_web::App::new()
         .app_data(ActixData::new(state))
+        .app_data(idempotent)
         .app_data(metrics)
         .app_data(PayloadConfig::new(extract::MAX_BODY_BYTES))
         .wrap_api()

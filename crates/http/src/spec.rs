@@ -126,7 +126,7 @@ fn finish_operation(path: &str, method: &str, op: &mut Map<String, Value>) {
                 "in": "header",
                 "name": "Idempotency-Key",
                 "required": false,
-                "description": "Makes a retry safe: the first successful response to this key (per credential, for 24 hours) is replayed with `Idempotent-Replayed: true`; the same key with a different request, or while the first still runs, is 409. A first request that never answered (its server stopped or lost its database) holds the key for a minute at most (`HYDRACORE_IDEMPOTENCY_LEASE_SECS`); then a retry runs.",
+                "description": "Makes a retry safe: the first successful response to this key (per credential and tenant, for 24 hours) is replayed with `Idempotent-Replayed: true`, after the retry passes the same authorization as a fresh request; the same key with a different request, or while the first still runs, is 409. A first request that never answered (its server stopped or lost its database) holds the key for a minute at most (`HYDRACORE_IDEMPOTENCY_LEASE_SECS`); then a retry runs. Remembered responses are kept sealed and deleted once expired.",
                 "schema": { "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$" }
             }));
         }

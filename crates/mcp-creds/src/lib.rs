@@ -4,7 +4,6 @@
 //!
 //! Knows nothing of HTTP or SQL.
 
-mod cipher;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -17,7 +16,7 @@ use hydracore_tenants::TenantId;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-pub use cipher::{Cipher, CipherError, Sealed, parse_hex_key};
+pub use hydracore_core::seal::{Cipher, CipherError, Sealed, parse_hex_key};
 
 /// How the credential is presented to the third-party server.
 #[derive(Debug, Clone, PartialEq, Eq)]

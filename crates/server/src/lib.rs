@@ -226,19 +226,17 @@ pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<Compo
             }
             None => (Arc::new(hydracore_ratelimit::InProcessLimiter::new()), None),
         };
+    let keyring = Arc::new(mcp_cipher(settings)?);
     let mut state = AppState {
         idempotency: shared.clone(),
+        keyring: keyring.clone(),
         clock: clock.clone(),
         limiter: limiter.clone(),
         default_rate_limit,
         images: ImageService::new(shared.clone(), clock.clone()),
         ops,
         smoke: Arc::new(NoSmoke),
-        credentials: CredentialService::new(
-            shared.clone(),
-            Arc::new(mcp_cipher(settings)?),
-            clock.clone(),
-        ),
+        credentials: CredentialService::new(shared.clone(), keyring, clock.clone()),
         calls: CallLogService::new(shared.clone()),
         tenants: TenantService::new(shared.clone(), clock.clone()),
         members: MemberService::new(shared.clone(), shared.clone(), clock.clone())
@@ -357,6 +355,25 @@ pub struct Application {
     keys: KeyService,
 }
 
+/// Deletes expired `Idempotency-Key` records at start and every ten minutes after, for
+/// as long as the server runs (every node does; deleting twice is harmless).
+async fn sweep_idempotency(
+    records: Arc<dyn hydracore_core::idempotency::IdempotencyStore>,
+    clock: SharedClock,
+) {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+    let mut tick = actix_web::rt::time::interval(EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match records.sweep(clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "swept expired idempotency records"),
+            Err(e) => tracing::warn!(error = %e, "could not sweep idempotency records; will retry"),
+        }
+    }
+}
+
 /// Runs the instance reconciler every `every`, for as long as the server runs.
 async fn reconcile(instances: InstanceService, every: std::time::Duration, after: time::Duration) {
     /// Instances driven on per pass; a full batch runs the next pass at once.
@@ -436,6 +453,10 @@ impl Application {
                 }
             }
         });
+        actix_web::rt::spawn(sweep_idempotency(
+            state.idempotency.clone(),
+            state.clock.clone(),
+        ));
         if settings.serve.reconcile_interval_secs > 0 {
             actix_web::rt::spawn(reconcile(
                 state.instances.clone(),

@@ -982,6 +982,11 @@ pub async fn mcp_credentials_round_trip_sealed(ports: &Ports) {
 pub async fn idempotency_claims_replay_and_lapse(ports: &Ports) {
     use hydracore_core::idempotency::{Begin, Claim};
     let store = &ports.idempotency;
+    let sealed = |body: &[u8]| hydracore_core::seal::Sealed {
+        key_id: "k1".into(),
+        nonce: vec![9; 12],
+        ciphertext: body.to_vec(),
+    };
     let t0 = now();
     static PRINT: [u8; 32] = [1; 32];
     static OTHER: [u8; 32] = [2; 32];
@@ -1007,20 +1012,23 @@ pub async fn idempotency_claims_replay_and_lapse(ports: &Ports) {
         Begin::Mismatch
     );
     store
-        .complete("key:a", "k1", t0, 201, b"{\"id\":1}")
+        .complete("key:a", "k1", t0, 201, &sealed(b"{\"id\":1}"))
         .await
         .unwrap();
     assert_eq!(
         store.begin(&claim("k1", print, t1)).await.unwrap(),
         Begin::Replay {
             status: 201,
-            body: b"{\"id\":1}".to_vec()
+            body: sealed(b"{\"id\":1}")
         }
     );
     // A complete record is kept whatever its age (until it expires); abandon and a
     // second complete leave it.
     store.abandon("key:a", "k1", t0).await.unwrap();
-    store.complete("key:a", "k1", t0, 500, b"no").await.unwrap();
+    store
+        .complete("key:a", "k1", t0, 500, &sealed(b"no"))
+        .await
+        .unwrap();
     let late = t0 + Duration::hours(23);
     assert!(matches!(
         store.begin(&claim("k1", print, late)).await.unwrap(),
@@ -1065,7 +1073,7 @@ pub async fn idempotency_claims_replay_and_lapse(ports: &Ports) {
     );
     // The lapsed request finishing late touches nothing of its successor's.
     store
-        .complete("key:a", "k3", t0, 201, b"old")
+        .complete("key:a", "k3", t0, 201, &sealed(b"old"))
         .await
         .unwrap();
     store.abandon("key:a", "k3", t0).await.unwrap();
@@ -1074,16 +1082,63 @@ pub async fn idempotency_claims_replay_and_lapse(ports: &Ports) {
         Begin::InProgress
     );
     store
-        .complete("key:a", "k3", after, 201, b"new")
+        .complete("key:a", "k3", after, 201, &sealed(b"new"))
         .await
         .unwrap();
     assert_eq!(
         store.begin(&claim("k3", print, after)).await.unwrap(),
         Begin::Replay {
             status: 201,
-            body: b"new".to_vec()
+            body: sealed(b"new")
         }
     );
+
+    // The sweep deletes what has expired, and only that.
+    assert_eq!(
+        store.begin(&claim("k4", print, t1)).await.unwrap(),
+        Begin::Started
+    );
+    let swept = store.sweep(t0 + Duration::hours(24)).await.unwrap();
+    assert!(swept >= 1, "{swept}");
+    assert_eq!(store.sweep(t0 + Duration::hours(24)).await.unwrap(), 0);
+    let mut fresh = claim("k5", print, t1);
+    fresh.expires_at = t1 + Duration::hours(48);
+    assert_eq!(store.begin(&fresh).await.unwrap(), Begin::Started);
+    store.sweep(t0 + Duration::hours(25)).await.unwrap();
+    assert_eq!(store.begin(&fresh).await.unwrap(), Begin::InProgress);
+}
+
+/// A claim abandoned while another request looks at its key never makes that request
+/// fail: it gets an answer (the key, or "in progress").
+pub async fn idempotency_begin_answers_while_claims_come_and_go(ports: &Ports) {
+    use hydracore_core::idempotency::{Begin, Claim};
+    let store = &ports.idempotency;
+    static PRINT: [u8; 32] = [3; 32];
+    for round in 0..40 {
+        let key = format!("churn-{round}");
+        let at = now();
+        let claim = Claim {
+            owner: "key:churn",
+            key: &key,
+            fingerprint: &PRINT,
+            at,
+            expires_at: at + Duration::hours(24),
+            stale_before: at - Duration::seconds(60),
+        };
+        assert_eq!(store.begin(&claim).await.unwrap(), Begin::Started);
+        let later = Claim {
+            at: at + Duration::milliseconds(1),
+            ..claim
+        };
+        let (looked, abandoned) =
+            futures_join(store.begin(&later), store.abandon("key:churn", &key, at)).await;
+        abandoned.unwrap();
+        let looked = looked.unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert!(
+            matches!(looked, Begin::Started | Begin::InProgress),
+            "round {round}: {looked:?}"
+        );
+    }
 }
 
 /// The reconciler's query: `starting` and `stopping` instances of every tenant, not

@@ -71,7 +71,8 @@ macro_rules! contract_tests {
             memberships_change_only_roles_the_caller_manages,
             memberships_cap_the_tenants_a_user_owns,
             mcp_credentials_round_trip_sealed,
-            idempotency_claims_replay_and_lapse
+            idempotency_claims_replay_and_lapse,
+            idempotency_begin_answers_while_claims_come_and_go
         );
     };
     (@cases $harness:ty; $($case:ident),* $(,)?) => {

@@ -131,6 +131,8 @@ macro_rules! define_tables {
                 body -> Nullable<Binary>,
                 created_at -> crate::schema::$b::sql::Instant,
                 expires_at -> crate::schema::$b::sql::Instant,
+                seal_key_id -> Nullable<Text>,
+                seal_nonce -> Nullable<Binary>,
             }
         }
 

@@ -1,6 +1,8 @@
-//! Sealing secrets with AES-256-GCM (ring): a random 96-bit nonce per seal, the row's
-//! identity as associated data (so a ciphertext cannot be moved to another row), and
-//! the id of the key that sealed it (so keys can be rotated).
+//! The server's AEAD keyring: sealing what must not rest in plaintext (MCP credential
+//! secrets, idempotent replays of responses that carry keys or tokens) with
+//! AES-256-GCM (ring): a random 96-bit nonce per seal, the row's identity as
+//! associated data (so a ciphertext cannot be moved to another row), and the id of the
+//! key that sealed it (so keys can be rotated).
 
 use std::collections::HashMap;
 use std::fmt;
