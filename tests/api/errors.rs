@@ -1,7 +1,7 @@
 //! The FastAPI error shapes: 422 items, 404 and 405.
 
 use hydracore_api_tests::{TestApp, api_tests};
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn malformed_uuid_is_422_with_the_exact_item(app: &TestApp) {
     let (_, key) = app.tenant_with_key(&["instances:*"]);
@@ -121,7 +121,147 @@ fn unknown_routes_are_404_and_wrong_methods_405(app: &TestApp) {
     assert_eq!(res.header("allow"), Some("POST"));
 }
 
+/// A 422 never repeats a secret: the fields that hold one are masked wherever they
+/// appear in an item, the field's own value or the value of an object it sits in.
+fn secrets_are_masked_in_every_422(app: &TestApp) {
+    let (_, key) = app.tenant_with_key(&["mcp-creds:*"]);
+    let password = format!("pw-{}", uuid::Uuid::new_v4().simple());
+    let token = format!("hc_rt_{}", uuid::Uuid::new_v4().simple());
+    let secret = format!("sk-{}", uuid::Uuid::new_v4().simple());
+    let cases: Vec<(&str, Option<&str>, Value, Value, Value)> = vec![
+        // No e-mail: the item quotes the body it is missing from.
+        (
+            "/auth/login",
+            None,
+            json!({"password": password}),
+            json!(["body", "email"]),
+            json!({"password": "**********"}),
+        ),
+        // The password itself breaks a rule.
+        (
+            "/auth/signup",
+            None,
+            json!({"email": "a@example.com", "password": "Zq9x7", "tenant_name": "T"}),
+            json!(["body", "password"]),
+            json!("**********"),
+        ),
+        (
+            "/auth/refresh",
+            None,
+            json!({"refresh_token": 12345}),
+            json!(["body", "refresh_token"]),
+            json!("**********"),
+        ),
+        (
+            "/auth/logout",
+            None,
+            json!({"refresh_token": token, "extra": 1}),
+            json!(["body", "extra"]),
+            json!(1),
+        ),
+        // A credential's secret, sent without a name.
+        (
+            "/v1/mcp/credentials",
+            Some(key.as_str()),
+            json!({"secret": secret, "server_url": "https://x.example.com", "auth_kind": "bearer"}),
+            json!(["body", "name"]),
+            json!({"secret": "**********", "server_url": "https://x.example.com", "auth_kind": "bearer"}),
+        ),
+        // Deep inside something unexpected.
+        (
+            "/auth/login",
+            None,
+            json!({"email": "a@example.com", "password": password, "nested": {"deeper": [{"password": password}]}}),
+            json!(["body", "nested"]),
+            json!({"deeper": [{"password": "**********"}]}),
+        ),
+    ];
+    for (path, credential, body, loc, input) in cases {
+        let res = app.request("POST", path, credential, Some(&body.to_string()));
+        assert_eq!(res.status, 422, "{path}: {}", res.body);
+        for s in [
+            &password,
+            &token,
+            &secret,
+            &"12345".to_owned(),
+            &"Zq9x7".to_owned(),
+        ] {
+            assert!(
+                !res.body.contains(s.as_str()),
+                "{path} echoed a secret: {}",
+                res.body
+            );
+        }
+        let item = res.json()["detail"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["loc"] == loc)
+            .cloned()
+            .unwrap_or_else(|| panic!("{path}: no item at {loc}: {}", res.body));
+        assert_eq!(item["input"], input, "{path}");
+    }
+}
+
+/// A 422's `input` is the value as sent (FastAPI's behaviour), not the server's
+/// rendering of what it parsed.
+fn inputs_are_quoted_as_sent(app: &TestApp) {
+    let (_, key) = app.tenant_with_key(&["api-keys:*", "instances:read"]);
+    let minted = app
+        .post(
+            "/v1/api-keys",
+            &key,
+            &json!({"name": "k", "scopes": ["instances:read"]}),
+        )
+        .json();
+    let id = minted["id"].as_str().unwrap();
+    let cases = [
+        (
+            "POST",
+            "/v1/api-keys".to_owned(),
+            json!({"name": "k", "scopes": ["instances:read"], "expires_at": "2020-01-01T00:00:00Z"}),
+            json!("2020-01-01T00:00:00Z"),
+        ),
+        (
+            "POST",
+            format!("/v1/api-keys/{id}/rotate"),
+            json!({"grace_seconds": 604801}),
+            json!(604801),
+        ),
+        (
+            "POST",
+            "/v1/api-keys".to_owned(),
+            json!({"name": "k", "scopes": []}),
+            json!([]),
+        ),
+        (
+            "PATCH",
+            format!("/v1/api-keys/{id}"),
+            json!({"rate_limit": {"requests": 0, "per_seconds": 60}}),
+            json!(0),
+        ),
+        (
+            "POST",
+            "/v1/api-keys".to_owned(),
+            json!({"name": "   ", "scopes": ["instances:read"]}),
+            json!("   "),
+        ),
+    ];
+    for (method, path, body, input) in cases {
+        let res = app.request(method, &path, Some(&key), Some(&body.to_string()));
+        assert_eq!(res.status, 422, "{method} {path}: {}", res.body);
+        assert_eq!(
+            res.json()["detail"][0]["input"],
+            input,
+            "{method} {path}: {}",
+            res.body
+        );
+    }
+}
+
 api_tests!(
+    secrets_are_masked_in_every_422,
+    inputs_are_quoted_as_sent,
     malformed_uuid_is_422_with_the_exact_item,
     bad_json_bodies_are_422_at_the_field,
     unknown_routes_are_404_and_wrong_methods_405,

@@ -63,8 +63,8 @@ struct Detail<T> {
     detail: T,
 }
 
-/// Every failure a route can answer with.
-#[derive(Debug)]
+/// Every failure a route can answer with. Its `Debug` (which request logs record)
+/// names a 422's fields and kinds, never the inputs, which may be secrets.
 pub enum ApiError {
     /// 401, with `WWW-Authenticate`.
     Unauthorized(&'static str),
@@ -96,6 +96,114 @@ impl ApiError {
     pub fn invalid(item: ErrorItem) -> Self {
         Self::Validation(vec![item])
     }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Validation(items) => {
+                let fields: Vec<String> = items
+                    .iter()
+                    .map(|i| {
+                        let loc: Vec<String> = i
+                            .loc
+                            .iter()
+                            .map(|s| s.as_str().map_or_else(|| s.to_string(), str::to_owned))
+                            .collect();
+                        format!("{} at {}", i.kind, loc.join("."))
+                    })
+                    .collect();
+                f.debug_tuple("Validation").field(&fields).finish()
+            }
+            ApiError::Unavailable(e) => f.debug_tuple("Unavailable").field(e).finish(),
+            ApiError::Internal(e) => f.debug_tuple("Internal").field(e).finish(),
+            ApiError::RateLimited(d) => f.debug_tuple("RateLimited").field(d).finish(),
+            other => write!(f, "{:?}({})", other.status_code(), other),
+        }
+    }
+}
+
+/// The request body as sent, kept by the body extractors so a 422 can quote it.
+#[derive(Debug, Clone)]
+pub struct SentBody(pub actix_web::web::Bytes);
+
+/// The value at `path` (object keys and array indexes) inside `root`.
+fn at<'v>(root: &'v Value, path: &[Value]) -> Option<&'v Value> {
+    path.iter().try_fold(root, |node, step| match step {
+        Value::String(k) => node.get(k.as_str()),
+        Value::Number(n) => n.as_u64().and_then(|i| node.get(usize::try_from(i).ok()?)),
+        _ => None,
+    })
+}
+
+/// Finishes one 422 item: its `input` is the value as the client sent it (for a
+/// missing field, the object it is missing from), as FastAPI answers, and a secret's
+/// value is masked wherever it appears in the item.
+fn finish_item(item: &mut Value, sent: Option<&Value>) {
+    let Some(loc) = item.get("loc").and_then(Value::as_array).cloned() else {
+        return;
+    };
+    if let (Some(sent), Some(Value::String(part))) = (sent, loc.first())
+        && part == "body"
+    {
+        let mut path = &loc[1..];
+        if item.get("type").and_then(Value::as_str) == Some("missing") {
+            path = &path[..path.len().saturating_sub(1)];
+        }
+        if let Some(value) = at(sent, path) {
+            item["input"] = value.clone();
+        }
+    }
+    let secret_field = loc
+        .iter()
+        .filter_map(Value::as_str)
+        .any(hydracore_wire::is_secret_field);
+    if secret_field {
+        item["input"] = Value::from(hydracore_wire::MASK);
+        if item.get("type").and_then(Value::as_str) == Some("value_error") {
+            item["msg"] = Value::from("Value error, the value is not valid");
+        }
+    } else if let Some(input) = item.get_mut("input") {
+        hydracore_wire::mask_secrets(input);
+    }
+}
+
+/// Finishes every 422: inputs quoted as sent, secrets masked (see [`finish_item`]).
+/// Other responses pass untouched.
+///
+/// # Errors
+/// Whatever the inner service fails with.
+pub async fn finish_validation(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::HttpMessage as _;
+    let res = next.call(req).await?;
+    if res.status() != StatusCode::UNPROCESSABLE_ENTITY {
+        return Ok(res.map_into_boxed_body());
+    }
+    let sent: Option<Value> = res
+        .request()
+        .extensions()
+        .get::<SentBody>()
+        .and_then(|b| serde_json::from_slice(&b.0).ok());
+    let (req, res) = res.into_parts();
+    let (head, body) = res.into_parts();
+    let bytes = actix_web::body::to_bytes(body)
+        .await
+        .map_err(|_| ApiError::Internal("error body".into()))?;
+    let finished = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(mut doc) => {
+            if let Some(items) = doc.get_mut("detail").and_then(Value::as_array_mut) {
+                items.iter_mut().for_each(|i| finish_item(i, sent.as_ref()));
+            }
+            serde_json::to_vec(&doc).unwrap_or_default()
+        }
+        Err(_) => bytes.to_vec(),
+    };
+    let mut head = head.set_body(actix_web::body::BoxBody::new(finished));
+    head.headers_mut().remove(header::CONTENT_LENGTH);
+    Ok(actix_web::dev::ServiceResponse::new(req, head))
 }
 
 impl fmt::Display for ApiError {

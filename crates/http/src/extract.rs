@@ -486,11 +486,16 @@ pub(crate) fn read_body(
         .app_data::<web::Data<crate::AppState>>()
         .map_or(DEFAULT_BODY_TIMEOUT, |s| s.body_timeout);
     let bytes = Bytes::from_request(req, payload);
+    let req = req.clone();
     async move {
-        match actix_web::rt::time::timeout(limit, bytes).await {
-            Ok(read) => read.map_err(|e| body_error(&e)),
-            Err(_) => Err(ApiError::BodyTimeout(limit.as_millis())),
-        }
+        let body = match actix_web::rt::time::timeout(limit, bytes).await {
+            Ok(read) => read.map_err(|e| body_error(&e))?,
+            Err(_) => return Err(ApiError::BodyTimeout(limit.as_millis())),
+        };
+        // Kept (a reference, not a copy) so a 422 can quote what was sent.
+        req.extensions_mut()
+            .insert(crate::error::SentBody(body.clone()));
+        Ok(body)
     }
 }
 

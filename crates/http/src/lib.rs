@@ -161,6 +161,7 @@ pub fn app(
         .wrap_api()
         .configure(configure_api)
         .build()
+        .wrap(from_fn(error::finish_validation))
         .wrap(from_fn(limits::header_limit))
         .route(
             "/openapi.json",

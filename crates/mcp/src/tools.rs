@@ -224,7 +224,15 @@ fn args<T: DeserializeOwned>(raw: Map<String, Value>) -> Result<T, String> {
             path.join(".")
         ));
     }
-    serde_json::from_value(raw).map_err(|e| format!("invalid arguments: {e}"))
+    serde_path_to_error::deserialize::<_, T>(&raw).map_err(|e| {
+        let path = e.path().to_string();
+        // serde quotes offending values ("invalid type: integer `5`"): never a secret's.
+        if path.split('.').any(wire::is_secret_field) {
+            format!("invalid arguments: {path} is not valid")
+        } else {
+            format!("invalid arguments: {}", e.inner())
+        }
+    })
 }
 
 #[derive(Deserialize)]

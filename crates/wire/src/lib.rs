@@ -18,6 +18,43 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+/// Request fields that hold secrets (passwords, tokens, keys, credential secrets): an
+/// error that quotes a request masks their values, at any depth.
+pub const SECRET_FIELDS: &[&str] = &[
+    "password",
+    "refresh_token",
+    "access_token",
+    "token",
+    "secret",
+    "key",
+    "client_secret",
+];
+
+/// What a masked secret reads as.
+pub const MASK: &str = "**********";
+
+/// Whether `field` names a secret.
+pub fn is_secret_field(field: &str) -> bool {
+    SECRET_FIELDS.contains(&field)
+}
+
+/// Replaces the value of every secret field in `value`, at any depth, with [`MASK`].
+pub fn mask_secrets(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if is_secret_field(k) {
+                    *v = serde_json::Value::from(MASK);
+                } else {
+                    mask_secrets(v);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(mask_secrets),
+        _ => {}
+    }
+}
+
 /// An instant on the wire: RFC 3339 in UTC with a `Z` suffix and microseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timestamp(pub OffsetDateTime);
