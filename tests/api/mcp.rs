@@ -183,7 +183,86 @@ fn a_foreign_host_is_refused_before_any_budget_is_spent(app: &TestApp) {
     assert_eq!(after, before - 1, "only the two context calls were counted");
 }
 
+/// The directory with the official MCP TypeScript SDK installed (`.ci/run` sets it).
+fn typescript_sdk() -> Option<std::path::PathBuf> {
+    match std::env::var("HYDRACORE_MCP_TS") {
+        Ok(dir) if !dir.trim().is_empty() => Some(dir.into()),
+        _ => {
+            assert!(
+                std::env::var("HYDRACORE_REQUIRE_MCP_CLIENTS").as_deref() != Ok("1"),
+                "HYDRACORE_REQUIRE_MCP_CLIENTS=1 but HYDRACORE_MCP_TS is not set"
+            );
+            eprintln!("skipped: HYDRACORE_MCP_TS is not set");
+            None
+        }
+    }
+}
+
+/// Every tool, called by the official SDKs: each call's result validates against the
+/// tool's own `outputSchema` (the TypeScript SDK refuses one that does not; the Python
+/// run checks with a JSON Schema 2020-12 validator), nulls included.
+fn every_tool_answers_within_its_own_schemas(app: &TestApp) {
+    let tenant = app.tenant("every-tool");
+    let key = app.key(
+        tenant,
+        &["instances:*", "api-keys:*", "mcp-creds:*", "mcp-log:read"],
+    );
+    let url = format!("{}/mcp", app.address);
+    let all: Vec<&str> = hydracore_mcp::TOOLS.iter().map(|t| t.name).collect();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mcp");
+    for python in pythons() {
+        let out = Command::new(&python)
+            .arg(dir.join("every_tool.py"))
+            .args([&url, &key])
+            .output()
+            .expect("run the MCP client");
+        assert!(
+            out.status.success(),
+            "{python}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: Value = serde_json::from_slice(&out.stdout).expect("client report");
+        let line = &report["line"];
+        for name in &all {
+            let t = &report["tools"][name];
+            assert_eq!(t["is_error"], false, "python {line}, {name}: {t}");
+            assert_eq!(
+                t["input"],
+                json!([]),
+                "python {line}, {name}: arguments vs inputSchema"
+            );
+            assert_eq!(
+                t["output"],
+                json!([]),
+                "python {line}, {name}: result vs outputSchema"
+            );
+        }
+        let nulls = &report["tools"]["api_key_context"]["structured"]["rate_limit"];
+        assert!(nulls.is_null(), "the key has no limit of its own: {nulls}");
+    }
+    if let Some(sdk) = typescript_sdk() {
+        let script = sdk.join("every_tool.mjs");
+        std::fs::copy(dir.join("every_tool.mjs"), &script).unwrap();
+        let out = Command::new("node")
+            .arg(&script)
+            .args([&url, &key])
+            .output()
+            .expect("node");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: Value = serde_json::from_slice(&out.stdout).expect("client report");
+        for name in &all {
+            let t = &report["tools"][name];
+            assert_eq!(t["ok"], true, "typescript, {name}: {t}");
+        }
+    }
+}
+
 api_tests!(
+    every_tool_answers_within_its_own_schemas,
     official_clients_drive_mcp_and_every_call_is_logged,
     mcp_needs_a_credential_first,
     a_foreign_host_is_refused_before_any_budget_is_spent,

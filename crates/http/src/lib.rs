@@ -129,7 +129,12 @@ pub fn openapi() -> serde_json::Value {
 
 /// The spec as served: pretty JSON with sorted keys.
 pub fn openapi_json() -> String {
-    let mut out = serde_json::to_string_pretty(&openapi()).unwrap_or_default();
+    spec_json(&openapi())
+}
+
+/// `spec` as served: pretty JSON with sorted keys.
+pub fn spec_json(spec: &serde_json::Value) -> String {
+    let mut out = serde_json::to_string_pretty(spec).unwrap_or_default();
     out.push('\n');
     out
 }

@@ -8,6 +8,7 @@
 //! Depends on domain crates and the shared wire shapes, never on the store or `http`.
 
 mod log;
+pub mod schema;
 pub mod tools;
 
 use std::sync::Arc;
@@ -49,6 +50,8 @@ pub struct Services {
 #[derive(Clone)]
 pub struct McpServer {
     services: Services,
+    /// Every tool as listed, its schemas read from the API's spec once.
+    tools: Arc<Vec<Tool>>,
 }
 
 fn as_object(v: Value) -> Arc<JsonObject> {
@@ -58,8 +61,9 @@ fn as_object(v: Value) -> Arc<JsonObject> {
     })
 }
 
-fn tool(spec: &ToolSpec) -> Tool {
-    Tool::new(spec.name, spec.description, as_object(spec.input_schema()))
+fn tool(spec: &ToolSpec, openapi: &Value) -> Tool {
+    let schemas = schema::of(spec, openapi);
+    Tool::new(spec.name, spec.description, as_object(schemas.input))
         .with_title(spec.title)
         .with_annotations(
             ToolAnnotations::new()
@@ -68,7 +72,7 @@ fn tool(spec: &ToolSpec) -> Tool {
                 .idempotent(spec.idempotent)
                 .open_world(false),
         )
-        .with_raw_output_schema(as_object(spec.output_schema()))
+        .with_raw_output_schema(as_object(schemas.output))
 }
 
 fn principal(ctx: &RequestContext<RoleServer>) -> Result<Principal, McpError> {
@@ -78,8 +82,16 @@ fn principal(ctx: &RequestContext<RoleServer>) -> Result<Principal, McpError> {
 }
 
 impl McpServer {
-    pub fn new(services: Services) -> Self {
-        Self { services }
+    /// The server over `services`, its tools described from `openapi` (the API's spec).
+    pub fn new(services: Services, openapi: &Value) -> Self {
+        Self {
+            services,
+            tools: Arc::new(TOOLS.iter().map(|t| tool(t, openapi)).collect()),
+        }
+    }
+
+    fn listed(&self, spec: &ToolSpec) -> Option<Tool> {
+        self.tools.iter().find(|t| t.name == spec.name).cloned()
     }
 
     fn allowed(p: &Principal, spec: &ToolSpec) -> bool {
@@ -106,13 +118,16 @@ impl ServerHandler for McpServer {
             TOOLS
                 .iter()
                 .filter(|t| Self::allowed(&p, t))
-                .map(tool)
+                .filter_map(|t| self.listed(t))
                 .collect(),
         ))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        TOOLS.iter().find(|t| t.name == name).map(tool)
+        TOOLS
+            .iter()
+            .find(|t| t.name == name)
+            .and_then(|t| self.listed(t))
     }
 
     async fn call_tool(
@@ -175,8 +190,8 @@ impl ServerHandler for McpServer {
 /// The `/mcp` service: build it once and mount `.scope()` of a clone in every worker.
 /// The `Host` check against DNS rebinding is the HTTP adapter's (before authentication,
 /// in the documented error shape), so rmcp's own is off.
-pub fn service(services: Services) -> StreamableHttpService<McpServer> {
-    let server = McpServer::new(services);
+pub fn service(services: Services, openapi: &Value) -> StreamableHttpService<McpServer> {
+    let server = McpServer::new(services, openapi);
     StreamableHttpService::builder()
         .service_factory(Arc::new(move || Ok(server.clone())))
         .session_manager(Arc::new(LocalSessionManager::default()))

@@ -10,7 +10,6 @@ use hydracore_mcp_creds::CreateCredential;
 use hydracore_scopes::{CATALOGUE, Scope};
 use hydracore_tenants::TenantId;
 use hydracore_wire as wire;
-use paperclip::v2::schema::Apiv2Schema;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -93,115 +92,6 @@ tools! {
         "Delete a stored credential. This cannot be undone.";
     "mcp_call_log_list", "List MCP tool calls", Some(("mcp-log", "read")), "GET" "/v1/mcp/call-log", [true, false, true],
         "The audit log of MCP tool calls: tool, scope, status, latency, key. Never arguments or results.";
-}
-
-fn page_schema() -> Map<String, Value> {
-    let mut props = Map::new();
-    props.insert("limit".into(), json!({"type": "integer", "minimum": 1, "maximum": 1000, "description": "Rows per page (default 1000)"}));
-    props.insert(
-        "cursor".into(),
-        json!({"type": "string", "description": "next_cursor of the previous page"}),
-    );
-    props
-}
-
-fn id_prop(name: &str) -> Map<String, Value> {
-    let mut props = Map::new();
-    props.insert(name.into(), json!({"type": "string", "format": "uuid"}));
-    props
-}
-
-fn object(props: Map<String, Value>, required: &[&str]) -> Value {
-    json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
-}
-
-/// A wire type's schema as plain JSON Schema: paperclip's model with references to
-/// other definitions relaxed to "any".
-fn schema_of<T: Apiv2Schema>() -> Value {
-    fn relax(v: &mut Value) {
-        match v {
-            Value::Object(m) => {
-                if m.contains_key("$ref") {
-                    *v = json!({});
-                    return;
-                }
-                m.remove("example");
-                m.values_mut().for_each(relax);
-            }
-            Value::Array(a) => a.iter_mut().for_each(relax),
-            _ => {}
-        }
-    }
-    let mut v = serde_json::to_value(T::raw_schema()).unwrap_or_else(|_| json!({"type": "object"}));
-    relax(&mut v);
-    if let Value::Object(m) = &mut v {
-        m.insert("type".into(), json!("object"));
-    }
-    v
-}
-
-fn page_of(item: Value) -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "items": {"type": "array", "items": item},
-            "next_cursor": {"type": ["string", "null"], "description": "Pass as cursor for the next page"}
-        },
-        "required": ["items", "next_cursor"]
-    })
-}
-
-impl ToolSpec {
-    /// The JSON Schema of the tool's arguments.
-    pub fn input_schema(&self) -> Value {
-        match self.name {
-            "instances_list" | "api_keys_list" | "mcp_credentials_list" | "mcp_call_log_list" => {
-                object(page_schema(), &[])
-            }
-            "instances_get" | "instances_start" | "instances_stop" | "instances_delete" => {
-                object(id_prop("instance_id"), &["instance_id"])
-            }
-            "api_keys_get" => object(id_prop("key_id"), &["key_id"]),
-            "mcp_credentials_delete" => object(id_prop("credential_id"), &["credential_id"]),
-            "instances_create" => {
-                let mut v = schema_of::<wire::CreateInstanceRequest>();
-                v["additionalProperties"] = json!(false);
-                v
-            }
-            "instances_update" => {
-                let mut v = schema_of::<wire::UpdateInstanceRequest>();
-                v["properties"]["instance_id"] = json!({"type": "string", "format": "uuid"});
-                v["required"] = json!(["instance_id"]);
-                v["additionalProperties"] = json!(false);
-                v
-            }
-            "mcp_credentials_create" => {
-                let mut v = schema_of::<wire::CreateMcpCredentialRequest>();
-                v["additionalProperties"] = json!(false);
-                v
-            }
-            _ => object(Map::new(), &[]),
-        }
-    }
-
-    /// The JSON Schema of the tool's structured result.
-    pub fn output_schema(&self) -> Value {
-        match self.name {
-            "instances_list" => page_of(schema_of::<wire::InstanceDto>()),
-            "api_keys_list" => page_of(schema_of::<wire::ApiKeyDto>()),
-            "mcp_credentials_list" => page_of(schema_of::<wire::McpCredentialDto>()),
-            "mcp_call_log_list" => page_of(schema_of::<wire::McpCallDto>()),
-            "scopes_list" => page_of(schema_of::<wire::ScopeDto>()),
-            "instances_get" | "instances_create" | "instances_update" | "instances_start"
-            | "instances_stop" => schema_of::<wire::InstanceDto>(),
-            "api_keys_get" => schema_of::<wire::ApiKeyDto>(),
-            "api_key_context" => schema_of::<wire::ApiKeyContextDto>(),
-            "mcp_credentials_create" => schema_of::<wire::McpCredentialDto>(),
-            _ => {
-                json!({"type": "object", "properties": {"deleted": {"type": "boolean"}}, "required": ["deleted"]})
-            }
-        }
-    }
 }
 
 /// How a call ended, for the caller and the call log.

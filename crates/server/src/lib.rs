@@ -467,14 +467,18 @@ impl Application {
         let (log_writer, drain) = CallLogWriter::new(state.calls.clone());
         let log_writer_probe = log_writer.clone();
         actix_web::rt::spawn(drain);
-        let mcp = hydracore_mcp::service(McpServices {
-            instances: state.instances.clone(),
-            keys: state.keys.clone(),
-            credentials: state.credentials.clone(),
-            calls: state.calls.clone(),
-            log: log_writer,
-            clock: Arc::new(SystemClock),
-        });
+        let openapi = hydracore_http::openapi();
+        let mcp = hydracore_mcp::service(
+            McpServices {
+                instances: state.instances.clone(),
+                keys: state.keys.clone(),
+                credentials: state.credentials.clone(),
+                calls: state.calls.clone(),
+                log: log_writer,
+                clock: Arc::new(SystemClock),
+            },
+            &openapi,
+        );
         let mcp_hosts = hydracore_http::hosts::HostAllowList::new(
             settings
                 .serve
@@ -483,7 +487,7 @@ impl Application {
                 .map(|h| h.trim())
                 .filter(|h| !h.is_empty()),
         );
-        let spec = Bytes::from(hydracore_http::openapi_json());
+        let spec = Bytes::from(hydracore_http::spec_json(&openapi));
         let metrics = actix_web::web::Data::new(hydracore_http::metrics::Metrics::new(Arc::new(
             ServerGauges {
                 store: store.clone(),
