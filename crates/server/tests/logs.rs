@@ -1,7 +1,9 @@
 //! The real binary, run as an operator would, through a scenario that handles every kind
-//! of secret: no password, API key, access or refresh token, MCP credential secret or
-//! MCP tool argument reaches its logs (even at debug level) or any table; SIGTERM
-//! stops it gracefully with exit status 0.
+//! of secret: no password, API key, access or refresh token, MCP credential secret,
+//! MCP tool argument or configured key reaches its logs (even at debug level) or any
+//! table, also when keys are minted and rotated under an `Idempotency-Key` (replays
+//! are kept) and when requests carrying secrets are refused with 422; SIGTERM stops it
+//! gracefully with exit status 0.
 
 #![allow(
     clippy::unwrap_used,
@@ -25,9 +27,23 @@ fn call(
     bearer: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Value) {
+    call_with(agent, method, url, bearer, body, None)
+}
+
+fn call_with(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+    idempotency_key: Option<&str>,
+) -> (u16, Value) {
     let mut req = ureq::http::Request::builder().method(method).uri(url);
     if let Some(t) = bearer {
         req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    if let Some(k) = idempotency_key {
+        req = req.header("Idempotency-Key", k);
     }
     req = req.header("Content-Type", "application/json");
     let req = req
@@ -137,6 +153,82 @@ fn run_scenario(database_url: &str) {
     assert_eq!(status, 201);
     let key = key["key"].as_str().unwrap().to_owned();
 
+    // Minted and rotated under an Idempotency-Key, each retried once: the replays are
+    // kept, sealed.
+    let mut replayed_keys = Vec::new();
+    let mint = json!({"name": "idem", "scopes": ["instances:read"]});
+    let mut minted_id = String::new();
+    for _ in 0..2 {
+        let (status, body) = call_with(
+            &agent,
+            "POST",
+            &format!("{base}/v1/api-keys"),
+            Some(&access),
+            Some(mint.clone()),
+            Some("logs-mint"),
+        );
+        assert_eq!(status, 201);
+        replayed_keys.push(body["key"].as_str().unwrap().to_owned());
+        minted_id = body["id"].as_str().unwrap().to_owned();
+    }
+    for _ in 0..2 {
+        let (status, body) = call_with(
+            &agent,
+            "POST",
+            &format!("{base}/v1/api-keys/{minted_id}/rotate"),
+            Some(&access),
+            Some(json!({"grace_seconds": 60})),
+            Some("logs-rotate"),
+        );
+        assert_eq!(status, 201, "{body}");
+        replayed_keys.push(body["key"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(replayed_keys[0], replayed_keys[1], "the mint was replayed");
+    assert_eq!(
+        replayed_keys[2], replayed_keys[3],
+        "the rotation was replayed"
+    );
+
+    // Requests carrying secrets, refused with 422 on every route that takes one.
+    let refused_password = format!("pw-{}", uuid::Uuid::new_v4().simple());
+    let refused_token = format!("hc_rt_{}", uuid::Uuid::new_v4().simple());
+    let refused_secret = format!("sk-{}", uuid::Uuid::new_v4().simple());
+    for (path, bearer, body) in [
+        ("/auth/login", None, json!({"password": refused_password})),
+        (
+            "/auth/signup",
+            None,
+            json!({"password": refused_password, "tenant_name": "T"}),
+        ),
+        (
+            "/auth/refresh",
+            None,
+            json!({"refresh_token": refused_token, "extra": 1}),
+        ),
+        (
+            "/auth/logout",
+            None,
+            json!({"refresh_token": refused_token, "extra": 1}),
+        ),
+        (
+            "/v1/mcp/credentials",
+            Some(key.as_str()),
+            json!({"secret": refused_secret, "server_url": "https://x.example.com", "auth_kind": "bearer"}),
+        ),
+        (
+            "/v1/api-keys",
+            Some(access.as_str()),
+            json!({"name": "x", "scopes": [], "key": refused_secret}),
+        ),
+    ] {
+        let (status, detail) = call(&agent, "POST", &format!("{base}{path}"), bearer, Some(body));
+        assert_eq!(status, 422, "{path}: {detail}");
+        let text = detail.to_string();
+        for s in [&refused_password, &refused_token, &refused_secret] {
+            assert!(!text.contains(s.as_str()), "{path} echoed a secret: {text}");
+        }
+    }
+
     // A credential for a third-party MCP server: its secret is sealed, never stored plain.
     let credential_secret = format!("cred-{}", uuid::Uuid::new_v4().simple());
     let (status, _) = call(
@@ -152,12 +244,25 @@ fn run_scenario(database_url: &str) {
     assert_eq!(status, 201);
 
     // MCP tool calls whose arguments must not be kept: one that fails on its argument,
-    // one refused for its arguments' shape.
+    // one refused for its arguments' shape, and two credential calls that fail with a
+    // secret among their arguments (a missing name; a secret of the wrong type).
     let argument_id = uuid::Uuid::new_v4().to_string();
     let argument_text = format!("arg-{}", uuid::Uuid::new_v4().simple());
-    for (id, arguments) in [
-        (1, json!({"instance_id": argument_id})),
-        (2, json!({"instance_id": argument_text})),
+    let tool_secret = format!("tool-sk-{}", uuid::Uuid::new_v4().simple());
+    let tool_number: u64 = 918_273_645_546_372;
+    for (id, tool, arguments) in [
+        (1, "instances_get", json!({"instance_id": argument_id})),
+        (2, "instances_get", json!({"instance_id": argument_text})),
+        (
+            3,
+            "mcp_credentials_create",
+            json!({"secret": tool_secret, "server_url": "https://x.example.com", "auth_kind": "bearer"}),
+        ),
+        (
+            4,
+            "mcp_credentials_create",
+            json!({"name": "n", "secret": tool_number, "server_url": "https://x.example.com", "auth_kind": "bearer"}),
+        ),
     ] {
         let req = ureq::http::Request::builder()
             .method("POST")
@@ -168,7 +273,7 @@ fn run_scenario(database_url: &str) {
             .header("MCP-Protocol-Version", "2025-06-18")
             .body(
                 json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-                       "params": {"name": "instances_get", "arguments": arguments}})
+                       "params": {"name": tool, "arguments": arguments}})
                 .to_string(),
             )
             .unwrap();
@@ -176,6 +281,10 @@ fn run_scenario(database_url: &str) {
         let text = res.body_mut().read_to_string().unwrap_or_default();
         assert_eq!(res.status().as_u16(), 200, "{text}");
         assert!(text.contains("\"isError\":true"), "{text}");
+        assert!(
+            !text.contains(&tool_secret) && !text.contains(&tool_number.to_string()),
+            "a tool error quoted a secret: {text}"
+        );
     }
     // The call log is written in the background: both calls appear shortly.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -188,7 +297,7 @@ fn run_scenario(database_url: &str) {
             None,
         );
         assert_eq!(status, 200);
-        if calls.as_array().map(Vec::len) == Some(2) {
+        if calls.as_array().map(Vec::len) == Some(4) {
             break;
         }
         assert!(Instant::now() < deadline, "the call log holds {calls}");
@@ -233,7 +342,27 @@ fn run_scenario(database_url: &str) {
         renewed["refresh_token"].as_str().unwrap().to_owned(),
         key.clone(),
         key[8..].to_owned(),
+        replayed_keys[0].clone(),
+        replayed_keys[2].clone(),
+        replayed_keys[0][8..].to_owned(),
+        replayed_keys[2][8..].to_owned(),
+        refused_password,
+        refused_token,
+        refused_secret,
+        tool_secret,
+        tool_number.to_string(),
     ];
+    let configured: Vec<String> = if database_url.starts_with("postgres") {
+        vec![JWT_SECRET.to_owned(), MCP_CREDS_KEY.to_owned()]
+    } else {
+        Vec::new()
+    };
+    for secret in &configured {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a configured key reached the logs"
+        );
+    }
     for secret in &secrets {
         assert!(
             !logs.contains(secret.as_str()),
