@@ -437,7 +437,7 @@ impl Application {
         {
             let keys = state.keys.clone();
             actix_web::rt::spawn(hydracore_store::listen_key_changes(
-                settings.database_url.expose().to_owned(),
+                settings.database_url.clone(),
                 move |id| keys.forget(hydracore_keys::ApiKeyId(id)),
                 move |live| key_cache.set_live(live),
             ));

@@ -1,6 +1,8 @@
 //! Creating and dropping whole PostgreSQL databases, so every test run gets its own.
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::DatabaseUrl;
 
 /// Why a database could not be created or dropped.
 #[derive(Debug, thiserror::Error)]
@@ -11,6 +13,17 @@ pub enum AdminError {
     Query(#[from] diesel::result::Error),
     #[error("not a postgres:// URL: {0}")]
     Url(String),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+}
+
+/// A connection to `admin_url`, protected as its `sslmode` asks.
+async fn connect(admin_url: &str) -> Result<AsyncPgConnection, AdminError> {
+    let url = DatabaseUrl::parse(admin_url).map_err(|e| AdminError::Url(e.to_string()))?;
+    let tls = crate::tls::client_config(&url)?;
+    crate::tls::connect(url.driver_url(), tls.as_ref())
+        .await
+        .map_err(|e| AdminError::Connect(url.redacted(), e))
 }
 
 /// Replaces the database name of a `postgres://…/name?…` URL.
@@ -49,9 +62,7 @@ fn check_name(name: &str) -> Result<(), AdminError> {
 /// When the server cannot be reached or refuses.
 pub async fn create_database(admin_url: &str, name: &str) -> Result<String, AdminError> {
     check_name(name)?;
-    let mut conn = AsyncPgConnection::establish(admin_url)
-        .await
-        .map_err(|e| AdminError::Connect(with_database(admin_url, "…").unwrap_or_default(), e))?;
+    let mut conn = connect(admin_url).await?;
     diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
         .execute(&mut conn)
         .await?;
@@ -64,9 +75,7 @@ pub async fn create_database(admin_url: &str, name: &str) -> Result<String, Admi
 /// When the server cannot be reached or refuses.
 pub async fn drop_database(admin_url: &str, name: &str) -> Result<(), AdminError> {
     check_name(name)?;
-    let mut conn = AsyncPgConnection::establish(admin_url)
-        .await
-        .map_err(|e| AdminError::Connect(with_database(admin_url, "…").unwrap_or_default(), e))?;
+    let mut conn = connect(admin_url).await?;
     diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
         .execute(&mut conn)
         .await?;

@@ -17,6 +17,7 @@ mod mcp_creds;
 mod mcp_log;
 mod schema;
 mod tenants;
+pub mod tls;
 mod types;
 mod url;
 
@@ -39,7 +40,7 @@ use hydracore_core::RepoError;
 
 pub use key_events::listen_key_changes;
 pub use types::{DbId, DbJson, DbTime};
-pub use url::{Backend, DatabaseUrl, UrlError};
+pub use url::{Backend, DatabaseUrl, SslMode, UrlError};
 
 type SqliteConn = SyncConnectionWrapper<diesel::SqliteConnection>;
 
@@ -80,6 +81,8 @@ pub enum OpenError {
         "the database has {0} pending migration(s) and --no-migrate is set: run `hydracore migrate` first"
     )]
     Pending(usize),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 enum Pool {
@@ -261,13 +264,20 @@ impl Store {
         if backend == Backend::Sqlite {
             prepare_sqlite_file(url.sqlite_path())?;
         }
-        migrate(url, migrations).await?;
+        let tls = tls::client_config(url)?;
+        migrate(url, tls.clone(), migrations).await?;
         let sqlite_path = url.sqlite_path().to_owned();
-        let url = url.expose();
+        let url = url.driver_url();
         let pool = match backend {
             Backend::Postgres => {
                 let mut config = ManagerConfig::default();
                 config.recycling_method = RecyclingMethod::Fast;
+                if let Some(tls) = tls {
+                    config.custom_setup = Box::new(move |url| {
+                        let (url, tls) = (url.to_owned(), tls.clone());
+                        Box::pin(async move { tls::connect(&url, Some(&tls)).await })
+                    });
+                }
                 let manager =
                     AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
                 Pool::Pg(build_pool!(manager, options)?)
@@ -376,7 +386,11 @@ fn prepare_sqlite_file(path: &str) -> Result<(), OpenError> {
 /// own: the migration harness is synchronous and must not block (or nest inside) the
 /// caller's runtime. On PostgreSQL the run holds an advisory lock, so nodes started at
 /// once migrate one at a time and the later ones find nothing left to do.
-async fn migrate(url: &DatabaseUrl, migrations: Migrations) -> Result<(), OpenError> {
+async fn migrate(
+    url: &DatabaseUrl,
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    migrations: Migrations,
+) -> Result<(), OpenError> {
     use diesel::Connection;
     use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
     fn run<C: MigrationHarness<B>, B: diesel::backend::Backend>(
@@ -400,11 +414,18 @@ async fn migrate(url: &DatabaseUrl, migrations: Migrations) -> Result<(), OpenEr
     let worker = std::thread::spawn(move || -> Result<(), OpenError> {
         match url.backend() {
             Backend::Postgres => {
-                let mut conn =
-                    <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(
-                        url.expose(),
-                    )
+                // The harness is synchronous; the connection (TLS or not) is made and
+                // driven on a small runtime of this thread's own.
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                    .map_err(|e| OpenError::Migrate(Box::new(e)))?;
+                let async_conn = runtime
+                    .block_on(tls::connect(url.driver_url(), tls.as_ref()))
                     .map_err(|e| OpenError::Connect(Box::new(e)))?;
+                let _entered = runtime.enter();
+                let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(async_conn);
                 let lock = |conn: &mut AsyncConnectionWrapper<AsyncPgConnection>, sql: &str| {
                     diesel::RunQueryDsl::execute(
                         diesel::sql_query(sql).bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK),

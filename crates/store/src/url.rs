@@ -35,6 +35,24 @@ pub enum UrlError {
     NoScheme,
     #[error("DATABASE_URL names no SQLite file; use sqlite:PATH or sqlite://PATH")]
     NoPath,
+    #[error("DATABASE_URL has sslmode={0}; use disable, prefer, require, verify-ca or verify-full")]
+    SslMode(String),
+    #[error("DATABASE_URL sets {0}, which is not supported (client certificates are not)")]
+    Unsupported(String),
+}
+
+/// How the connection to PostgreSQL is protected, from `sslmode` (libpq's names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SslMode {
+    /// `disable`, `allow`, `prefer` or none: plaintext. TLS is asked for explicitly.
+    Plain,
+    /// `require`: TLS; the certificate is checked against `sslrootcert` when given
+    /// (as libpq does), otherwise not at all.
+    Require,
+    /// `verify-ca`: TLS, a certificate chain to `sslrootcert`.
+    VerifyCa,
+    /// `verify-full`: TLS, a chain to `sslrootcert` for the host named in the URL.
+    VerifyFull,
 }
 
 /// A database URL whose scheme names a backend. Its `Debug` hides the password.
@@ -42,6 +60,11 @@ pub enum UrlError {
 pub struct DatabaseUrl {
     raw: String,
     backend: Backend,
+    /// The URL as the PostgreSQL driver takes it: `sslmode` in its vocabulary,
+    /// `sslrootcert` removed.
+    driver: String,
+    ssl: SslMode,
+    root_cert: Option<std::path::PathBuf>,
 }
 
 impl DatabaseUrl {
@@ -67,14 +90,75 @@ impl DatabaseUrl {
             "sqlite" => Backend::Sqlite,
             other => return Err(UrlError::Scheme(other.to_owned())),
         };
-        let url = Self {
+        let mut url = Self {
             raw: raw.to_owned(),
             backend,
+            driver: raw.to_owned(),
+            ssl: SslMode::Plain,
+            root_cert: None,
         };
-        if backend == Backend::Sqlite && url.sqlite_path().is_empty() {
-            return Err(UrlError::NoPath);
+        match backend {
+            Backend::Sqlite if url.sqlite_path().is_empty() => return Err(UrlError::NoPath),
+            Backend::Sqlite => {}
+            Backend::Postgres => url.read_ssl()?,
         }
         Ok(url)
+    }
+
+    /// Reads `sslmode` and `sslrootcert`, and writes the driver's URL without them.
+    fn read_ssl(&mut self) -> Result<(), UrlError> {
+        let Some((base, query)) = self.raw.split_once('?') else {
+            return Ok(());
+        };
+        let mut kept = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            match k {
+                "sslmode" => {
+                    self.ssl = match v {
+                        "disable" | "allow" | "prefer" => SslMode::Plain,
+                        "require" => SslMode::Require,
+                        "verify-ca" => SslMode::VerifyCa,
+                        "verify-full" => SslMode::VerifyFull,
+                        other => return Err(UrlError::SslMode(other.to_owned())),
+                    };
+                }
+                "sslrootcert" => self.root_cert = Some(percent_decoded(v).into()),
+                "sslcert" | "sslkey" | "sslpassword" | "sslcrl" => {
+                    return Err(UrlError::Unsupported(k.to_owned()));
+                }
+                _ => kept.push(pair),
+            }
+        }
+        if self.ssl != SslMode::Plain {
+            kept.push("sslmode=require");
+        }
+        self.driver = if kept.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
+        Ok(())
+    }
+
+    /// How the connection is protected.
+    pub fn ssl(&self) -> &SslMode {
+        &self.ssl
+    }
+
+    /// The CA certificates `sslrootcert` names: the URL's, else libpq's default
+    /// `~/.postgresql/root.crt` when it exists.
+    pub fn root_cert(&self) -> Option<std::path::PathBuf> {
+        self.root_cert.clone().or_else(|| {
+            let home = std::env::var_os("HOME")?;
+            let default = std::path::Path::new(&home).join(".postgresql/root.crt");
+            default.exists().then_some(default)
+        })
+    }
+
+    /// The URL as the PostgreSQL driver takes it (password included).
+    pub fn driver_url(&self) -> &str {
+        &self.driver
     }
 
     pub fn backend(&self) -> Backend {
@@ -135,6 +219,27 @@ fn redact_query(tail: &str) -> String {
     format!("{path}?{}", pairs.join("&"))
 }
 
+/// `%XX` escapes decoded (a path in a query string may carry them).
+fn percent_decoded(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(b) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("DatabaseUrl")
@@ -189,6 +294,40 @@ mod tests {
             assert_eq!(refused, error, "{url}");
             assert!(!refused.to_string().contains("secret"));
         }
+    }
+
+    #[test]
+    fn sslmode_is_read_and_the_driver_gets_its_own_vocabulary() {
+        let url = DatabaseUrl::parse(
+            "postgres://u@db:5432/hc?application_name=hc&sslmode=verify-full&sslrootcert=/etc/ca%20certs/ca.pem",
+        )
+        .unwrap();
+        assert_eq!(url.ssl(), &SslMode::VerifyFull);
+        assert_eq!(
+            url.root_cert().unwrap(),
+            std::path::PathBuf::from("/etc/ca certs/ca.pem")
+        );
+        assert_eq!(
+            url.driver_url(),
+            "postgres://u@db:5432/hc?application_name=hc&sslmode=require"
+        );
+        let plain = DatabaseUrl::parse("postgres://u@db/hc?sslmode=prefer").unwrap();
+        assert_eq!(plain.ssl(), &SslMode::Plain);
+        assert_eq!(plain.driver_url(), "postgres://u@db/hc");
+        assert_eq!(
+            DatabaseUrl::parse("postgres://h/db?sslmode=verify-ca")
+                .unwrap()
+                .ssl(),
+            &SslMode::VerifyCa
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgres://h/db?sslmode=sometimes").unwrap_err(),
+            UrlError::SslMode("sometimes".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgres://h/db?sslmode=require&sslcert=/c.pem").unwrap_err(),
+            UrlError::Unsupported("sslcert".into())
+        );
     }
 
     #[test]
