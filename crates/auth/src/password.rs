@@ -2,17 +2,22 @@
 //! two passes, one lane. The PHC string records the parameters, so they can be raised
 //! later without invalidating stored hashes.
 //!
-//! Each hash costs tens of milliseconds of CPU and 19 MiB, so the work is bounded: as
-//! many run at once as there are cores, a short queue waits, and past that a caller is
-//! told the server is busy rather than adding another 19 MiB (500 logins at once would
-//! otherwise want 9.5 GiB).
+//! Each hash costs tens of milliseconds of CPU and 19 MiB, so the work is bounded: it
+//! runs on as many threads of its own as there are cores, a short queue waits, and past
+//! that a caller is told the server is busy rather than adding another 19 MiB (500
+//! logins at once would otherwise want 9.5 GiB). Fixed threads also keep that memory
+//! to one block per thread: the allocator keeps a freed 19 MiB block in the arena of
+//! the thread that used it, so hashes spread over a growing blocking pool left a block
+//! behind in each thread's arena.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::cell::RefCell;
+
+use argon2::password_hash::PasswordHasher;
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use hydracore_core::ValidationError;
 
 /// Shortest accepted password (NIST SP 800-63B).
@@ -25,21 +30,36 @@ pub const MAX_PASSWORD_CHARS: usize = 256;
 #[error("too many passwords are being checked; retry shortly")]
 pub struct Busy;
 
-/// How much argon2 work may run at once, and how much may wait.
-#[derive(Debug)]
-struct Gate {
-    running: Arc<tokio::sync::Semaphore>,
-    /// Running and waiting, together.
-    admitted: AtomicUsize,
-    capacity: usize,
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads that hash, and the bounded queue in front of them.
+struct Workers {
+    jobs: SyncSender<Job>,
 }
 
-/// Counts a call as admitted while it lives.
-struct Admitted<'a>(&'a AtomicUsize);
-
-impl Drop for Admitted<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+impl Workers {
+    fn start(threads: usize, waiting: usize) -> Self {
+        let (jobs, queue) = sync_channel::<Job>(waiting);
+        let queue: Arc<Mutex<Receiver<Job>>> = Arc::new(Mutex::new(queue));
+        for i in 0..threads {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only to take the next job, not to run it.
+                        let next = queue.lock().map(|q| q.recv());
+                        match next {
+                            Ok(Ok(job)) => job(),
+                            _ => break,
+                        }
+                    }
+                });
+            // A thread that could not be started lowers the concurrency; the queue
+            // still drains through the others (and with none, every call is Busy).
+            drop(spawned);
+        }
+        Self { jobs }
     }
 }
 
@@ -53,7 +73,7 @@ pub struct Passwords {
     /// The hash of a password nobody knows: verifying against it makes a login for an
     /// unknown e-mail cost what a login for a known one does.
     decoy: String,
-    gate: Arc<Gate>,
+    workers: Arc<Workers>,
 }
 
 impl Default for Passwords {
@@ -68,56 +88,41 @@ fn argon() -> Argon2<'static> {
 }
 
 impl Passwords {
-    /// As many hashes at once as there are cores, eight times as many waiting.
+    /// As many hashes at once as there are cores, eight per core waiting.
     pub fn new() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         Self::with_concurrency(cores, cores * QUEUE_PER_SLOT)
     }
 
-    /// `running` hashes at once (at least one), `waiting` more queued; past that
-    /// [`Busy`].
+    /// `running` hashes at once (at least one, each on a thread of its own), `waiting`
+    /// more queued; past that [`Busy`].
     pub fn with_concurrency(running: usize, waiting: usize) -> Self {
         let argon = argon();
         let mut random = [0u8; 32];
         let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random);
-        let decoy = hash_with(&argon, &String::from_utf8_lossy(&random)).unwrap_or_default();
-        let running = running.max(1);
+        let decoy = hash_once(&argon, &String::from_utf8_lossy(&random)).unwrap_or_default();
         Self {
             argon,
             decoy,
-            gate: Arc::new(Gate {
-                running: Arc::new(tokio::sync::Semaphore::new(running)),
-                admitted: AtomicUsize::new(0),
-                capacity: running + waiting,
-            }),
+            workers: Arc::new(Workers::start(running.max(1), waiting)),
         }
     }
 
-    /// Runs `work` on the blocking pool once a slot is free. The slot is held until
-    /// the work ends, even if the caller stops waiting.
+    /// Runs `work` on the hashing threads, or refuses at once when as much as allowed
+    /// is running and waiting. Work whose caller stops waiting still runs to its end.
     async fn gated<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Self) -> T + Send + 'static,
     ) -> Result<Option<T>, Busy> {
-        let gate = &self.gate;
-        let before = gate.admitted.fetch_add(1, Ordering::SeqCst);
-        let _admitted = Admitted(&gate.admitted);
-        if before >= gate.capacity {
-            return Err(Busy);
-        }
-        let slot = gate
-            .running
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Busy)?;
+        let (done, answer) = tokio::sync::oneshot::channel();
         let me = self.clone();
-        Ok(tokio::task::spawn_blocking(move || {
-            let _slot = slot;
-            work(&me)
-        })
-        .await
-        .ok())
+        let job: Job = Box::new(move || {
+            let _ = done.send(work(&me));
+        });
+        match self.workers.jobs.try_send(job) {
+            Ok(()) => Ok(answer.await.ok()),
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(Busy),
+        }
     }
 
     /// Checks the length rules of a new password.
@@ -177,50 +182,144 @@ impl Passwords {
     /// work on a decoy and answers `false`.
     pub fn verify(&self, password: &str, phc: Option<&str>) -> bool {
         let target = phc.unwrap_or(&self.decoy);
-        let matches = PasswordHash::new(target)
-            .map(|parsed| {
-                self.argon
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false);
-        matches && phc.is_some()
+        verify_with(password, target).unwrap_or(false) && phc.is_some()
     }
 }
 
+thread_local! {
+    /// This thread's argon2 memory, kept from one hash to the next.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with `blocks` blocks of this thread's argon2 memory.
+fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        f(&mut memory[..blocks])
+    })
+}
+
+/// Equal, in time that does not depend on where the inputs differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether `password` hashes to the PHC string `phc`, with the parameters it records.
+fn verify_with(password: &str, phc: &str) -> Option<bool> {
+    let parsed = PasswordHash::new(phc).ok()?;
+    let params = Params::try_from(&parsed).ok()?;
+    let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).ok()?;
+    let version = match parsed.version {
+        Some(v) => Version::try_from(v).ok()?,
+        None => Version::default(),
+    };
+    let (salt, expected) = (parsed.salt?, parsed.hash?);
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let mut out = vec![0u8; expected.as_bytes().len()];
+    with_memory(params.block_count(), |memory| {
+        argon.hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, memory)
+    })
+    .ok()?;
+    Some(same(&out, expected.as_bytes()))
+}
+
+/// The PHC string of `password` under `argon` with a fresh random salt, computed in
+/// this thread's argon2 memory.
 fn hash_with(argon: &Argon2<'static>, password: &str) -> Option<String> {
     let mut salt = [0u8; 16];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt).ok()?;
-    let hash: PasswordHash = argon
+    let params = argon.params();
+    let mut out = vec![0u8; params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
+    with_memory(params.block_count(), |memory| {
+        argon.hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, memory)
+    })
+    .ok()?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).ok()?,
+        salt: Some(Salt::new(&salt).ok()?),
+        hash: Some(Output::new(&out).ok()?),
+    };
+    Some(phc.to_string())
+}
+
+/// A hash of `password` in memory of its own (freed after), for the one made before
+/// any hashing thread runs: the decoy.
+fn hash_once(argon: &Argon2<'static>, password: &str) -> Option<String> {
+    let mut salt = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt).ok()?;
+    argon
         .hash_password_with_salt(password.as_bytes(), &salt)
-        .ok()?;
-    Some(hash.to_string())
+        .ok()
+        .map(|h| h.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[test]
+    fn hashes_read_and_written_as_the_argon2_crate_does() {
+        use argon2::password_hash::PasswordVerifier as _;
+        let argon = argon();
+        let ours = hash_with(&argon, "correct horse battery").unwrap();
+        assert!(
+            ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{ours}"
+        );
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            argon
+                .verify_password(b"correct horse battery", &parsed)
+                .is_ok()
+        );
+        assert!(
+            argon
+                .verify_password(b"wrong horse battery", &parsed)
+                .is_err()
+        );
+        let theirs = hash_once(&argon, "correct horse battery").unwrap();
+        assert_eq!(verify_with("correct horse battery", &theirs), Some(true));
+        assert_eq!(verify_with("wrong horse battery", &theirs), Some(false));
+        assert_eq!(verify_with("x", "not a phc string"), None);
+        let p = Passwords::with_concurrency(1, 1);
+        assert!(p.verify("correct horse battery", Some(&theirs)));
+        assert!(!p.verify("correct horse battery", None));
+    }
+
     #[tokio::test]
-    async fn work_past_the_slots_and_the_queue_is_refused_not_piled_up() {
+    async fn work_past_the_threads_and_the_queue_is_refused_not_piled_up() {
         let passwords = Passwords::with_concurrency(1, 2);
-        // One call holds the only slot until released...
+        // One call holds the only thread until released...
         let (release, held) = std::sync::mpsc::channel::<()>();
+        let (started, running) = std::sync::mpsc::channel::<()>();
         let holder = {
             let p = passwords.clone();
-            tokio::spawn(async move { p.gated(move |_| held.recv().is_ok()).await })
+            tokio::spawn(async move {
+                p.gated(move |_| {
+                    let _ = started.send(());
+                    held.recv().is_ok()
+                })
+                .await
+            })
         };
-        while passwords.gate.running.available_permits() > 0 {
-            tokio::task::yield_now().await;
-        }
-        // ...two more wait for it...
+        tokio::task::spawn_blocking(move || running.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        // ...two more wait in the queue...
         let waiting: Vec<_> = (0..2)
             .map(|_| {
                 let p = passwords.clone();
                 tokio::spawn(async move { p.gated(|_| true).await })
             })
             .collect();
-        while passwords.gate.admitted.load(Ordering::SeqCst) < 3 {
+        // (each takes its place in the queue when first polled)
+        for _ in 0..10 {
             tokio::task::yield_now().await;
         }
         // ...and the next is turned away at once rather than queued.
