@@ -390,7 +390,7 @@ impl TestApp {
     }
 
     /// Everything the database holds, as text: the SQLite file and its WAL, or a
-    /// `pg_dump` of the data.
+    /// `pg_dump` of the data with its binary columns decoded too.
     ///
     /// # Panics
     /// When the file cannot be read or `pg_dump` fails.
@@ -403,18 +403,7 @@ impl TestApp {
                 raw.extend(std::fs::read(wal).unwrap_or_default());
                 String::from_utf8_lossy(&raw).into_owned()
             }
-            TestDb::Postgres { .. } => {
-                let out = std::process::Command::new("pg_dump")
-                    .args(["--data-only", "--no-owner", &self.database_url()])
-                    .output()
-                    .expect("pg_dump");
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                String::from_utf8_lossy(&out.stdout).into_owned()
-            }
+            TestDb::Postgres { .. } => admin::data_as_text(&self.database_url()).expect("pg_dump"),
         }
     }
 

@@ -402,23 +402,15 @@ fn run_scenario(database_url: &str) {
     let _ = std::fs::remove_file(&log_path);
 }
 
-/// Every row of every table, as text: the SQLite file and its WAL, or `pg_dump`.
+/// Every row of every table, as text: the SQLite file and its WAL, or `pg_dump` with
+/// its binary columns decoded too.
 fn database_text(database_url: &str) -> String {
     if let Some(path) = database_url.strip_prefix("sqlite://") {
         let mut raw = std::fs::read(path).unwrap();
         raw.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
         return String::from_utf8_lossy(&raw).into_owned();
     }
-    let out = Command::new("pg_dump")
-        .args(["--data-only", "--no-owner", database_url])
-        .output()
-        .expect("pg_dump");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    hydracore_store::admin::data_as_text(database_url).expect("pg_dump")
 }
 
 #[test]

@@ -81,3 +81,42 @@ pub async fn drop_database(admin_url: &str, name: &str) -> Result<(), AdminError
         .await?;
     Ok(())
 }
+
+/// Every row of every table of the database at `url`, as text: `pg_dump --data-only`,
+/// with each `bytea` value (`\x…` hex in the dump) also decoded and appended, so a
+/// test that looks for a secret finds one kept in a binary column too.
+///
+/// # Errors
+/// When `pg_dump` cannot be run or fails.
+pub fn data_as_text(url: &str) -> std::io::Result<String> {
+    let out = std::process::Command::new("pg_dump")
+        .args(["--data-only", "--no-owner", url])
+        .output()?;
+    if !out.status.success() {
+        return Err(std::io::Error::other(
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ));
+    }
+    let dump = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut decoded = Vec::new();
+    let bytes = dump.as_bytes();
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        if bytes[i] == b'\\' && bytes[i + 1] == b'x' {
+            let mut end = i + 2;
+            while end + 1 < bytes.len()
+                && bytes[end].is_ascii_hexdigit()
+                && bytes[end + 1].is_ascii_hexdigit()
+            {
+                let pair = std::str::from_utf8(&bytes[end..end + 2]).unwrap_or("00");
+                decoded.push(u8::from_str_radix(pair, 16).unwrap_or(0));
+                end += 2;
+            }
+            decoded.push(b'\n');
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    Ok(dump + &String::from_utf8_lossy(&decoded))
+}
