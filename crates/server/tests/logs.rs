@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod common;
+
 const PASSWORD: &str = "hunter2-but-longer-Zq9";
 const JWT_SECRET: &str = "logs-test-jwt-secret-4f1d2c3b5a69788796a5b4c3";
 const MCP_CREDS_KEY: &str = "f00dfeedf00dfeedf00dfeedf00dfeedf00dfeedf00dfeedf00dfeedf00dfeed";
@@ -422,23 +424,5 @@ fn no_secret_reaches_the_logs_on_sqlite() {
 
 #[test]
 fn no_secret_reaches_the_logs_on_postgres() {
-    let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var("HYDRACORE_REQUIRE_PG").as_deref() != Ok("1"),
-            "HYDRACORE_REQUIRE_PG=1 but TEST_DATABASE_URL is not set"
-        );
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
-        return;
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let name = format!("hc_logs_{}", uuid::Uuid::new_v4().simple());
-    let url = rt
-        .block_on(hydracore_store::admin::create_database(&admin, &name))
-        .unwrap();
-    run_scenario(&url);
-    rt.block_on(hydracore_store::admin::drop_database(&admin, &name))
-        .unwrap();
+    common::with_fresh_postgres("hc_logs", run_scenario);
 }

@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::with_fresh_postgres;
+
 const JWT_SECRET: &str = "startup-test-jwt-secret-0123456789abcdef";
 const MCP_CREDS_KEY: &str = "abcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcd";
 
@@ -175,33 +178,9 @@ impl Drop for Node {
     }
 }
 
-/// A fresh PostgreSQL database for the closure, dropped after; `None` (a skip) when no
-/// server is configured.
-fn with_fresh_postgres(test: impl FnOnce(&str)) {
-    let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var("HYDRACORE_REQUIRE_PG").as_deref() != Ok("1"),
-            "HYDRACORE_REQUIRE_PG=1 but TEST_DATABASE_URL is not set"
-        );
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
-        return;
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let name = format!("hc_startup_{}", uuid::Uuid::new_v4().simple());
-    let url = rt
-        .block_on(hydracore_store::admin::create_database(&admin, &name))
-        .unwrap();
-    test(&url);
-    rt.block_on(hydracore_store::admin::drop_database(&admin, &name))
-        .unwrap();
-}
-
 #[test]
 fn postgres_refuses_to_start_without_the_shared_keys() {
-    with_fresh_postgres(|url| {
+    with_fresh_postgres("hc_startup", |url| {
         let data = temp_dir("pgkeys");
         for (jwt, creds, names) in [
             (
@@ -237,7 +216,7 @@ fn postgres_refuses_to_start_without_the_shared_keys() {
 
 #[test]
 fn three_nodes_started_at_once_migrate_a_fresh_database_once() {
-    with_fresh_postgres(|url| {
+    with_fresh_postgres("hc_startup", |url| {
         let node = || {
             let mut c = hydracore();
             c.env("DATABASE_URL", url)
@@ -263,7 +242,7 @@ fn three_nodes_started_at_once_migrate_a_fresh_database_once() {
 
 #[test]
 fn no_migrate_serves_only_a_database_with_nothing_pending() {
-    with_fresh_postgres(|url| {
+    with_fresh_postgres("hc_startup", |url| {
         let out = hydracore()
             .args(["serve", "--no-migrate"])
             .env("DATABASE_URL", url)
