@@ -4,7 +4,7 @@
 #![no_main]
 
 use hydracore_core::PageKey;
-use hydracore_wire::{CURSOR_LEN, decode_cursor, encode_cursor};
+use hydracore_api::{CURSOR_LEN, decode_cursor, encode_cursor};
 use libfuzzer_sys::fuzz_target;
 use time::OffsetDateTime;
 use uuid::Uuid;

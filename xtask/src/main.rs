@@ -162,7 +162,7 @@ fn forbidden(package: &str) -> Option<&'static [&'static str]> {
         | "hydracore-store-contract" => Some(ADAPTERS),
         "hydracore-ratelimit" => Some(NOT_MCP),
         "hydracore-store" => Some(NOT_STORE),
-        "hydracore-http" | "hydracore-wire" => Some(NOT_HTTP),
+        "hydracore-http" | "hydracore-api" => Some(NOT_HTTP),
         "hydracore-mcp" => Some(NOT_MCP),
         _ => None,
     }

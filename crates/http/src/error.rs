@@ -157,14 +157,14 @@ fn finish_item(item: &mut Value, sent: Option<&Value>) {
     let secret_field = loc
         .iter()
         .filter_map(Value::as_str)
-        .any(hydracore_wire::is_secret_field);
+        .any(hydracore_api::is_secret_field);
     if secret_field {
-        item["input"] = Value::from(hydracore_wire::MASK);
+        item["input"] = Value::from(hydracore_api::MASK);
         if item.get("type").and_then(Value::as_str) == Some("value_error") {
             item["msg"] = Value::from("Value error, the value is not valid");
         }
     } else if let Some(input) = item.get_mut("input") {
-        hydracore_wire::mask_secrets(input);
+        hydracore_api::mask_secrets(input);
     }
 }
 

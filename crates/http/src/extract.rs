@@ -403,7 +403,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         )));
     }
     let mut loc = vec![json!("body")];
-    if hydracore_wire::nul_in_body(&value, &mut loc) {
+    if hydracore_api::nul_in_body(&value, &mut loc) {
         return Err(ApiError::invalid(ErrorItem::new(
             "string_pattern_mismatch",
             loc,
@@ -641,7 +641,7 @@ impl OperationModifier for ListQuery {
                     .into(),
             ),
             data_type: Some(DataType::String),
-            pattern: Some(format!("^[0-9a-f]{{{}}}$", hydracore_wire::CURSOR_LEN)),
+            pattern: Some(format!("^[0-9a-f]{{{}}}$", hydracore_api::CURSOR_LEN)),
             ..Default::default()
         }));
         insert_error(op, "422", "An invalid `limit` or `cursor`");

@@ -7,7 +7,6 @@
 
 pub mod auth;
 pub mod client;
-pub use hydracore_wire as dto;
 mod docs_ui;
 pub mod error;
 pub mod extract;

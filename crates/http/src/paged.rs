@@ -14,7 +14,7 @@ use paperclip::v2::models::{
 use paperclip::v2::schema::Apiv2Schema;
 use serde::Serialize;
 
-pub use hydracore_wire::{decode_cursor, encode_cursor};
+pub use hydracore_api::{decode_cursor, encode_cursor};
 
 /// A page of `T` as a JSON array with pagination headers.
 pub struct Paged<T> {

@@ -2,6 +2,7 @@
 //! one dispatcher that calls the same service methods as the routes and answers with
 //! the same wire shapes.
 
+use hydracore_api as wire;
 use hydracore_auth::Principal;
 use hydracore_core::{PageRequest, ValidationError};
 use hydracore_instances::{CreateInstance, InstanceId, InstancePatch};
@@ -9,7 +10,6 @@ use hydracore_keys::ApiKeyId;
 use hydracore_mcp_creds::CreateCredential;
 use hydracore_scopes::{CATALOGUE, Scope};
 use hydracore_tenants::TenantId;
-use hydracore_wire as wire;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};

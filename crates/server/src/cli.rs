@@ -88,7 +88,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             print(&json!({
                 "id": tenant.id.0,
                 "name": tenant.name.as_str(),
-                "created_at": hydracore_http::dto::Timestamp(tenant.created_at),
+                "created_at": hydracore_api::Timestamp(tenant.created_at),
             }));
             Ok(())
         }
@@ -115,7 +115,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 )
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let mut out = serde_json::to_value(hydracore_http::dto::ApiKeyDto::from(minted.key))?;
+            let mut out = serde_json::to_value(hydracore_api::ApiKeyDto::from(minted.key))?;
             if let Some(obj) = out.as_object_mut() {
                 obj.insert("key".into(), json!(minted.secret.expose()));
                 obj.insert("tenant_id".into(), json!(tenant.id.0));

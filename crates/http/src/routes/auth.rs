@@ -7,13 +7,13 @@ use paperclip::actix::{CreatedJson, NoContent, api_v2_operation, web::Json};
 use hydracore_tenants::TenantId;
 
 use crate::client::SignInClient;
-use crate::dto::{
-    LoginRequest, MeDto, RefreshRequest, SignupDto, SignupRequest, SwitchTenantRequest, TenantDto,
-    TokenDto, UserDto,
-};
 use crate::error::{ApiError, Documented, LoginErrors, RefreshErrors, SignupErrors, SwitchErrors};
 use crate::extract::{State, UserAuth, ValidJson};
 use crate::routes::method_not_allowed;
+use hydracore_api::{
+    LoginRequest, MeDto, RefreshRequest, SignupDto, SignupRequest, SwitchTenantRequest, TenantDto,
+    TokenDto, UserDto,
+};
 
 /// Sign up
 ///

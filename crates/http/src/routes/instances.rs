@@ -7,7 +7,6 @@ use uuid::Uuid;
 
 use hydracore_instances::{CreateInstance, InstanceId, InstancePatch};
 
-use crate::dto::{CreateInstanceRequest, InstanceDto, UpdateInstanceRequest};
 use crate::error::{ApiError, MayConflict};
 use crate::extract::{
     InstancesDelete, InstancesRead, InstancesWrite, ListQuery, ResourcePath, Scoped, State,
@@ -15,6 +14,7 @@ use crate::extract::{
 };
 use crate::paged::Paged;
 use crate::routes::method_not_allowed;
+use hydracore_api::{CreateInstanceRequest, InstanceDto, UpdateInstanceRequest};
 
 /// The path of one instance.
 #[derive(Deserialize, Apiv2Schema)]

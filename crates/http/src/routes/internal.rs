@@ -8,13 +8,13 @@ use uuid::Uuid;
 
 use hydracore_instances::{Channel, RuntimeImageId};
 
-use crate::dto::{
-    CreateRuntimeImageRequest, PromoteRequest, RuntimeImageDto, SmokeDto, SmokeStepDto,
-};
 use crate::error::{ApiError, Documented, MayConflict, SmokeErrors};
 use crate::extract::{ListQuery, OpsAuth, ResourcePath, State, ValidJson};
 use crate::paged::Paged;
 use crate::routes::method_not_allowed;
+use hydracore_api::{
+    CreateRuntimeImageRequest, PromoteRequest, RuntimeImageDto, SmokeDto, SmokeStepDto,
+};
 
 /// The path of one runtime image.
 #[derive(Deserialize, Apiv2Schema)]
@@ -99,8 +99,8 @@ async fn promote(
     body: ValidJson<PromoteRequest>,
 ) -> Result<Json<RuntimeImageDto>, ApiError> {
     let channel = match body.0.channel {
-        crate::dto::ChannelDto::Stable => Channel::Stable,
-        crate::dto::ChannelDto::Canary => Channel::Canary,
+        hydracore_api::ChannelDto::Stable => Channel::Stable,
+        hydracore_api::ChannelDto::Canary => Channel::Canary,
     };
     let image = state
         .images

@@ -7,16 +7,16 @@ use uuid::Uuid;
 
 use hydracore_keys::{ApiKeyId, Grantor, KeyPatch, MintKey};
 
-use crate::dto::{
-    ApiKeyDto, CreateApiKeyRequest, CreatedApiKeyDto, RotateApiKeyRequest, UpdateApiKeyRequest,
-    rate_limit,
-};
 use crate::error::{ApiError, ErrorItem, MayConflict};
 use crate::extract::{
     ApiKeysRead, ApiKeysWrite, ListQuery, OptionalJson, ResourcePath, Scoped, State, ValidJson,
 };
 use crate::paged::Paged;
 use crate::routes::method_not_allowed;
+use hydracore_api::{
+    ApiKeyDto, CreateApiKeyRequest, CreatedApiKeyDto, RotateApiKeyRequest, UpdateApiKeyRequest,
+    rate_limit,
+};
 
 /// The path of one API key.
 #[derive(Deserialize, Apiv2Schema)]
@@ -37,7 +37,7 @@ fn grantor<S: crate::extract::RequiredScope>(auth: &Scoped<S>) -> Grantor<'_> {
     Grantor::holder(&auth.principal.scopes, auth.principal.key_id())
 }
 
-fn limit(dto: crate::dto::RateLimitDto) -> Result<hydracore_keys::RateLimit, ApiError> {
+fn limit(dto: hydracore_api::RateLimitDto) -> Result<hydracore_keys::RateLimit, ApiError> {
     rate_limit(dto).map_err(|e| ApiError::invalid(ErrorItem::body(&e)))
 }
 

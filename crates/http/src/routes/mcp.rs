@@ -7,13 +7,13 @@ use uuid::Uuid;
 
 use hydracore_mcp_creds::CreateCredential;
 
-use crate::dto::{CreateMcpCredentialRequest, McpAuthKindDto, McpCallDto, McpCredentialDto};
 use crate::error::{ApiError, MayConflict};
 use crate::extract::{
     ListQuery, McpCredsRead, McpCredsWrite, McpLogRead, ResourcePath, Scoped, State, ValidJson,
 };
 use crate::paged::Paged;
 use crate::routes::method_not_allowed;
+use hydracore_api::{CreateMcpCredentialRequest, McpAuthKindDto, McpCallDto, McpCredentialDto};
 
 /// The path of one credential.
 #[derive(Deserialize, Apiv2Schema)]

@@ -5,10 +5,10 @@ use paperclip::actix::{api_v2_operation, web::Json};
 
 use hydracore_scopes::CATALOGUE;
 
-use crate::dto::{ApiKeyContextDto, HealthDto, ScopeDto};
 use crate::error::ApiError;
 use crate::extract::{Authenticated, KeyAuth, State};
 use crate::routes::method_not_allowed;
+use hydracore_api::{ApiKeyContextDto, HealthDto, ScopeDto};
 
 /// List scopes
 ///

@@ -7,9 +7,6 @@ use uuid::Uuid;
 
 use hydracore_tenants::UserId;
 
-use crate::dto::{
-    AddMemberRequest, CreateTenantRequest, MemberDto, TenantDto, UpdateMemberRequest,
-};
 use crate::error::{AddMemberErrors, ApiError, CreateTenantErrors, Documented, MayConflict};
 use crate::extract::{
     ListQuery, MembersRead, MembersWrite, ResourcePath, Scoped, State, TenantsRead, UserAuth,
@@ -17,6 +14,9 @@ use crate::extract::{
 };
 use crate::paged::Paged;
 use crate::routes::method_not_allowed;
+use hydracore_api::{
+    AddMemberRequest, CreateTenantRequest, MemberDto, TenantDto, UpdateMemberRequest,
+};
 
 /// The path of one member.
 #[derive(Deserialize, Apiv2Schema)]

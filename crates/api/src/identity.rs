@@ -1,0 +1,144 @@
+//! Users, sign-in and tokens.
+
+use hydracore_auth::TokenPair;
+use hydracore_tenants::{TenantRole, User};
+use paperclip::actix::Apiv2Schema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{RoleDto, TenantDto, Timestamp};
+
+/// A user.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct UserDto {
+    pub id: Uuid,
+    pub email: String,
+    pub created_at: Timestamp,
+}
+
+impl From<&User> for UserDto {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id.0,
+            email: u.email.as_str().to_owned(),
+            created_at: Timestamp(u.created_at),
+        }
+    }
+}
+
+/// Access and refresh tokens.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct TokenDto {
+    /// Send as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Single use: exchange it at `POST /auth/refresh` for a new pair.
+    pub refresh_token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+impl From<TokenPair> for TokenDto {
+    fn from(p: TokenPair) -> Self {
+        Self {
+            access_token: p.access_token,
+            refresh_token: p.refresh_token.expose().to_owned(),
+            token_type: "bearer".into(),
+            expires_in: p.expires_in,
+        }
+    }
+}
+
+/// A new account: the user, the tenant it owns, and tokens.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct SignupDto {
+    pub user: UserDto,
+    pub tenant: TenantDto,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+}
+
+/// Signs up.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    #[openapi(example = "ada@example.com")]
+    pub email: String,
+    /// 8 to 256 characters.
+    #[openapi(example = "correct horse battery staple")]
+    pub password: String,
+    /// The first tenant, owned by the new user.
+    #[openapi(example = "Acme")]
+    pub tenant_name: String,
+}
+
+/// Signs in.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[openapi(example = "ada@example.com")]
+    pub email: String,
+    pub password: String,
+}
+
+/// A refresh token, to exchange or to revoke.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// Switches the active tenant.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchTenantRequest {
+    pub tenant_id: Uuid,
+}
+
+/// One of the user's tenants.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct MembershipDto {
+    pub tenant_id: Uuid,
+    pub tenant_name: String,
+    pub role: RoleDto,
+}
+
+/// The signed-in user, the active tenant and every membership.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct MeDto {
+    pub user: UserDto,
+    /// `null` when the user belongs to no tenant.
+    pub active_tenant: Option<MembershipDto>,
+    pub memberships: Vec<MembershipDto>,
+}
+
+impl MeDto {
+    pub fn new(user: &User, tenants: Vec<TenantRole>) -> Self {
+        let memberships: Vec<MembershipDto> = tenants
+            .into_iter()
+            .map(|t| MembershipDto {
+                tenant_id: t.tenant.id.0,
+                tenant_name: t.tenant.name.as_str().to_owned(),
+                role: t.role.into(),
+            })
+            .collect();
+        let active_tenant = user.active_tenant_id.and_then(|active| {
+            memberships
+                .iter()
+                .find(|m| m.tenant_id == active.0)
+                .map(|m| MembershipDto {
+                    tenant_id: m.tenant_id,
+                    tenant_name: m.tenant_name.clone(),
+                    role: m.role,
+                })
+        });
+        Self {
+            user: user.into(),
+            active_tenant,
+            memberships,
+        }
+    }
+}

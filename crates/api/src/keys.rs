@@ -1,0 +1,147 @@
+//! API keys and their budgets.
+
+use hydracore_keys::{ApiKey, RateLimit};
+use paperclip::actix::Apiv2Schema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{Timestamp, present};
+
+/// A per-key request budget.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitDto {
+    /// Requests allowed per window (1 to 1,000,000).
+    pub requests: u32,
+    /// The window, in seconds (1 to 86,400).
+    pub per_seconds: u32,
+}
+
+impl From<RateLimit> for RateLimitDto {
+    fn from(r: RateLimit) -> Self {
+        Self {
+            requests: r.requests,
+            per_seconds: r.per_seconds,
+        }
+    }
+}
+
+/// An API key, without its secret.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct ApiKeyDto {
+    pub id: Uuid,
+    pub name: String,
+    /// The first characters of the key, to recognise it.
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    /// `null`: the server default applies.
+    pub rate_limit: Option<RateLimitDto>,
+    /// When a successor replaced this key (`POST …/rotate`); it then works until its
+    /// `expires_at`, the end of the grace period, and cannot be rotated again.
+    pub rotated_at: Option<Timestamp>,
+}
+
+impl From<ApiKey> for ApiKeyDto {
+    fn from(k: ApiKey) -> Self {
+        Self {
+            id: k.id.0,
+            name: k.name,
+            prefix: k.prefix,
+            scopes: k.scopes.to_strings(),
+            created_at: Timestamp(k.created_at),
+            expires_at: k.expires_at.map(Timestamp),
+            last_used_at: k.last_used_at.map(Timestamp),
+            rate_limit: k.rate_limit.map(Into::into),
+            rotated_at: k.rotated_at.map(Timestamp),
+        }
+    }
+}
+
+/// A newly minted API key: the only response that carries its plaintext.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct CreatedApiKeyDto {
+    /// The key itself. Shown once: store it now.
+    pub key: String,
+    pub id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    pub rate_limit: Option<RateLimitDto>,
+    pub rotated_at: Option<Timestamp>,
+}
+
+impl From<hydracore_keys::MintedKey> for CreatedApiKeyDto {
+    fn from(minted: hydracore_keys::MintedKey) -> Self {
+        let dto = ApiKeyDto::from(minted.key);
+        Self {
+            key: minted.secret.expose().to_owned(),
+            id: dto.id,
+            name: dto.name,
+            prefix: dto.prefix,
+            scopes: dto.scopes,
+            created_at: dto.created_at,
+            expires_at: dto.expires_at,
+            last_used_at: dto.last_used_at,
+            rate_limit: dto.rate_limit,
+            rotated_at: dto.rotated_at,
+        }
+    }
+}
+
+/// Rotates an API key.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateApiKeyRequest {
+    /// How long the old key keeps working, in seconds (default 300, at most 604800).
+    pub grace_seconds: Option<u32>,
+}
+
+/// Mints an API key.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKeyRequest {
+    #[openapi(example = "ci-deploy")]
+    pub name: String,
+    /// Scopes from the catalogue (`GET /v1/scopes`); a key can only grant scopes it holds.
+    pub scopes: Vec<String>,
+    /// When the key stops working (RFC 3339); never, if absent.
+    pub expires_at: Option<Timestamp>,
+    /// The key's own budget; the server default, if absent.
+    pub rate_limit: Option<RateLimitDto>,
+}
+
+/// Changes an API key; absent fields are left as they are, `null` clears.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateApiKeyRequest {
+    pub name: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub expires_at: Option<Option<Timestamp>>,
+    #[serde(default, deserialize_with = "present")]
+    pub rate_limit: Option<Option<RateLimitDto>>,
+}
+
+/// The calling API key, as the server sees it.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct ApiKeyContextDto {
+    pub key_id: Uuid,
+    pub name: String,
+    pub tenant_id: Uuid,
+    pub scopes: Vec<String>,
+    pub rate_limit: Option<RateLimitDto>,
+}
+
+/// Converts a wire rate limit into the domain's, with its bounds checked.
+///
+/// # Errors
+/// A value out of bounds.
+pub fn rate_limit(dto: RateLimitDto) -> Result<RateLimit, hydracore_core::ValidationError> {
+    RateLimit::new(dto.requests, dto.per_seconds)
+}

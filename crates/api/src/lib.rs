@@ -1,0 +1,25 @@
+//! The operation layer: what clients send and receive (DTOs, with their conversions
+//! from and to domain types), shared by every driving adapter (HTTP, MCP) so a tool and
+//! its route answer alike. Domain types never serialise; these do.
+
+mod cursor;
+mod identity;
+mod images;
+mod instances;
+mod json;
+mod keys;
+mod mcp;
+mod members;
+mod meta;
+mod time;
+
+pub use cursor::*;
+pub use identity::*;
+pub use images::*;
+pub use instances::*;
+pub use json::*;
+pub use keys::*;
+pub use mcp::*;
+pub use members::*;
+pub use meta::*;
+pub use time::*;

@@ -1,0 +1,112 @@
+//! Credentials for third-party MCP servers and the MCP call log.
+
+use hydracore_mcp_creds::{AuthKind, McpCredential};
+use hydracore_mcp_log::{CallStatus, McpCall};
+use paperclip::actix::Apiv2Schema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Timestamp;
+
+/// How a credential is presented to its server.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Apiv2Schema)]
+#[serde(rename_all = "lowercase")]
+pub enum McpAuthKindDto {
+    /// `Authorization: Bearer <secret>`.
+    Bearer,
+    /// `<header_name>: <secret>`.
+    Header,
+}
+
+/// A credential for a third-party MCP server. The secret is never shown.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct McpCredentialDto {
+    pub id: Uuid,
+    pub name: String,
+    pub server_url: String,
+    pub auth_kind: McpAuthKindDto,
+    /// The header carrying the secret, for `auth_kind: header`.
+    pub header_name: Option<String>,
+    /// Always true: a credential is stored with its secret.
+    pub has_secret: bool,
+    /// The secret's last 4 characters, for secrets of 12 or more; otherwise `null`.
+    pub secret_last4: Option<String>,
+    pub created_at: Timestamp,
+}
+
+impl From<McpCredential> for McpCredentialDto {
+    fn from(c: McpCredential) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            server_url: c.server_url,
+            auth_kind: match c.auth {
+                AuthKind::Bearer => McpAuthKindDto::Bearer,
+                AuthKind::Header { .. } => McpAuthKindDto::Header,
+            },
+            header_name: c.auth.header_name().map(str::to_owned),
+            has_secret: true,
+            secret_last4: (!c.secret_hint.is_empty()).then_some(c.secret_hint),
+            created_at: Timestamp(c.created_at),
+        }
+    }
+}
+
+/// Stores a credential. The secret is sealed at once and never returned.
+#[derive(Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMcpCredentialRequest {
+    /// Unique within the tenant.
+    #[openapi(example = "github")]
+    pub name: String,
+    /// The MCP server's URL (`http` or `https`).
+    #[openapi(example = "https://mcp.example.com/mcp")]
+    pub server_url: String,
+    pub auth_kind: McpAuthKindDto,
+    /// Required for `auth_kind: header`, e.g. `X-Api-Token`.
+    pub header_name: Option<String>,
+    /// The token or key for the server (1 to 8192 characters).
+    pub secret: String,
+}
+
+/// How an MCP tool call ended.
+#[derive(Debug, Clone, Copy, Serialize, Apiv2Schema)]
+#[serde(rename_all = "lowercase")]
+pub enum McpCallStatusDto {
+    Ok,
+    Error,
+    Denied,
+}
+
+/// One MCP tool call. Arguments, results and error text are never recorded.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct McpCallDto {
+    pub id: Uuid,
+    pub tool: String,
+    /// The scope the tool requires.
+    pub scope: String,
+    pub status: McpCallStatusDto,
+    /// Time spent serving the call, in microseconds.
+    pub latency_us: i64,
+    /// The API key that called.
+    pub key_id: Uuid,
+    pub created_at: Timestamp,
+}
+
+impl From<McpCall> for McpCallDto {
+    fn from(c: McpCall) -> Self {
+        Self {
+            id: c.id,
+            tool: c.tool,
+            scope: c.scope,
+            status: match c.status {
+                CallStatus::Ok => McpCallStatusDto::Ok,
+                CallStatus::Error => McpCallStatusDto::Error,
+                CallStatus::Denied => McpCallStatusDto::Denied,
+            },
+            latency_us: c.latency_us,
+            key_id: c.key_id,
+            created_at: Timestamp(c.created_at),
+        }
+    }
+}

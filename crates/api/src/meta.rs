@@ -1,0 +1,40 @@
+//! The scope catalogue, the probes and the smoke test.
+
+use paperclip::actix::Apiv2Schema;
+use serde::Serialize;
+
+/// One scope of the catalogue.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct ScopeDto {
+    /// `<resource>:<verb>`, or `<resource>:*` for every verb.
+    pub scope: String,
+    pub resource: String,
+    pub verb: String,
+    pub description: String,
+    /// Served by other platform components: grantable here, enforced there.
+    pub reserved: bool,
+}
+
+/// Liveness or readiness.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct HealthDto {
+    /// `ok`, or `unavailable`.
+    pub status: String,
+}
+
+/// One step of the smoke test.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct SmokeStepDto {
+    pub step: String,
+    pub ok: bool,
+    /// Milliseconds the step took.
+    pub ms: f64,
+}
+
+/// The smoke test's outcome.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct SmokeDto {
+    pub ok: bool,
+    pub total_ms: f64,
+    pub steps: Vec<SmokeStepDto>,
+}
