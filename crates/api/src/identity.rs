@@ -6,7 +6,11 @@ use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{RoleDto, TenantDto, Timestamp};
+use std::net::IpAddr;
+
+use hydracore_tenants::{TenantId, UserId};
+
+use crate::{Problem, RoleDto, Services, TenantDto, Timestamp};
 
 /// A user.
 #[derive(Debug, Serialize, Apiv2Schema)]
@@ -141,4 +145,92 @@ impl MeDto {
             memberships,
         }
     }
+}
+
+/// A new user, owning a new tenant, signed in. `client` is the caller's address.
+///
+/// # Errors
+/// Sign-up closed (forbidden), throttled, a field rule, a taken e-mail (conflict), busy.
+pub async fn signup(
+    svc: &Services,
+    req: SignupRequest,
+    client: Option<IpAddr>,
+) -> Result<SignupDto, Problem> {
+    let (user, tenant, pair) = svc
+        .identity
+        .signup(&req.email, &req.password, &req.tenant_name, client)
+        .await?;
+    let tokens = TokenDto::from(pair);
+    Ok(SignupDto {
+        user: UserDto::from(&user),
+        tenant: TenantDto::from(&tenant),
+        access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token,
+        token_type: tokens.token_type,
+        expires_in: tokens.expires_in,
+    })
+}
+
+/// Signs in.
+///
+/// # Errors
+/// Throttled, wrong e-mail or password (unauthorized), busy.
+pub async fn login(
+    svc: &Services,
+    req: LoginRequest,
+    client: Option<IpAddr>,
+) -> Result<TokenDto, Problem> {
+    Ok(svc
+        .identity
+        .login(&req.email, &req.password, client)
+        .await?
+        .into())
+}
+
+/// Exchanges a refresh token for a new pair.
+///
+/// # Errors
+/// Throttled; an unknown, expired, revoked or reused token (unauthorized).
+pub async fn refresh(
+    svc: &Services,
+    req: RefreshRequest,
+    client: Option<IpAddr>,
+) -> Result<TokenDto, Problem> {
+    Ok(svc
+        .identity
+        .refresh(&req.refresh_token, client)
+        .await?
+        .into())
+}
+
+/// Signs out: revokes the refresh token's session.
+///
+/// # Errors
+/// Store failures.
+pub async fn logout(svc: &Services, req: RefreshRequest) -> Result<(), Problem> {
+    Ok(svc.identity.logout(&req.refresh_token).await?)
+}
+
+/// Makes one of the user's tenants the active one, and answers who the user is then.
+///
+/// # Errors
+/// A tenant the user does not belong to (not found).
+pub async fn switch_tenant(
+    svc: &Services,
+    user: UserId,
+    req: SwitchTenantRequest,
+) -> Result<MeDto, Problem> {
+    svc.identity
+        .switch_tenant(user, TenantId(req.tenant_id))
+        .await?;
+    me(svc, user).await
+}
+
+/// The user, the active tenant and every membership.
+///
+/// # Errors
+/// A user that is gone (unauthorized).
+pub async fn me(svc: &Services, user: UserId) -> Result<MeDto, Problem> {
+    let (user, tenants) = svc.identity.me(user).await?;
+    Ok(MeDto::new(&user, tenants))
 }

@@ -4,7 +4,10 @@ use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::Timestamp;
+use hydracore_core::{Page, PageRequest};
+use hydracore_instances::{Channel, RuntimeImageId};
+
+use crate::{Problem, Services, Timestamp};
 
 /// A promotion channel.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, Apiv2Schema)]
@@ -57,4 +60,51 @@ pub struct CreateRuntimeImageRequest {
 #[serde(deny_unknown_fields)]
 pub struct PromoteRequest {
     pub channel: ChannelDto,
+}
+
+impl From<ChannelDto> for Channel {
+    fn from(c: ChannelDto) -> Self {
+        match c {
+            ChannelDto::Stable => Channel::Stable,
+            ChannelDto::Canary => Channel::Canary,
+        }
+    }
+}
+
+/// Every registered image, oldest first.
+///
+/// # Errors
+/// Store failures.
+pub async fn list_images(
+    svc: &Services,
+    page: PageRequest,
+) -> Result<Page<RuntimeImageDto>, Problem> {
+    Ok(svc.images.list(page).await?.map(RuntimeImageDto::from))
+}
+
+/// Registers an image.
+///
+/// # Errors
+/// A field rule, a taken name and version (conflict).
+pub async fn create_image(
+    svc: &Services,
+    req: CreateRuntimeImageRequest,
+) -> Result<RuntimeImageDto, Problem> {
+    Ok(svc
+        .images
+        .create(&req.name, &req.version, &req.digest)
+        .await?
+        .into())
+}
+
+/// Points a channel at an image.
+///
+/// # Errors
+/// Not found.
+pub async fn promote_image(
+    svc: &Services,
+    id: RuntimeImageId,
+    req: PromoteRequest,
+) -> Result<RuntimeImageDto, Problem> {
+    Ok(svc.images.promote(id, req.channel.into()).await?.into())
 }

@@ -1,11 +1,14 @@
-//! Agent instances.
+//! Agent instances: their shapes, and the operations on them.
 
 use hydracore_instances::{Instance, Status};
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{JsonObject, RawJsonObject, Timestamp};
+use hydracore_core::{Page, PageRequest};
+use hydracore_instances::{CreateInstance, InstanceId, InstancePatch};
+
+use crate::{Caller, JsonObject, Problem, RawJsonObject, Services, Timestamp};
 
 /// An instance's lifecycle status.
 #[derive(Debug, Clone, Copy, Serialize, Apiv2Schema)]
@@ -82,4 +85,124 @@ pub struct UpdateInstanceRequest {
     pub runtime_image: Option<String>,
     /// Replaces the whole configuration object.
     pub config: Option<JsonObject>,
+}
+
+impl CreateInstanceRequest {
+    /// The domain's request.
+    pub fn into_domain(self) -> CreateInstance {
+        CreateInstance {
+            name: self.name,
+            runtime_image: self.runtime_image,
+            config: self.config.map(|c| c.0),
+            start: self.start.unwrap_or(false),
+        }
+    }
+}
+
+impl UpdateInstanceRequest {
+    /// The domain's patch.
+    pub fn into_domain(self) -> InstancePatch {
+        InstancePatch {
+            name: self.name,
+            runtime_image: self.runtime_image,
+            config: self.config.map(|c| c.0),
+        }
+    }
+}
+
+/// The tenant's instances, oldest first, a page at a time.
+///
+/// # Errors
+/// Store failures.
+pub async fn list_instances(
+    svc: &Services,
+    caller: &Caller<'_>,
+    page: PageRequest,
+) -> Result<Page<InstanceDto>, Problem> {
+    Ok(svc
+        .instances
+        .list(caller.tenant, page)
+        .await?
+        .map(InstanceDto::from))
+}
+
+/// Creates an instance (started at once with `start: true`).
+///
+/// # Errors
+/// A field rule, a taken name (conflict), the runtime.
+pub async fn create_instance(
+    svc: &Services,
+    caller: &Caller<'_>,
+    req: CreateInstanceRequest,
+) -> Result<InstanceDto, Problem> {
+    Ok(svc
+        .instances
+        .create(caller.tenant, req.into_domain())
+        .await?
+        .into())
+}
+
+/// One of the tenant's instances.
+///
+/// # Errors
+/// Not found.
+pub async fn get_instance(
+    svc: &Services,
+    caller: &Caller<'_>,
+    id: InstanceId,
+) -> Result<InstanceDto, Problem> {
+    Ok(svc.instances.get(caller.tenant, id).await?.into())
+}
+
+/// Renames, re-images or reconfigures an instance.
+///
+/// # Errors
+/// Not found, a field rule, a taken name.
+pub async fn update_instance(
+    svc: &Services,
+    caller: &Caller<'_>,
+    id: InstanceId,
+    req: UpdateInstanceRequest,
+) -> Result<InstanceDto, Problem> {
+    Ok(svc
+        .instances
+        .update(caller.tenant, id, req.into_domain())
+        .await?
+        .into())
+}
+
+/// Deletes an instance, stopping it first.
+///
+/// # Errors
+/// Not found, the runtime.
+pub async fn delete_instance(
+    svc: &Services,
+    caller: &Caller<'_>,
+    id: InstanceId,
+) -> Result<(), Problem> {
+    Ok(svc.instances.delete(caller.tenant, id).await?)
+}
+
+/// Starts an instance.
+///
+/// # Errors
+/// Not found, an illegal transition (conflict), the runtime.
+pub async fn start_instance(
+    svc: &Services,
+    caller: &Caller<'_>,
+    id: InstanceId,
+) -> Result<InstanceDto, Problem> {
+    Ok(svc.instances.start(caller.tenant, id).await?.into())
+}
+
+/// Stops an instance.
+///
+/// # Errors
+/// Not found, an illegal transition (conflict), the runtime.
+pub async fn stop_instance(
+    svc: &Services,
+    caller: &Caller<'_>,
+    id: InstanceId,
+) -> Result<InstanceDto, Problem> {
+    Ok(svc.instances.stop(caller.tenant, id).await?.into())
 }

@@ -5,7 +5,10 @@ use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{Timestamp, present};
+use hydracore_core::{Page, PageRequest};
+use hydracore_keys::{ApiKeyId, KeyPatch, MintKey};
+
+use crate::{Caller, Problem, Services, Timestamp, present};
 
 /// A per-key request budget.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, Apiv2Schema)]
@@ -144,4 +147,149 @@ pub struct ApiKeyContextDto {
 /// A value out of bounds.
 pub fn rate_limit(dto: RateLimitDto) -> Result<RateLimit, hydracore_core::ValidationError> {
     RateLimit::new(dto.requests, dto.per_seconds)
+}
+
+impl CreateApiKeyRequest {
+    /// The domain's request.
+    ///
+    /// # Errors
+    /// A rate limit out of bounds.
+    pub fn into_domain(self) -> Result<MintKey, Problem> {
+        Ok(MintKey {
+            name: self.name,
+            scopes: self.scopes,
+            expires_at: self.expires_at.map(|t| t.0),
+            rate_limit: self.rate_limit.map(rate_limit).transpose()?,
+        })
+    }
+}
+
+impl UpdateApiKeyRequest {
+    /// The domain's patch.
+    ///
+    /// # Errors
+    /// A rate limit out of bounds.
+    pub fn into_domain(self) -> Result<KeyPatch, Problem> {
+        Ok(KeyPatch {
+            name: self.name,
+            scopes: self.scopes,
+            expires_at: self.expires_at.map(|t| t.map(|t| t.0)),
+            rate_limit: match self.rate_limit {
+                Some(Some(dto)) => Some(Some(rate_limit(dto)?)),
+                Some(None) => Some(None),
+                None => None,
+            },
+        })
+    }
+}
+
+/// Mints a key; the only answer that carries its plaintext.
+///
+/// # Errors
+/// A field rule; a scope the caller does not hold (forbidden).
+pub async fn create_api_key(
+    svc: &Services,
+    caller: &Caller<'_>,
+    req: CreateApiKeyRequest,
+) -> Result<CreatedApiKeyDto, Problem> {
+    Ok(svc
+        .keys
+        .mint(caller.tenant, caller.grantor(), req.into_domain()?)
+        .await?
+        .into())
+}
+
+/// The tenant's live keys, oldest first, never their secrets.
+///
+/// # Errors
+/// Store failures.
+pub async fn list_api_keys(
+    svc: &Services,
+    caller: &Caller<'_>,
+    page: PageRequest,
+) -> Result<Page<ApiKeyDto>, Problem> {
+    Ok(svc
+        .keys
+        .list(caller.tenant, page)
+        .await?
+        .map(ApiKeyDto::from))
+}
+
+/// One of the tenant's keys.
+///
+/// # Errors
+/// Not found.
+pub async fn get_api_key(
+    svc: &Services,
+    caller: &Caller<'_>,
+    id: ApiKeyId,
+) -> Result<ApiKeyDto, Problem> {
+    Ok(svc.keys.get(caller.tenant, id).await?.into())
+}
+
+/// Changes a key the caller could have minted.
+///
+/// # Errors
+/// Not found, a field rule, the authority rules (forbidden).
+pub async fn update_api_key(
+    svc: &Services,
+    caller: &Caller<'_>,
+    id: ApiKeyId,
+    req: UpdateApiKeyRequest,
+) -> Result<ApiKeyDto, Problem> {
+    Ok(svc
+        .keys
+        .update(caller.tenant, caller.grantor(), id, req.into_domain()?)
+        .await?
+        .into())
+}
+
+/// Revokes a key the caller could have minted.
+///
+/// # Errors
+/// Not found, the authority rules (forbidden).
+pub async fn revoke_api_key(
+    svc: &Services,
+    caller: &Caller<'_>,
+    id: ApiKeyId,
+) -> Result<(), Problem> {
+    Ok(svc.keys.revoke(caller.tenant, caller.grantor(), id).await?)
+}
+
+/// Replaces a key with a successor; the old one works through the grace period.
+///
+/// # Errors
+/// Not found, a grace out of bounds, the authority rules, a key not rotatable
+/// (conflict).
+pub async fn rotate_api_key(
+    svc: &Services,
+    caller: &Caller<'_>,
+    id: ApiKeyId,
+    req: Option<RotateApiKeyRequest>,
+) -> Result<CreatedApiKeyDto, Problem> {
+    let grace = req.and_then(|r| r.grace_seconds);
+    Ok(svc
+        .keys
+        .rotate(caller.tenant, caller.grantor(), id, grace)
+        .await?
+        .into())
+}
+
+/// The calling key itself.
+///
+/// # Errors
+/// A caller that is not an API key (unauthorized: the operation takes a key).
+pub fn api_key_context(caller: &Caller<'_>) -> Result<ApiKeyContextDto, Problem> {
+    match &caller.principal.actor {
+        hydracore_auth::Actor::ApiKey { id, name } => Ok(ApiKeyContextDto {
+            key_id: id.0,
+            name: name.clone(),
+            tenant_id: caller.tenant.0,
+            scopes: caller.principal.scopes.to_strings(),
+            rate_limit: caller.principal.rate_limit.map(Into::into),
+        }),
+        hydracore_auth::Actor::User { .. } => Err(Problem::unauthorized(
+            "This route takes an API key (X-Api-Key: hc_live_...), not a user's access token",
+        )),
+    }
 }

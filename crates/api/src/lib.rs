@@ -11,6 +11,8 @@ mod keys;
 mod mcp;
 mod members;
 mod meta;
+mod problem;
+mod services;
 mod time;
 
 pub use cursor::*;
@@ -22,4 +24,6 @@ pub use keys::*;
 pub use mcp::*;
 pub use members::*;
 pub use meta::*;
+pub use problem::{Outcome, Problem};
+pub use services::{Caller, Services};
 pub use time::*;

@@ -6,7 +6,10 @@ use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::Timestamp;
+use hydracore_core::{Page, PageRequest};
+use hydracore_mcp_creds::CreateCredential;
+
+use crate::{Caller, Problem, Services, Timestamp};
 
 /// How a credential is presented to its server.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, Apiv2Schema)]
@@ -109,4 +112,92 @@ impl From<McpCall> for McpCallDto {
             created_at: Timestamp(c.created_at),
         }
     }
+}
+
+impl CreateMcpCredentialRequest {
+    /// The domain's request.
+    pub fn into_domain(self) -> CreateCredential {
+        CreateCredential {
+            name: self.name,
+            server_url: self.server_url,
+            auth_kind: match self.auth_kind {
+                McpAuthKindDto::Bearer => "bearer".into(),
+                McpAuthKindDto::Header => "header".into(),
+            },
+            header_name: self.header_name,
+            secret: self.secret,
+        }
+    }
+}
+
+/// The tenant's credentials, never their secrets.
+///
+/// # Errors
+/// Store failures.
+pub async fn list_credentials(
+    svc: &Services,
+    caller: &Caller<'_>,
+    page: PageRequest,
+) -> Result<Page<McpCredentialDto>, Problem> {
+    Ok(svc
+        .credentials
+        .list(caller.tenant, page)
+        .await?
+        .map(McpCredentialDto::from))
+}
+
+/// Stores a credential, its secret sealed at once.
+///
+/// # Errors
+/// A field rule, a taken name (conflict).
+pub async fn create_credential(
+    svc: &Services,
+    caller: &Caller<'_>,
+    req: CreateMcpCredentialRequest,
+) -> Result<McpCredentialDto, Problem> {
+    Ok(svc
+        .credentials
+        .create(caller.tenant, req.into_domain())
+        .await?
+        .into())
+}
+
+/// One of the tenant's credentials.
+///
+/// # Errors
+/// Not found.
+pub async fn get_credential(
+    svc: &Services,
+    caller: &Caller<'_>,
+    id: Uuid,
+) -> Result<McpCredentialDto, Problem> {
+    Ok(svc.credentials.get(caller.tenant, id).await?.into())
+}
+
+/// Deletes a credential.
+///
+/// # Errors
+/// Not found.
+pub async fn delete_credential(
+    svc: &Services,
+    caller: &Caller<'_>,
+    id: Uuid,
+) -> Result<(), Problem> {
+    Ok(svc.credentials.delete(caller.tenant, id).await?)
+}
+
+/// The tenant's MCP tool calls, oldest first.
+///
+/// # Errors
+/// Store failures.
+pub async fn list_calls(
+    svc: &Services,
+    caller: &Caller<'_>,
+    page: PageRequest,
+) -> Result<Page<McpCallDto>, Problem> {
+    Ok(svc
+        .calls
+        .list(caller.tenant, page)
+        .await?
+        .map(McpCallDto::from))
 }

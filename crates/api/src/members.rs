@@ -6,7 +6,10 @@ use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::Timestamp;
+use hydracore_core::{Page, PageRequest};
+use hydracore_tenants::UserId;
+
+use crate::{Caller, Problem, Services, Timestamp};
 
 /// A tenant member's role.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, Apiv2Schema)]
@@ -101,4 +104,101 @@ pub struct AddMemberRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateMemberRequest {
     pub role: RoleDto,
+}
+
+/// The tenant the caller acts on.
+///
+/// # Errors
+/// Not found.
+pub async fn current_tenant(svc: &Services, caller: &Caller<'_>) -> Result<TenantDto, Problem> {
+    Ok(TenantDto::from(&svc.tenants.get(caller.tenant).await?))
+}
+
+/// Another tenant, owned by `user`.
+///
+/// # Errors
+/// A field rule; the most tenants one user may own (forbidden).
+pub async fn create_tenant(
+    svc: &Services,
+    user: UserId,
+    req: CreateTenantRequest,
+) -> Result<TenantDto, Problem> {
+    Ok(TenantDto::from(
+        &svc.members.create_tenant(user, &req.name).await?,
+    ))
+}
+
+/// The tenant's members, oldest first.
+///
+/// # Errors
+/// Store failures.
+pub async fn list_members(
+    svc: &Services,
+    caller: &Caller<'_>,
+    page: PageRequest,
+) -> Result<Page<MemberDto>, Problem> {
+    Ok(svc
+        .members
+        .list(caller.tenant, page)
+        .await?
+        .map(MemberDto::from))
+}
+
+/// Adds an existing user to the tenant.
+///
+/// # Errors
+/// A field rule, no such user, a member already (conflict), a role the caller may not
+/// grant (forbidden).
+pub async fn add_member(
+    svc: &Services,
+    caller: &Caller<'_>,
+    req: AddMemberRequest,
+) -> Result<MemberDto, Problem> {
+    Ok(svc
+        .members
+        .add(
+            caller.tenant,
+            &caller.principal.scopes,
+            &req.email,
+            req.role.into(),
+        )
+        .await?
+        .into())
+}
+
+/// Changes a member's role.
+///
+/// # Errors
+/// Not found, a role the caller may not manage (forbidden), the last owner (conflict).
+pub async fn update_member(
+    svc: &Services,
+    caller: &Caller<'_>,
+    user: UserId,
+    req: UpdateMemberRequest,
+) -> Result<MemberDto, Problem> {
+    Ok(svc
+        .members
+        .change_role(
+            caller.tenant,
+            &caller.principal.scopes,
+            user,
+            req.role.into(),
+        )
+        .await?
+        .into())
+}
+
+/// Removes a member.
+///
+/// # Errors
+/// Not found, a role the caller may not manage (forbidden), the last owner (conflict).
+pub async fn remove_member(
+    svc: &Services,
+    caller: &Caller<'_>,
+    user: UserId,
+) -> Result<(), Problem> {
+    Ok(svc
+        .members
+        .remove(caller.tenant, &caller.principal.scopes, user)
+        .await?)
 }

@@ -1,5 +1,6 @@
 //! The scope catalogue, the probes and the smoke test.
 
+use hydracore_scopes::CATALOGUE;
 use paperclip::actix::Apiv2Schema;
 use serde::Serialize;
 
@@ -37,4 +38,21 @@ pub struct SmokeDto {
     pub ok: bool,
     pub total_ms: f64,
     pub steps: Vec<SmokeStepDto>,
+}
+
+/// The scope catalogue: every verb of every resource, and each resource's wildcard.
+pub fn list_scopes() -> Vec<ScopeDto> {
+    let mut out = Vec::new();
+    for spec in CATALOGUE {
+        for verb in spec.verbs.iter().copied().chain(["*"]) {
+            out.push(ScopeDto {
+                scope: format!("{}:{verb}", spec.resource),
+                resource: spec.resource.to_owned(),
+                verb: verb.to_owned(),
+                description: spec.description.to_owned(),
+                reserved: spec.reserved,
+            });
+        }
+    }
+    out
 }

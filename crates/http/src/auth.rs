@@ -51,7 +51,7 @@ fn credential(req: &ServiceRequest) -> Result<Option<(String, Carrier)>, ApiErro
     Ok(match (header_key, bearer) {
         (Some(key), Some(token)) if key != token => {
             return Err(ApiError::Unauthorized(
-                "Send one credential: X-Api-Key and Authorization name different ones",
+                "Send one credential: X-Api-Key and Authorization name different ones".into(),
             ));
         }
         (Some(key), _) => Some((key, Carrier::ApiKeyHeader)),
@@ -79,8 +79,8 @@ pub async fn authenticate(
         // `X-Api-Key` carries API keys only: anything else there is no key.
         Some((_, Carrier::ApiKeyHeader)) => return Err(ApiError::from(AuthError::Invalid).into()),
         Some((c, Carrier::Bearer)) => state.auth.access_token(&c).await.map_err(|e| match e {
-            AuthError::Invalid => ApiError::Unauthorized("Invalid access token"),
-            AuthError::Expired => ApiError::Unauthorized("Access token has expired"),
+            AuthError::Invalid => ApiError::Unauthorized("Invalid access token".into()),
+            AuthError::Expired => ApiError::Unauthorized("Access token has expired".into()),
             other => ApiError::from(other),
         })?,
     };
@@ -118,7 +118,7 @@ pub async fn ops_authenticate(
     let state = app_state(&req)?;
     let Some(ops) = state.ops.as_deref() else {
         return Err(ApiError::Unauthorized(
-            "The internal ops surface is closed: HYDRACORE_OPS_TOKEN is not set",
+            "The internal ops surface is closed: HYDRACORE_OPS_TOKEN is not set".into(),
         )
         .into());
     };
@@ -131,6 +131,6 @@ pub async fn ops_authenticate(
         .map(|(_, token)| token.trim().to_owned());
     match presented {
         Some(token) if hydracore_auth::verify_ops_bearer_token(&token, ops) => next.call(req).await,
-        _ => Err(ApiError::Unauthorized("Not authenticated").into()),
+        _ => Err(ApiError::Unauthorized("Not authenticated".into()).into()),
     }
 }

@@ -1,15 +1,17 @@
 //! The one table of status codes: [`ApiError`], its FastAPI-shaped bodies, and the
 //! conversion of every domain error and extractor failure into it.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use hydracore_api::{Outcome, Problem};
 use hydracore_auth::{AuthError, IdentityError};
 use hydracore_core::{RepoError, ValidationError};
 use hydracore_instances::{ImageError, InstanceError};
-use hydracore_keys::{KeyError, NotRotatable, OwnLimit};
+use hydracore_keys::KeyError;
 use hydracore_mcp_creds::CredentialError;
 use hydracore_tenants::{MemberError, TenantError};
 use paperclip::v2::schema::Apiv2Errors;
@@ -67,11 +69,11 @@ struct Detail<T> {
 /// names a 422's fields and kinds, never the inputs, which may be secrets.
 pub enum ApiError {
     /// 401, with `WWW-Authenticate`.
-    Unauthorized(&'static str),
+    Unauthorized(Cow<'static, str>),
     /// 403.
     Forbidden(String),
     /// 404.
-    NotFound(&'static str),
+    NotFound(Cow<'static, str>),
     /// 409.
     Conflict(String),
     /// 408: the body did not arrive in time (the limit in milliseconds).
@@ -340,90 +342,6 @@ pub fn rate_limit_headers(
     }
 }
 
-impl From<RepoError> for ApiError {
-    fn from(e: RepoError) -> Self {
-        match e {
-            RepoError::Unavailable(src) => ApiError::Unavailable(src),
-            other => ApiError::Internal(Box::new(other)),
-        }
-    }
-}
-
-impl From<AuthError> for ApiError {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::Missing => ApiError::Unauthorized("Not authenticated"),
-            AuthError::Invalid => ApiError::Unauthorized("Invalid API key"),
-            AuthError::Revoked => ApiError::Unauthorized("API key has been revoked"),
-            AuthError::Expired => ApiError::Unauthorized("API key has expired"),
-            AuthError::Forbidden { required } => {
-                ApiError::Forbidden(format!("Missing required scope: {required}"))
-            }
-            AuthError::Store(e) => e.into(),
-        }
-    }
-}
-
-impl From<InstanceError> for ApiError {
-    fn from(e: InstanceError) -> Self {
-        match e {
-            InstanceError::NotFound => ApiError::NotFound("Instance not found"),
-            InstanceError::Duplicate { name } => {
-                ApiError::Conflict(format!("An instance named '{name}' already exists"))
-            }
-            e @ InstanceError::IllegalTransition { .. } => {
-                let msg = e.to_string();
-                let mut chars = msg.chars();
-                let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
-                ApiError::Conflict(format!("{}{}", first.unwrap_or_default(), chars.as_str()))
-            }
-            InstanceError::Invalid(v) => ApiError::invalid(ErrorItem::body(&v)),
-            InstanceError::Runtime(e) => ApiError::Internal(Box::new(e)),
-            InstanceError::Store(e) => e.into(),
-        }
-    }
-}
-
-impl From<KeyError> for ApiError {
-    fn from(e: KeyError) -> Self {
-        match e {
-            KeyError::NotFound => ApiError::NotFound("API key not found"),
-            KeyError::Invalid(v) => ApiError::invalid(ErrorItem::body(&v)),
-            KeyError::ScopeNotGranted(scopes) => ApiError::Forbidden(format!(
-                "Cannot grant scopes the caller does not hold: {}",
-                scopes.join(", ")
-            )),
-            KeyError::NotManageable(scopes) => ApiError::Forbidden(format!(
-                "Cannot manage a key holding scopes the caller does not hold: {}",
-                scopes.join(", ")
-            )),
-            KeyError::OwnLimit(OwnLimit::RateLimit) => ApiError::Forbidden(
-                "A key cannot loosen its own rate limit (a larger burst, a faster refill, or the server default in place of its own)".into(),
-            ),
-            KeyError::OwnLimit(OwnLimit::Expiry) => ApiError::Forbidden(
-                "A key cannot extend or remove its own expiry".into(),
-            ),
-            KeyError::NotRotatable(NotRotatable::Rotated) => ApiError::Conflict(
-                "This key was rotated already: rotate its successor".into(),
-            ),
-            KeyError::NotRotatable(NotRotatable::Expired) => {
-                ApiError::Conflict("This key has expired: mint a new one".into())
-            }
-            KeyError::Store(e) => e.into(),
-        }
-    }
-}
-
-impl From<TenantError> for ApiError {
-    fn from(e: TenantError) -> Self {
-        match e {
-            TenantError::NotFound => ApiError::NotFound("Tenant not found"),
-            TenantError::Invalid(v) => ApiError::invalid(ErrorItem::body(&v)),
-            TenantError::Store(e) => e.into(),
-        }
-    }
-}
-
 /// The 422 for a path that did not parse: every path parameter here is a UUID, so
 /// each one that is not becomes one `uuid_parsing` item.
 pub fn path_error(req: &actix_web::HttpRequest) -> ApiError {
@@ -441,7 +359,7 @@ pub fn path_error(req: &actix_web::HttpRequest) -> ApiError {
         })
         .collect();
     if items.is_empty() {
-        ApiError::NotFound("Not Found")
+        ApiError::NotFound("Not Found".into())
     } else {
         ApiError::Validation(items)
     }
@@ -534,6 +452,51 @@ error_codes! {
 /// The errors of an operation that can also conflict (409).
 pub type MayConflict = Documented<Conflict>;
 
+/// How HTTP answers a failed operation: the one place an outcome becomes a status.
+impl From<Problem> for ApiError {
+    fn from(p: Problem) -> Self {
+        match p.outcome {
+            Outcome::Unauthorized => ApiError::Unauthorized(p.detail),
+            Outcome::Forbidden => ApiError::Forbidden(p.detail.into_owned()),
+            Outcome::NotFound => ApiError::NotFound(p.detail),
+            Outcome::Conflict => ApiError::Conflict(p.detail.into_owned()),
+            Outcome::Invalid => ApiError::Validation(p.items.iter().map(ErrorItem::body).collect()),
+            Outcome::Throttled { retry_after_secs } => ApiError::Throttled(retry_after_secs),
+            Outcome::Busy => ApiError::Busy,
+            Outcome::Unavailable => {
+                ApiError::Unavailable(p.source.unwrap_or_else(|| p.detail.into_owned().into()))
+            }
+            Outcome::Internal => {
+                ApiError::Internal(p.source.unwrap_or_else(|| p.detail.into_owned().into()))
+            }
+        }
+    }
+}
+
+/// Domain errors reach HTTP through the operation layer's table ([`Problem`]).
+macro_rules! through_problem {
+    ($($error:ty),*) => {
+        $(
+            impl From<$error> for ApiError {
+                fn from(e: $error) -> Self {
+                    Problem::from(e).into()
+                }
+            }
+        )*
+    };
+}
+through_problem!(
+    RepoError,
+    AuthError,
+    InstanceError,
+    KeyError,
+    TenantError,
+    CredentialError,
+    ImageError,
+    MemberError,
+    IdentityError
+);
+
 macro_rules! documented_from {
     ($($error:ty),*) => {
         $(
@@ -547,6 +510,7 @@ macro_rules! documented_from {
 }
 documented_from!(
     ApiError,
+    Problem,
     InstanceError,
     MemberError,
     IdentityError,
@@ -555,74 +519,3 @@ documented_from!(
     CredentialError,
     ImageError
 );
-
-impl From<CredentialError> for ApiError {
-    fn from(e: CredentialError) -> Self {
-        match e {
-            CredentialError::NotFound => ApiError::NotFound("Credential not found"),
-            CredentialError::Duplicate(name) => {
-                ApiError::Conflict(format!("A credential named '{name}' already exists"))
-            }
-            CredentialError::Invalid(v) => ApiError::invalid(ErrorItem::body(&v)),
-            CredentialError::Cipher(e) => ApiError::Internal(Box::new(e)),
-            CredentialError::Store(e) => e.into(),
-        }
-    }
-}
-
-impl From<ImageError> for ApiError {
-    fn from(e: ImageError) -> Self {
-        match e {
-            ImageError::NotFound => ApiError::NotFound("Runtime image not found"),
-            e @ ImageError::Duplicate { .. } => ApiError::Conflict(format!("Runtime {e}")),
-            ImageError::Invalid(v) => ApiError::invalid(ErrorItem::body(&v)),
-            ImageError::Store(e) => e.into(),
-        }
-    }
-}
-
-impl From<MemberError> for ApiError {
-    fn from(e: MemberError) -> Self {
-        match e {
-            MemberError::UserNotFound => ApiError::NotFound("User not found"),
-            MemberError::MemberNotFound => ApiError::NotFound("Member not found"),
-            MemberError::AlreadyMember => {
-                ApiError::Conflict("The user is already a member of this tenant".into())
-            }
-            MemberError::LastOwner => {
-                ApiError::Conflict("A tenant must keep at least one owner".into())
-            }
-            MemberError::RoleNotGranted(role) => ApiError::Forbidden(format!(
-                "Cannot manage the {role} role without holding every scope it grants"
-            )),
-            MemberError::TenantLimit(max) => ApiError::Forbidden(format!(
-                "You own {max} tenants, the most one user may own (HYDRACORE_MAX_TENANTS_PER_USER)"
-            )),
-            MemberError::Invalid(v) => ApiError::invalid(ErrorItem::body(&v)),
-            MemberError::Store(e) => e.into(),
-        }
-    }
-}
-
-impl From<IdentityError> for ApiError {
-    fn from(e: IdentityError) -> Self {
-        match e {
-            IdentityError::SignupDisabled => ApiError::Forbidden("Sign-up is disabled".into()),
-            IdentityError::EmailTaken => {
-                ApiError::Conflict("An account with this email already exists".into())
-            }
-            IdentityError::InvalidCredentials => {
-                ApiError::Unauthorized("Incorrect email or password")
-            }
-            IdentityError::InvalidRefreshToken => {
-                ApiError::Unauthorized("Invalid or expired refresh token")
-            }
-            IdentityError::TenantNotFound => ApiError::NotFound("Tenant not found"),
-            IdentityError::UserNotFound => ApiError::Unauthorized("Invalid access token"),
-            IdentityError::Throttled { retry_after_secs } => ApiError::Throttled(retry_after_secs),
-            IdentityError::Busy(_) => ApiError::Busy,
-            IdentityError::Invalid(v) => ApiError::invalid(ErrorItem::body(&v)),
-            IdentityError::Store(e) => e.into(),
-        }
-    }
-}

@@ -77,7 +77,7 @@ fn principal(req: &HttpRequest) -> Result<Principal, ApiError> {
     req.extensions()
         .get::<Principal>()
         .cloned()
-        .ok_or(ApiError::Unauthorized("Not authenticated"))
+        .ok_or(ApiError::Unauthorized("Not authenticated".into()))
 }
 
 fn document_auth(op: &mut DefaultOperationRaw, scope: Option<String>) {
@@ -122,6 +122,11 @@ impl<S: RequiredScope> Scoped<S> {
     pub fn scope() -> Scope {
         Scope::of(S::RESOURCE, S::VERB)
     }
+
+    /// The caller, as the operations take it.
+    pub fn caller(&self) -> hydracore_api::Caller<'_> {
+        hydracore_api::Caller::new(&self.principal, self.tenant)
+    }
 }
 
 /// The 403 of a user who belongs to no tenant.
@@ -151,7 +156,7 @@ pub fn require_scope(
 /// 401 for an API key.
 pub fn require_user(p: &Principal) -> Result<hydracore_tenants::UserId, ApiError> {
     p.user_id().ok_or(ApiError::Unauthorized(
-        "This route takes a user's access token (Authorization: Bearer <access_token>), not an API key",
+        "This route takes a user's access token (Authorization: Bearer <access_token>), not an API key".into()
     ))
 }
 
@@ -193,6 +198,13 @@ pub struct KeyAuth {
     pub principal: Principal,
 }
 
+impl KeyAuth {
+    /// The caller, as the operations take it.
+    pub fn caller(&self) -> hydracore_api::Caller<'_> {
+        hydracore_api::Caller::new(&self.principal, self.tenant)
+    }
+}
+
 impl FromRequest for KeyAuth {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
@@ -206,7 +218,7 @@ impl FromRequest for KeyAuth {
                 principal: p,
             }),
             _ => Err(ApiError::Unauthorized(
-                "This route takes an API key (X-Api-Key: hc_live_...), not a user's access token",
+                "This route takes an API key (X-Api-Key: hc_live_...), not a user's access token".into()
             )),
         }))
     }

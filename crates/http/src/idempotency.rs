@@ -123,7 +123,7 @@ fn fingerprint(req: &ServiceRequest, body: &[u8]) -> [u8; 32] {
 
 /// The checks of a fresh request to this route, passed before any record is looked at.
 fn authorize(needs: &Needs, p: Option<&Principal>) -> Result<(), ApiError> {
-    let p = p.ok_or(ApiError::Unauthorized("Not authenticated"))?;
+    let p = p.ok_or(ApiError::Unauthorized("Not authenticated".into()))?;
     match needs {
         Needs::Scope(scope) => require_scope(p, scope).map(|_| ()),
         Needs::User => require_user(p).map(|_| ()),

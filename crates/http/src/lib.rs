@@ -27,12 +27,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::web::{Bytes, Data as ActixData, PayloadConfig};
 use actix_web::{HttpResponse, http::header};
-use hydracore_auth::{Authenticator, IdentityService, OpsToken};
-use hydracore_instances::{ImageService, InstanceService};
-use hydracore_keys::KeyService;
-use hydracore_mcp_creds::CredentialService;
-use hydracore_mcp_log::CallLogService;
-use hydracore_tenants::{MemberService, TenantService};
+use hydracore_auth::{Authenticator, OpsToken};
 use paperclip::actix::{OpenApiExt, web};
 
 pub use auth::authenticate;
@@ -60,19 +55,13 @@ pub trait Smoke: Send + Sync {
     fn run(&self) -> futures_util::future::BoxFuture<'_, Vec<SmokeStep>>;
 }
 
-/// The application services the routes call.
+/// What the routes run on: the operations' services, and what only HTTP needs.
 #[derive(Clone)]
 pub struct AppState {
-    pub credentials: CredentialService,
-    pub calls: CallLogService,
-    pub tenants: TenantService,
-    pub members: MemberService,
-    pub identity: IdentityService,
-    pub keys: KeyService,
-    pub instances: InstanceService,
+    /// The services every operation runs on.
+    pub api: hydracore_api::Services,
     pub auth: Authenticator,
     pub readiness: Arc<dyn Readiness>,
-    pub images: ImageService,
     pub smoke: Arc<dyn Smoke>,
     /// Remembered responses for `Idempotency-Key`.
     pub idempotency: Arc<dyn hydracore_core::idempotency::IdempotencyStore>,

@@ -22,9 +22,8 @@ pub struct Paged<T> {
     next: Option<PageKey>,
 }
 
-impl<T> Paged<T> {
-    pub fn from_page<U>(page: Page<U>, f: impl FnMut(U) -> T) -> Self {
-        let page = page.map(f);
+impl<T> From<Page<T>> for Paged<T> {
+    fn from(page: Page<T>) -> Self {
         Self {
             items: page.items,
             next: page.next,

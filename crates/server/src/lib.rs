@@ -227,16 +227,9 @@ pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<Compo
             None => (Arc::new(hydracore_ratelimit::InProcessLimiter::new()), None),
         };
     let keyring = Arc::new(mcp_cipher(settings)?);
-    let mut state = AppState {
-        idempotency: shared.clone(),
-        keyring: keyring.clone(),
-        clock: clock.clone(),
-        limiter: limiter.clone(),
-        default_rate_limit,
+    let api = hydracore_api::Services {
         images: ImageService::new(shared.clone(), clock.clone()),
-        ops,
-        smoke: Arc::new(NoSmoke),
-        credentials: CredentialService::new(shared.clone(), keyring, clock.clone()),
+        credentials: CredentialService::new(shared.clone(), keyring.clone(), clock.clone()),
         calls: CallLogService::new(shared.clone()),
         tenants: TenantService::new(shared.clone(), clock.clone()),
         members: MemberService::new(shared.clone(), shared.clone(), clock.clone())
@@ -256,10 +249,6 @@ pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<Compo
                 per_address: settings.serve.signin_limit_per_address,
             },
         ),
-        trusted_proxies: hydracore_http::client::TrustedProxies::parse(
-            &settings.serve.trusted_proxies,
-        )
-        .map_err(|e| anyhow::anyhow!("HYDRACORE_TRUSTED_PROXIES: {e}"))?,
         keys: keys.clone(),
         instances: InstanceService::new(
             shared.clone(),
@@ -268,6 +257,20 @@ pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<Compo
             clock.clone(),
             settings.serve.default_runtime_image.clone(),
         ),
+    };
+    let mut state = AppState {
+        api,
+        idempotency: shared.clone(),
+        keyring,
+        clock: clock.clone(),
+        limiter: limiter.clone(),
+        default_rate_limit,
+        ops,
+        smoke: Arc::new(NoSmoke),
+        trusted_proxies: hydracore_http::client::TrustedProxies::parse(
+            &settings.serve.trusted_proxies,
+        )
+        .map_err(|e| anyhow::anyhow!("HYDRACORE_TRUSTED_PROXIES: {e}"))?,
         auth: Authenticator::new(keys, shared.clone(), shared, tokens, clock),
         readiness: Arc::new(StoreReadiness(store.clone())),
         body_timeout: settings.serve.client_timeout(),
@@ -435,14 +438,14 @@ impl Application {
         if store.backend() == hydracore_store::Backend::Postgres
             && settings.serve.key_cache_ttl_secs > 0
         {
-            let keys = state.keys.clone();
+            let keys = state.api.keys.clone();
             actix_web::rt::spawn(hydracore_store::listen_key_changes(
                 settings.database_url.clone(),
                 move |id| keys.forget(hydracore_keys::ApiKeyId(id)),
                 move |live| key_cache.set_live(live),
             ));
         }
-        let keys = state.keys.clone();
+        let keys = state.api.keys.clone();
         let flusher = keys.clone();
         let every = std::time::Duration::from_millis(settings.serve.usage_flush_ms.max(10));
         actix_web::rt::spawn(async move {
@@ -459,21 +462,21 @@ impl Application {
         ));
         if settings.serve.reconcile_interval_secs > 0 {
             actix_web::rt::spawn(reconcile(
-                state.instances.clone(),
+                state.api.instances.clone(),
                 std::time::Duration::from_secs(settings.serve.reconcile_interval_secs),
                 settings.serve.reconcile_after(),
             ));
         }
-        let (log_writer, drain) = CallLogWriter::new(state.calls.clone());
+        let (log_writer, drain) = CallLogWriter::new(state.api.calls.clone());
         let log_writer_probe = log_writer.clone();
         actix_web::rt::spawn(drain);
         let openapi = hydracore_http::openapi();
         let mcp = hydracore_mcp::service(
             McpServices {
-                instances: state.instances.clone(),
-                keys: state.keys.clone(),
-                credentials: state.credentials.clone(),
-                calls: state.calls.clone(),
+                instances: state.api.instances.clone(),
+                keys: state.api.keys.clone(),
+                credentials: state.api.credentials.clone(),
+                calls: state.api.calls.clone(),
                 log: log_writer,
                 clock: Arc::new(SystemClock),
             },

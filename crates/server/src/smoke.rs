@@ -34,7 +34,7 @@ async fn timed<T, E>(
 
 impl StoreSmoke {
     async fn round_trip(&self) -> Vec<SmokeStep> {
-        let s = &self.state;
+        let s = &self.state.api;
         let mut steps = Vec::new();
         timed(&mut steps, "database: ping", self.store.ping()).await;
         let Some(tenant) =

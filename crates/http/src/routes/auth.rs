@@ -4,15 +4,14 @@ use actix_web::middleware::from_fn;
 use paperclip::actix::web;
 use paperclip::actix::{CreatedJson, NoContent, api_v2_operation, web::Json};
 
-use hydracore_tenants::TenantId;
+use hydracore_api as api;
 
 use crate::client::SignInClient;
 use crate::error::{ApiError, Documented, LoginErrors, RefreshErrors, SignupErrors, SwitchErrors};
 use crate::extract::{State, UserAuth, ValidJson};
 use crate::routes::method_not_allowed;
 use hydracore_api::{
-    LoginRequest, MeDto, RefreshRequest, SignupDto, SignupRequest, SwitchTenantRequest, TenantDto,
-    TokenDto, UserDto,
+    LoginRequest, MeDto, RefreshRequest, SignupDto, SignupRequest, SwitchTenantRequest, TokenDto,
 };
 
 /// Sign up
@@ -26,20 +25,9 @@ async fn signup(
     state: State,
     body: ValidJson<SignupRequest>,
 ) -> Result<CreatedJson<SignupDto>, Documented<SignupErrors>> {
-    let b = body.0;
-    let (user, tenant, pair) = state
-        .identity
-        .signup(&b.email, &b.password, &b.tenant_name, client.0)
-        .await?;
-    let tokens = TokenDto::from(pair);
-    Ok(CreatedJson(SignupDto {
-        user: UserDto::from(&user),
-        tenant: TenantDto::from(&tenant),
-        access_token: tokens.access_token,
-        refresh_token: tokens.refresh_token,
-        token_type: tokens.token_type,
-        expires_in: tokens.expires_in,
-    }))
+    Ok(CreatedJson(
+        api::signup(&state.api, body.0, client.0).await?,
+    ))
 }
 
 /// Log in
@@ -53,11 +41,7 @@ async fn login(
     state: State,
     body: ValidJson<LoginRequest>,
 ) -> Result<Json<TokenDto>, Documented<LoginErrors>> {
-    let pair = state
-        .identity
-        .login(&body.0.email, &body.0.password, client.0)
-        .await?;
-    Ok(Json(pair.into()))
+    Ok(Json(api::login(&state.api, body.0, client.0).await?))
 }
 
 /// Refresh tokens
@@ -71,11 +55,7 @@ async fn refresh(
     state: State,
     body: ValidJson<RefreshRequest>,
 ) -> Result<Json<TokenDto>, Documented<RefreshErrors>> {
-    let pair = state
-        .identity
-        .refresh(&body.0.refresh_token, client.0)
-        .await?;
-    Ok(Json(pair.into()))
+    Ok(Json(api::refresh(&state.api, body.0, client.0).await?))
 }
 
 /// Log out
@@ -83,7 +63,7 @@ async fn refresh(
 /// Revokes the refresh token's whole session. Unknown tokens are accepted silently.
 #[api_v2_operation(operation_id = "logout", tags(Auth))]
 async fn logout(state: State, body: ValidJson<RefreshRequest>) -> Result<NoContent, ApiError> {
-    state.identity.logout(&body.0.refresh_token).await?;
+    api::logout(&state.api, body.0).await?;
     Ok(NoContent)
 }
 
@@ -97,12 +77,9 @@ async fn switch_tenant(
     state: State,
     body: ValidJson<SwitchTenantRequest>,
 ) -> Result<Json<MeDto>, Documented<SwitchErrors>> {
-    state
-        .identity
-        .switch_tenant(auth.user, TenantId(body.0.tenant_id))
-        .await?;
-    let (user, tenants) = state.identity.me(auth.user).await?;
-    Ok(Json(MeDto::new(&user, tenants)))
+    Ok(Json(
+        api::switch_tenant(&state.api, auth.user, body.0).await?,
+    ))
 }
 
 /// Who am I
@@ -110,8 +87,7 @@ async fn switch_tenant(
 /// The signed-in user, the active tenant and every membership with its role.
 #[api_v2_operation(operation_id = "me", tags(Auth))]
 async fn me(auth: UserAuth, state: State) -> Result<Json<MeDto>, ApiError> {
-    let (user, tenants) = state.identity.me(auth.user).await?;
-    Ok(Json(MeDto::new(&user, tenants)))
+    Ok(Json(api::me(&state.api, auth.user).await?))
 }
 
 /// Mounts `/auth`.

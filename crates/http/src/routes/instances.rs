@@ -5,7 +5,8 @@ use paperclip::actix::{Apiv2Schema, CreatedJson, NoContent, api_v2_operation, we
 use serde::Deserialize;
 use uuid::Uuid;
 
-use hydracore_instances::{CreateInstance, InstanceId, InstancePatch};
+use hydracore_api as api;
+use hydracore_instances::InstanceId;
 
 use crate::error::{ApiError, MayConflict};
 use crate::extract::{
@@ -38,8 +39,9 @@ async fn list(
     state: State,
     query: ListQuery,
 ) -> Result<Paged<InstanceDto>, ApiError> {
-    let page = state.instances.list(auth.tenant, query.0).await?;
-    Ok(Paged::from_page(page, InstanceDto::from))
+    Ok(api::list_instances(&state.api, &auth.caller(), query.0)
+        .await?
+        .into())
 }
 
 /// Create an instance
@@ -55,15 +57,9 @@ async fn create(
     state: State,
     body: ValidJson<CreateInstanceRequest>,
 ) -> Result<CreatedJson<InstanceDto>, MayConflict> {
-    let body = body.0;
-    let req = CreateInstance {
-        name: body.name,
-        runtime_image: body.runtime_image,
-        config: body.config.map(|c| c.0),
-        start: body.start.unwrap_or(false),
-    };
-    let instance = state.instances.create(auth.tenant, req).await?;
-    Ok(CreatedJson(instance.into()))
+    Ok(CreatedJson(
+        api::create_instance(&state.api, &auth.caller(), body.0).await?,
+    ))
 }
 
 /// Get an instance
@@ -73,8 +69,9 @@ async fn get(
     state: State,
     path: ResourcePath<InstancePath>,
 ) -> Result<Json<InstanceDto>, ApiError> {
-    let instance = state.instances.get(auth.tenant, path.0.id()).await?;
-    Ok(Json(instance.into()))
+    Ok(Json(
+        api::get_instance(&state.api, &auth.caller(), path.0.id()).await?,
+    ))
 }
 
 /// Update an instance
@@ -87,17 +84,9 @@ async fn update(
     path: ResourcePath<InstancePath>,
     body: ValidJson<UpdateInstanceRequest>,
 ) -> Result<Json<InstanceDto>, MayConflict> {
-    let body = body.0;
-    let patch = InstancePatch {
-        name: body.name,
-        runtime_image: body.runtime_image,
-        config: body.config.map(|c| c.0),
-    };
-    let instance = state
-        .instances
-        .update(auth.tenant, path.0.id(), patch)
-        .await?;
-    Ok(Json(instance.into()))
+    Ok(Json(
+        api::update_instance(&state.api, &auth.caller(), path.0.id(), body.0).await?,
+    ))
 }
 
 /// Delete an instance
@@ -109,7 +98,7 @@ async fn delete(
     state: State,
     path: ResourcePath<InstancePath>,
 ) -> Result<NoContent, ApiError> {
-    state.instances.delete(auth.tenant, path.0.id()).await?;
+    api::delete_instance(&state.api, &auth.caller(), path.0.id()).await?;
     Ok(NoContent)
 }
 
@@ -122,8 +111,9 @@ async fn start(
     state: State,
     path: ResourcePath<InstancePath>,
 ) -> Result<Json<InstanceDto>, MayConflict> {
-    let instance = state.instances.start(auth.tenant, path.0.id()).await?;
-    Ok(Json(instance.into()))
+    Ok(Json(
+        api::start_instance(&state.api, &auth.caller(), path.0.id()).await?,
+    ))
 }
 
 /// Stop an instance
@@ -135,8 +125,9 @@ async fn stop(
     state: State,
     path: ResourcePath<InstancePath>,
 ) -> Result<Json<InstanceDto>, MayConflict> {
-    let instance = state.instances.stop(auth.tenant, path.0.id()).await?;
-    Ok(Json(instance.into()))
+    Ok(Json(
+        api::stop_instance(&state.api, &auth.caller(), path.0.id()).await?,
+    ))
 }
 
 /// Mounts the instance routes.

@@ -6,7 +6,8 @@ use paperclip::actix::{Apiv2Schema, CreatedJson, api_v2_operation, web::Json};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use hydracore_instances::{Channel, RuntimeImageId};
+use hydracore_api as api;
+use hydracore_instances::RuntimeImageId;
 
 use crate::error::{ApiError, Documented, MayConflict, SmokeErrors};
 use crate::extract::{ListQuery, OpsAuth, ResourcePath, State, ValidJson};
@@ -68,8 +69,7 @@ async fn list_images(
     state: State,
     query: ListQuery,
 ) -> Result<Paged<RuntimeImageDto>, ApiError> {
-    let page = state.images.list(query.0).await?;
-    Ok(Paged::from_page(page, RuntimeImageDto::from))
+    Ok(api::list_images(&state.api, query.0).await?.into())
 }
 
 /// Register a runtime image
@@ -82,9 +82,7 @@ async fn create_image(
     state: State,
     body: ValidJson<CreateRuntimeImageRequest>,
 ) -> Result<CreatedJson<RuntimeImageDto>, MayConflict> {
-    let b = body.0;
-    let image = state.images.create(&b.name, &b.version, &b.digest).await?;
-    Ok(CreatedJson(image.into()))
+    Ok(CreatedJson(api::create_image(&state.api, body.0).await?))
 }
 
 /// Promote a runtime image
@@ -98,15 +96,9 @@ async fn promote(
     path: ResourcePath<ImagePath>,
     body: ValidJson<PromoteRequest>,
 ) -> Result<Json<RuntimeImageDto>, ApiError> {
-    let channel = match body.0.channel {
-        hydracore_api::ChannelDto::Stable => Channel::Stable,
-        hydracore_api::ChannelDto::Canary => Channel::Canary,
-    };
-    let image = state
-        .images
-        .promote(RuntimeImageId(path.0.image_id), channel)
-        .await?;
-    Ok(Json(image.into()))
+    Ok(Json(
+        api::promote_image(&state.api, RuntimeImageId(path.0.image_id), body.0).await?,
+    ))
 }
 
 /// Mounts `/internal/v1`.

@@ -5,9 +5,10 @@ use paperclip::actix::{Apiv2Schema, CreatedJson, NoContent, api_v2_operation, we
 use serde::Deserialize;
 use uuid::Uuid;
 
-use hydracore_keys::{ApiKeyId, Grantor, KeyPatch, MintKey};
+use hydracore_api as api;
+use hydracore_keys::ApiKeyId;
 
-use crate::error::{ApiError, ErrorItem, MayConflict};
+use crate::error::{ApiError, MayConflict};
 use crate::extract::{
     ApiKeysRead, ApiKeysWrite, ListQuery, OptionalJson, ResourcePath, Scoped, State, ValidJson,
 };
@@ -15,7 +16,6 @@ use crate::paged::Paged;
 use crate::routes::method_not_allowed;
 use hydracore_api::{
     ApiKeyDto, CreateApiKeyRequest, CreatedApiKeyDto, RotateApiKeyRequest, UpdateApiKeyRequest,
-    rate_limit,
 };
 
 /// The path of one API key.
@@ -31,16 +31,6 @@ impl KeyPath {
     }
 }
 
-/// The caller as the grantor of key operations: its scopes, and its own key if it is
-/// one.
-fn grantor<S: crate::extract::RequiredScope>(auth: &Scoped<S>) -> Grantor<'_> {
-    Grantor::holder(&auth.principal.scopes, auth.principal.key_id())
-}
-
-fn limit(dto: hydracore_api::RateLimitDto) -> Result<hydracore_keys::RateLimit, ApiError> {
-    rate_limit(dto).map_err(|e| ApiError::invalid(ErrorItem::body(&e)))
-}
-
 /// Create an API key
 ///
 /// Mints a key with the given scopes; the response is the only place the key's
@@ -52,15 +42,9 @@ async fn create(
     state: State,
     body: ValidJson<CreateApiKeyRequest>,
 ) -> Result<CreatedJson<CreatedApiKeyDto>, ApiError> {
-    let body = body.0;
-    let req = MintKey {
-        name: body.name,
-        scopes: body.scopes,
-        expires_at: body.expires_at.map(|t| t.0),
-        rate_limit: body.rate_limit.map(limit).transpose()?,
-    };
-    let minted = state.keys.mint(auth.tenant, grantor(&auth), req).await?;
-    Ok(CreatedJson(minted.into()))
+    Ok(CreatedJson(
+        api::create_api_key(&state.api, &auth.caller(), body.0).await?,
+    ))
 }
 
 /// List API keys
@@ -72,8 +56,9 @@ async fn list(
     state: State,
     query: ListQuery,
 ) -> Result<Paged<ApiKeyDto>, ApiError> {
-    let page = state.keys.list(auth.tenant, query.0).await?;
-    Ok(Paged::from_page(page, ApiKeyDto::from))
+    Ok(api::list_api_keys(&state.api, &auth.caller(), query.0)
+        .await?
+        .into())
 }
 
 /// Get an API key
@@ -83,8 +68,9 @@ async fn get(
     state: State,
     path: ResourcePath<KeyPath>,
 ) -> Result<Json<ApiKeyDto>, ApiError> {
-    let key = state.keys.get(auth.tenant, path.0.id()).await?;
-    Ok(Json(key.into()))
+    Ok(Json(
+        api::get_api_key(&state.api, &auth.caller(), path.0.id()).await?,
+    ))
 }
 
 /// Update an API key
@@ -100,22 +86,9 @@ async fn update(
     path: ResourcePath<KeyPath>,
     body: ValidJson<UpdateApiKeyRequest>,
 ) -> Result<Json<ApiKeyDto>, ApiError> {
-    let body = body.0;
-    let patch = KeyPatch {
-        name: body.name,
-        scopes: body.scopes,
-        expires_at: body.expires_at.map(|t| t.map(|t| t.0)),
-        rate_limit: match body.rate_limit {
-            Some(Some(dto)) => Some(Some(limit(dto)?)),
-            Some(None) => Some(None),
-            None => None,
-        },
-    };
-    let key = state
-        .keys
-        .update(auth.tenant, grantor(&auth), path.0.id(), patch)
-        .await?;
-    Ok(Json(key.into()))
+    Ok(Json(
+        api::update_api_key(&state.api, &auth.caller(), path.0.id(), body.0).await?,
+    ))
 }
 
 /// Revoke an API key
@@ -128,10 +101,7 @@ async fn revoke(
     state: State,
     path: ResourcePath<KeyPath>,
 ) -> Result<NoContent, ApiError> {
-    state
-        .keys
-        .revoke(auth.tenant, grantor(&auth), path.0.id())
-        .await?;
+    api::revoke_api_key(&state.api, &auth.caller(), path.0.id()).await?;
     Ok(NoContent)
 }
 
@@ -149,12 +119,9 @@ async fn rotate(
     path: ResourcePath<KeyPath>,
     body: OptionalJson<RotateApiKeyRequest>,
 ) -> Result<CreatedJson<CreatedApiKeyDto>, MayConflict> {
-    let grace = body.0.and_then(|b| b.grace_seconds);
-    let minted = state
-        .keys
-        .rotate(auth.tenant, grantor(&auth), path.0.id(), grace)
-        .await?;
-    Ok(CreatedJson(minted.into()))
+    Ok(CreatedJson(
+        api::rotate_api_key(&state.api, &auth.caller(), path.0.id(), body.0).await?,
+    ))
 }
 
 /// Mounts the API key routes.

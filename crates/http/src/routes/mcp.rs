@@ -5,7 +5,7 @@ use paperclip::actix::{Apiv2Schema, CreatedJson, NoContent, api_v2_operation, we
 use serde::Deserialize;
 use uuid::Uuid;
 
-use hydracore_mcp_creds::CreateCredential;
+use hydracore_api as api;
 
 use crate::error::{ApiError, MayConflict};
 use crate::extract::{
@@ -13,7 +13,7 @@ use crate::extract::{
 };
 use crate::paged::Paged;
 use crate::routes::method_not_allowed;
-use hydracore_api::{CreateMcpCredentialRequest, McpAuthKindDto, McpCallDto, McpCredentialDto};
+use hydracore_api::{CreateMcpCredentialRequest, McpCallDto, McpCredentialDto};
 
 /// The path of one credential.
 #[derive(Deserialize, Apiv2Schema)]
@@ -29,8 +29,9 @@ async fn list(
     state: State,
     query: ListQuery,
 ) -> Result<Paged<McpCredentialDto>, ApiError> {
-    let page = state.credentials.list(auth.tenant, query.0).await?;
-    Ok(Paged::from_page(page, McpCredentialDto::from))
+    Ok(api::list_credentials(&state.api, &auth.caller(), query.0)
+        .await?
+        .into())
 }
 
 /// Store an MCP credential
@@ -43,19 +44,9 @@ async fn create(
     state: State,
     body: ValidJson<CreateMcpCredentialRequest>,
 ) -> Result<CreatedJson<McpCredentialDto>, MayConflict> {
-    let b = body.0;
-    let req = CreateCredential {
-        name: b.name,
-        server_url: b.server_url,
-        auth_kind: match b.auth_kind {
-            McpAuthKindDto::Bearer => "bearer".into(),
-            McpAuthKindDto::Header => "header".into(),
-        },
-        header_name: b.header_name,
-        secret: b.secret,
-    };
-    let cred = state.credentials.create(auth.tenant, req).await?;
-    Ok(CreatedJson(cred.into()))
+    Ok(CreatedJson(
+        api::create_credential(&state.api, &auth.caller(), body.0).await?,
+    ))
 }
 
 /// Get an MCP credential
@@ -65,11 +56,9 @@ async fn get(
     state: State,
     path: ResourcePath<CredentialPath>,
 ) -> Result<Json<McpCredentialDto>, ApiError> {
-    let cred = state
-        .credentials
-        .get(auth.tenant, path.0.credential_id)
-        .await?;
-    Ok(Json(cred.into()))
+    Ok(Json(
+        api::get_credential(&state.api, &auth.caller(), path.0.credential_id).await?,
+    ))
 }
 
 /// Delete an MCP credential
@@ -79,10 +68,7 @@ async fn delete(
     state: State,
     path: ResourcePath<CredentialPath>,
 ) -> Result<NoContent, ApiError> {
-    state
-        .credentials
-        .delete(auth.tenant, path.0.credential_id)
-        .await?;
+    api::delete_credential(&state.api, &auth.caller(), path.0.credential_id).await?;
     Ok(NoContent)
 }
 
@@ -96,8 +82,9 @@ async fn call_log(
     state: State,
     query: ListQuery,
 ) -> Result<Paged<McpCallDto>, ApiError> {
-    let page = state.calls.list(auth.tenant, query.0).await?;
-    Ok(Paged::from_page(page, McpCallDto::from))
+    Ok(api::list_calls(&state.api, &auth.caller(), query.0)
+        .await?
+        .into())
 }
 
 /// Mounts the MCP resources (inside `/v1`).

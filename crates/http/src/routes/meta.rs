@@ -3,7 +3,7 @@
 use paperclip::actix::web;
 use paperclip::actix::{api_v2_operation, web::Json};
 
-use hydracore_scopes::CATALOGUE;
+use hydracore_api as api;
 
 use crate::error::ApiError;
 use crate::extract::{Authenticated, KeyAuth, State};
@@ -16,19 +16,7 @@ use hydracore_api::{ApiKeyContextDto, HealthDto, ScopeDto};
 /// resource; no verb implies another.
 #[api_v2_operation(operation_id = "listScopes", tags(Scopes))]
 async fn scopes(_auth: Authenticated) -> Result<Json<Vec<ScopeDto>>, ApiError> {
-    let mut out = Vec::new();
-    for spec in CATALOGUE {
-        for verb in spec.verbs.iter().copied().chain(["*"]) {
-            out.push(ScopeDto {
-                scope: format!("{}:{verb}", spec.resource),
-                resource: spec.resource.to_owned(),
-                verb: verb.to_owned(),
-                description: spec.description.to_owned(),
-                reserved: spec.reserved,
-            });
-        }
-    }
-    Ok(Json(out))
+    Ok(Json(api::list_scopes()))
 }
 
 /// Get the calling key's context
@@ -36,13 +24,7 @@ async fn scopes(_auth: Authenticated) -> Result<Json<Vec<ScopeDto>>, ApiError> {
 /// Which key is calling, its tenant, scopes and rate limit. Any live API key may ask.
 #[api_v2_operation(operation_id = "getApiKeyContext", tags(ApiKeys))]
 async fn key_context(auth: KeyAuth) -> Result<Json<ApiKeyContextDto>, ApiError> {
-    Ok(Json(ApiKeyContextDto {
-        key_id: auth.key.0,
-        name: auth.name,
-        tenant_id: auth.tenant.0,
-        scopes: auth.principal.scopes.to_strings(),
-        rate_limit: auth.principal.rate_limit.map(Into::into),
-    }))
+    Ok(Json(api::api_key_context(&auth.caller())?))
 }
 
 /// Liveness

@@ -5,6 +5,7 @@ use paperclip::actix::{Apiv2Schema, CreatedJson, NoContent, api_v2_operation, we
 use serde::Deserialize;
 use uuid::Uuid;
 
+use hydracore_api as api;
 use hydracore_tenants::UserId;
 
 use crate::error::{AddMemberErrors, ApiError, CreateTenantErrors, Documented, MayConflict};
@@ -30,8 +31,7 @@ pub struct MemberPath {
 /// The tenant this credential acts on.
 #[api_v2_operation(operation_id = "getCurrentTenant", tags(Tenants))]
 async fn current(auth: Scoped<TenantsRead>, state: State) -> Result<Json<TenantDto>, ApiError> {
-    let tenant = state.tenants.get(auth.tenant).await?;
-    Ok(Json(TenantDto::from(&tenant)))
+    Ok(Json(api::current_tenant(&state.api, &auth.caller()).await?))
 }
 
 /// Create a tenant
@@ -45,8 +45,9 @@ async fn create(
     state: State,
     body: ValidJson<CreateTenantRequest>,
 ) -> Result<CreatedJson<TenantDto>, Documented<CreateTenantErrors>> {
-    let tenant = state.members.create_tenant(auth.user, &body.0.name).await?;
-    Ok(CreatedJson(TenantDto::from(&tenant)))
+    Ok(CreatedJson(
+        api::create_tenant(&state.api, auth.user, body.0).await?,
+    ))
 }
 
 /// List members
@@ -56,8 +57,9 @@ async fn list(
     state: State,
     query: ListQuery,
 ) -> Result<Paged<MemberDto>, ApiError> {
-    let page = state.members.list(auth.tenant, query.0).await?;
-    Ok(Paged::from_page(page, MemberDto::from))
+    Ok(api::list_members(&state.api, &auth.caller(), query.0)
+        .await?
+        .into())
 }
 
 /// Add a member
@@ -70,12 +72,9 @@ async fn add(
     state: State,
     body: ValidJson<AddMemberRequest>,
 ) -> Result<CreatedJson<MemberDto>, Documented<AddMemberErrors>> {
-    let b = body.0;
-    let member = state
-        .members
-        .add(auth.tenant, &auth.principal.scopes, &b.email, b.role.into())
-        .await?;
-    Ok(CreatedJson(member.into()))
+    Ok(CreatedJson(
+        api::add_member(&state.api, &auth.caller(), body.0).await?,
+    ))
 }
 
 /// Change a member's role
@@ -89,16 +88,9 @@ async fn update(
     path: ResourcePath<MemberPath>,
     body: ValidJson<UpdateMemberRequest>,
 ) -> Result<Json<MemberDto>, MayConflict> {
-    let member = state
-        .members
-        .change_role(
-            auth.tenant,
-            &auth.principal.scopes,
-            UserId(path.0.user_id),
-            body.0.role.into(),
-        )
-        .await?;
-    Ok(Json(member.into()))
+    Ok(Json(
+        api::update_member(&state.api, &auth.caller(), UserId(path.0.user_id), body.0).await?,
+    ))
 }
 
 /// Remove a member
@@ -111,10 +103,7 @@ async fn remove(
     state: State,
     path: ResourcePath<MemberPath>,
 ) -> Result<NoContent, MayConflict> {
-    state
-        .members
-        .remove(auth.tenant, &auth.principal.scopes, UserId(path.0.user_id))
-        .await?;
+    api::remove_member(&state.api, &auth.caller(), UserId(path.0.user_id)).await?;
     Ok(NoContent)
 }
 
