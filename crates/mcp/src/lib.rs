@@ -16,10 +16,7 @@ use std::time::Instant;
 
 use hydracore_auth::Principal;
 use hydracore_core::SharedClock;
-use hydracore_instances::InstanceService;
-use hydracore_keys::KeyService;
-use hydracore_mcp_creds::CredentialService;
-use hydracore_mcp_log::{CallLogService, CallStatus, McpCall};
+use hydracore_mcp_log::{CallStatus, McpCall};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
@@ -35,13 +32,10 @@ use serde_json::Value;
 pub use log::CallLogWriter;
 pub use tools::{TOOLS, ToolSpec};
 
-/// The services the tools call.
+/// What the tools run on: the operations' services, and the call log.
 #[derive(Clone)]
 pub struct Services {
-    pub instances: InstanceService,
-    pub keys: KeyService,
-    pub credentials: CredentialService,
-    pub calls: CallLogService,
+    pub api: hydracore_api::Services,
     pub log: CallLogWriter,
     pub clock: SharedClock,
 }
@@ -146,32 +140,35 @@ impl ServerHandler for McpServer {
         let (Some(tenant), Some(key_id)) = (p.tenant_id, p.key_id()) else {
             return Err(McpError::invalid_request("MCP calls need an API key", None));
         };
-        let outcome = if Self::allowed(&p, spec) {
-            tools::execute(
-                &self.services,
-                spec,
-                &p,
-                tenant,
+        let (status, result) = if Self::allowed(&p, spec) {
+            let caller = hydracore_api::Caller::new(&p, tenant);
+            match (spec.run)(
+                &self.services.api,
+                caller,
                 req.arguments.unwrap_or_default(),
             )
             .await
+            {
+                Ok(v) => (CallStatus::Ok, CallToolResult::structured(v)),
+                Err(problem) => {
+                    if let Some(cause) = &problem.source {
+                        tracing::error!(tool = spec.name, error = %cause, "an MCP tool call failed");
+                    }
+                    (
+                        CallStatus::Error,
+                        CallToolResult::error(vec![ContentBlock::text(tools::say(&problem))]),
+                    )
+                }
+            }
         } else {
-            tools::Outcome::Denied(format!(
-                "this API key lacks the scope {} that {} needs",
-                spec.scope_label(),
-                spec.name
-            ))
-        };
-        let (status, result) = match outcome {
-            tools::Outcome::Ok(v) => (CallStatus::Ok, CallToolResult::structured(v)),
-            tools::Outcome::Error(msg) => (
-                CallStatus::Error,
-                CallToolResult::error(vec![ContentBlock::text(msg)]),
-            ),
-            tools::Outcome::Denied(msg) => (
+            (
                 CallStatus::Denied,
-                CallToolResult::error(vec![ContentBlock::text(msg)]),
-            ),
+                CallToolResult::error(vec![ContentBlock::text(format!(
+                    "this API key lacks the scope {} that {} needs",
+                    spec.scope_label(),
+                    spec.name
+                ))]),
+            )
         };
         self.services.log.record(McpCall {
             id: uuid::Uuid::new_v4(),

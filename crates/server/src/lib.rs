@@ -473,10 +473,7 @@ impl Application {
         let openapi = hydracore_http::openapi();
         let mcp = hydracore_mcp::service(
             McpServices {
-                instances: state.api.instances.clone(),
-                keys: state.api.keys.clone(),
-                credentials: state.api.credentials.clone(),
-                calls: state.api.calls.clone(),
+                api: state.api.clone(),
                 log: log_writer,
                 clock: Arc::new(SystemClock),
             },
