@@ -307,3 +307,142 @@ fn every_tool_mirrors_a_route_with_the_same_scope() {
         );
     }
 }
+
+/// The schema a `$ref` names in `spec`, or `schema` itself.
+fn resolved<'s>(schema: &'s Value, spec: &'s Value) -> &'s Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => spec
+            .pointer(&format!(
+                "/components/{}",
+                r.trim_start_matches("#/components/")
+            ))
+            .unwrap_or(schema),
+        None => match schema.get("allOf").and_then(Value::as_array) {
+            Some(parts) if parts.len() == 1 => resolved(&parts[0], spec),
+            _ => schema,
+        },
+    }
+}
+
+fn types(schema: &Value) -> Vec<String> {
+    match &schema["type"] {
+        Value::String(t) => vec![t.clone()],
+        Value::Array(ts) => ts
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_owned))
+            .collect(),
+        _ => schema["anyOf"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(types)
+            .collect(),
+    }
+}
+
+/// Every tool's schemas say what its route's do, checked here from the spec itself:
+/// each rule of a request field (lengths, patterns, enums, bounds) is in the tool's
+/// input schema, which takes no unknown field; each field of the response is in its
+/// output schema, required alike, and nullable exactly where the spec says so.
+#[test]
+fn every_tool_schema_says_what_its_route_says() {
+    let spec: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    for tool in hydracore_mcp::TOOLS {
+        let schemas = hydracore_mcp::schema::of(tool, &spec);
+        let (method, path) = tool.route;
+        let op = &spec["paths"][path][method.to_lowercase()];
+        let name = tool.name;
+        assert_eq!(schemas.input["additionalProperties"], false, "{name}");
+        // Request fields and their rules.
+        let mut request = Vec::new();
+        if let Some(body) = op.pointer("/requestBody/content/application~1json/schema") {
+            let body = resolved(body, &spec);
+            let alternatives: Vec<&Value> = match body["oneOf"].as_array() {
+                Some(alts) => alts.iter().collect(),
+                None => vec![body],
+            };
+            for alt in alternatives {
+                for (field, rule) in resolved(alt, &spec)["properties"].as_object().unwrap() {
+                    request.push((field.clone(), resolved(rule, &spec).clone()));
+                }
+            }
+        }
+        for param in op["parameters"].as_array().into_iter().flatten() {
+            if matches!(param["in"].as_str(), Some("path" | "query")) {
+                request.push((
+                    param["name"].as_str().unwrap().to_owned(),
+                    param["schema"].clone(),
+                ));
+                if param["required"] == true {
+                    let required = schemas.input["required"].as_array().unwrap();
+                    assert!(
+                        required.contains(&param["name"]),
+                        "{name}: {}",
+                        param["name"]
+                    );
+                }
+            }
+        }
+        for (field, rule) in &request {
+            let theirs = &schemas.input["properties"][field];
+            assert!(theirs.is_object(), "{name}: no argument {field}");
+            for key in [
+                "minLength",
+                "maxLength",
+                "pattern",
+                "minimum",
+                "maximum",
+                "format",
+            ] {
+                assert_eq!(theirs.get(key), rule.get(key), "{name}.{field}: {key}");
+            }
+            if let Some(allowed) = rule["enum"].as_array() {
+                let mine = theirs["enum"].as_array().unwrap();
+                assert!(
+                    allowed.iter().all(|v| mine.contains(v)),
+                    "{name}.{field}: enum"
+                );
+            }
+        }
+        // Response fields: present, required alike, nullable exactly where the spec is.
+        let success = op["responses"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(code, _)| code.starts_with('2'))
+            .map(|(_, r)| r)
+            .unwrap();
+        let Some(schema) = success.pointer("/content/application~1json/schema") else {
+            assert_eq!(schemas.output["required"], json!(["deleted"]), "{name}");
+            continue;
+        };
+        let (route_item, tool_item) = if schema["type"] == "array" {
+            (
+                resolved(&schema["items"], &spec),
+                &schemas.output["properties"]["items"]["items"],
+            )
+        } else {
+            (resolved(schema, &spec), &schemas.output)
+        };
+        assert_eq!(
+            tool_item["required"], route_item["required"],
+            "{name}: required"
+        );
+        for (field, rule) in route_item["properties"].as_object().unwrap() {
+            let theirs = &tool_item["properties"][field];
+            assert!(theirs.is_object(), "{name}: no result field {field}");
+            let nullable = rule["nullable"] == true;
+            assert_eq!(
+                types(theirs).contains(&"null".to_owned()),
+                nullable,
+                "{name}.{field}: nullable"
+            );
+        }
+    }
+}
