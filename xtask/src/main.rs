@@ -2,8 +2,8 @@
 //!
 //! - `openapi [--check]`: write the spec the server produces to `docs/openapi.json`,
 //!   or fail (with a summary of what differs) when the committed file is stale.
-//! - `layers`: fail when a crate depends on a layer it must not know (checked on the
-//!   resolved dependency graph, transitively).
+//! - `layers`: fail when a crate declares no layer, or depends on a layer it must not
+//!   know (checked on the resolved dependency graph, transitively; see `layers.rs`).
 //! - `ci`: fmt, clippy, layers, openapi --check and the tests, as `.ci/run` does.
 //! - `bench [--sqlite] [--seconds N]`: the side-by-side benchmark (see `bench.rs`).
 //! - `soak [--sqlite] [--seconds N] [--sample S]`: a mixed workload for N seconds (300
@@ -11,11 +11,12 @@
 //!
 //! Depends on no workspace crate: it drives `cargo`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod layers;
 mod soak;
 
 use anyhow::{Context, Result, bail};
@@ -120,54 +121,6 @@ fn openapi(check: bool) -> Result<()> {
     Ok(())
 }
 
-/// Crates that a layer must not reach, even transitively: workspace crates by exact
-/// name, third-party families (`actix`, `diesel`) by prefix.
-fn forbidden(package: &str) -> Option<&'static [&'static str]> {
-    const ADAPTERS: &[&str] = &[
-        "actix",
-        "paperclip",
-        "diesel",
-        "hydracore-store",
-        "hydracore-http",
-        "hydracore-server",
-        "tokio-postgres",
-        "libsqlite3-sys",
-    ];
-    const NOT_STORE: &[&str] = &["hydracore-http", "hydracore-server", "actix", "paperclip"];
-    const NOT_HTTP: &[&str] = &[
-        "hydracore-store",
-        "hydracore-server",
-        "hydracore-mcp",
-        "diesel",
-        "tokio-postgres",
-        "libsqlite3-sys",
-    ];
-    const NOT_MCP: &[&str] = &[
-        "hydracore-store",
-        "hydracore-server",
-        "hydracore-http",
-        "diesel",
-        "tokio-postgres",
-        "libsqlite3-sys",
-    ];
-    match package {
-        "hydracore-core"
-        | "hydracore-scopes"
-        | "hydracore-tenants"
-        | "hydracore-keys"
-        | "hydracore-instances"
-        | "hydracore-mcp-log"
-        | "hydracore-mcp-creds"
-        | "hydracore-auth"
-        | "hydracore-store-contract" => Some(ADAPTERS),
-        "hydracore-ratelimit" => Some(NOT_MCP),
-        "hydracore-store" => Some(NOT_STORE),
-        "hydracore-http" | "hydracore-api" => Some(NOT_HTTP),
-        "hydracore-mcp" => Some(NOT_MCP),
-        _ => None,
-    }
-}
-
 fn layers() -> Result<()> {
     let out = cargo()
         .args(["metadata", "--format-version", "1", "--locked"])
@@ -180,64 +133,9 @@ fn layers() -> Result<()> {
         );
     }
     let meta: Value = serde_json::from_slice(&out.stdout)?;
-    let names: BTreeMap<&str, &str> = meta["packages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| Some((p["id"].as_str()?, p["name"].as_str()?)))
-        .collect();
-    // Normal (non-dev, non-build) edges of the resolved graph.
-    let mut edges: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for node in meta["resolve"]["nodes"].as_array().into_iter().flatten() {
-        let id = node["id"].as_str().unwrap_or_default();
-        for dep in node["deps"].as_array().into_iter().flatten() {
-            let normal = dep["dep_kinds"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|k| k["kind"].is_null());
-            if normal {
-                edges
-                    .entry(id)
-                    .or_default()
-                    .push(dep["pkg"].as_str().unwrap_or_default());
-            }
-        }
-    }
-    let mut violations = Vec::new();
-    for member in meta["workspace_members"].as_array().into_iter().flatten() {
-        let id = member.as_str().unwrap_or_default();
-        let name = names.get(id).copied().unwrap_or_default();
-        let Some(banned) = forbidden(name) else {
-            continue;
-        };
-        let mut seen = BTreeSet::new();
-        let mut stack = vec![(id, vec![name])];
-        while let Some((at, path)) = stack.pop() {
-            for next in edges.get(at).into_iter().flatten() {
-                if !seen.insert(*next) {
-                    continue;
-                }
-                let dep = names.get(next).copied().unwrap_or_default();
-                let mut path = path.clone();
-                path.push(dep);
-                if banned.iter().any(|b| {
-                    // Workspace crates by exact name, third-party families by prefix.
-                    if b.starts_with("hydracore-") {
-                        dep == *b
-                    } else {
-                        dep.starts_with(b)
-                    }
-                }) {
-                    violations.push(path.join(" -> "));
-                } else {
-                    stack.push((next, path));
-                }
-            }
-        }
-    }
+    let violations = layers::check(&meta).map_err(anyhow::Error::msg)?;
     if violations.is_empty() {
-        println!("layers: every crate stays within its layer");
+        println!("layers: every crate declares a layer and stays within it");
         return Ok(());
     }
     for v in &violations {
