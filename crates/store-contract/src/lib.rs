@@ -44,39 +44,71 @@ pub trait Harness: Sized {
     fn teardown(self) -> impl Future<Output = ()>;
 }
 
+/// Every contract case, listed under the port it holds to its word. Calls
+/// `$crate::$then!` with `[$args]` and the list, so the test expansion and the
+/// [`CASES`] table read one list.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! contract_cases {
+    ($then:ident [$($args:tt)*]) => {
+        $crate::$then! { [$($args)*]
+            tenants: tenants_insert_and_find;
+            keys:
+                keys_round_trip_by_hash_and_id,
+                keys_update_and_revoke,
+                keys_rotate_once_all_or_nothing,
+                keys_record_usage_keeps_the_latest,
+                keys_list_pages_skip_revoked;
+            instances:
+                instances_crud_and_isolation,
+                instances_names_unique_per_tenant,
+                instances_transition_is_compare_and_set,
+                instances_pages_return_every_row_once,
+                instances_unsettled_cross_tenants_oldest_first;
+            images: images_promotion;
+            call_log: call_log_append_and_list;
+            users:
+                users_signup_is_all_or_nothing,
+                users_switch_only_to_their_tenants;
+            memberships:
+                memberships_add_list_and_tenants_of,
+                memberships_keep_an_owner,
+                memberships_keep_an_owner_under_concurrency,
+                memberships_change_only_roles_the_caller_manages,
+                memberships_cap_the_tenants_a_user_owns;
+            refresh_tokens: refresh_tokens_rotate_once_and_revoke_families;
+            mcp_credentials: mcp_credentials_round_trip_sealed;
+            idempotency:
+                idempotency_claims_replay_and_lapse,
+                idempotency_begin_answers_while_claims_come_and_go;
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! contract_table {
+    ([] $($port:ident: $($case:ident),+;)*) => {
+        &[$((stringify!($port), &[$(stringify!($case)),+])),*]
+    };
+}
+
+/// Each port with the cases that hold it, as [`contract_tests!`] runs them.
+pub const CASES: &[(&str, &[&str])] = contract_cases!(contract_table[]);
+
 /// Expands to one `#[tokio::test]` per contract case, run against `$harness`.
 #[macro_export]
 macro_rules! contract_tests {
     ($harness:ty) => {
-        $crate::contract_tests!(@cases $harness;
-            tenants_insert_and_find,
-            keys_round_trip_by_hash_and_id,
-            keys_update_and_revoke,
-            keys_rotate_once_all_or_nothing,
-            keys_record_usage_keeps_the_latest,
-            keys_list_pages_skip_revoked,
-            instances_crud_and_isolation,
-            instances_names_unique_per_tenant,
-            instances_transition_is_compare_and_set,
-            instances_pages_return_every_row_once,
-            instances_unsettled_cross_tenants_oldest_first,
-            images_promotion,
-            call_log_append_and_list,
-            users_signup_is_all_or_nothing,
-            users_switch_only_to_their_tenants,
-            memberships_add_list_and_tenants_of,
-            memberships_keep_an_owner,
-            memberships_keep_an_owner_under_concurrency,
-            refresh_tokens_rotate_once_and_revoke_families,
-            memberships_change_only_roles_the_caller_manages,
-            memberships_cap_the_tenants_a_user_owns,
-            mcp_credentials_round_trip_sealed,
-            idempotency_claims_replay_and_lapse,
-            idempotency_begin_answers_while_claims_come_and_go
-        );
+        $crate::contract_cases!(contract_test_fns[$harness]);
     };
-    (@cases $harness:ty; $($case:ident),* $(,)?) => {
-        $(
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! contract_test_fns {
+    ([$harness:ty] $($port:ident: $($case:ident),+;)*) => {
+        $($(
             #[tokio::test]
             async fn $case() {
                 let Some((harness, ports)) = <$harness as $crate::Harness>::setup().await else {
@@ -85,6 +117,6 @@ macro_rules! contract_tests {
                 $crate::cases::$case(&ports).await;
                 <$harness as $crate::Harness>::teardown(harness).await;
             }
-        )*
+        )+)*
     };
 }
