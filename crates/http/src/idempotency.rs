@@ -16,25 +16,70 @@
 use std::sync::Arc;
 
 use actix_web::body::{BoxBody, MessageBody, to_bytes};
+use std::future::{Ready, ready};
+
 use actix_web::dev::{Payload, ResourceDef, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpResponse, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
 use hydracore_auth::{Actor, Principal};
 use hydracore_core::idempotency::{Begin, Claim};
 use hydracore_core::seal::Cipher;
 use hydracore_scopes::Scope;
+use paperclip::actix::OperationModifier;
+use paperclip::v2::models::{DataType, DefaultOperationRaw, Either, Parameter, ParameterIn};
+use paperclip::v2::schema::Apiv2Schema;
 use ring::digest::{SHA256, digest};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ErrorItem};
 use crate::extract::{BEARER_SCHEME, require_scope, require_user};
 
+/// The request header.
+pub const HEADER: &str = "Idempotency-Key";
 /// The longest accepted key.
 pub const MAX_KEY_LEN: usize = 255;
 /// How long a response is remembered.
 pub const TTL: time::Duration = time::Duration::hours(24);
+
+/// Declares, by being a handler's argument, that its route honours `Idempotency-Key`:
+/// the spec documents the header there and only there (`spec::finish` writes it out),
+/// and [`IdempotentRoutes`] reads the routes back from the spec, so the middleware
+/// applies to exactly these. Extracting it reads nothing: the middleware has done its
+/// work before the handler runs.
+pub struct Idempotent;
+
+impl FromRequest for Idempotent {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(_: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(Idempotent))
+    }
+}
+
+impl Apiv2Schema for Idempotent {}
+
+impl OperationModifier for Idempotent {
+    fn update_parameter(op: &mut DefaultOperationRaw) {
+        op.parameters.push(Either::Right(Parameter {
+            in_: ParameterIn::Header,
+            name: HEADER.into(),
+            data_type: Some(DataType::String),
+            ..Default::default()
+        }));
+    }
+}
+
+/// Whether an operation of the finished spec declares [`Idempotent`].
+pub fn declared(op: &Value) -> bool {
+    op["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|p| p["in"] == "header" && p["name"] == HEADER)
+}
 
 /// What a `POST` route asks of its caller, as the spec declares it.
 #[derive(Debug, Clone)]
@@ -47,8 +92,8 @@ enum Needs {
     User,
 }
 
-/// The `POST` routes under `/v1` and what each asks of its caller, read from the
-/// finished spec (`x-required-scope`, `security`).
+/// The routes that declare [`Idempotent`] and what each asks of its caller, read from
+/// the finished spec (`x-required-scope`, `security`).
 #[derive(Clone, Default)]
 pub struct IdempotentRoutes(Arc<Vec<(ResourceDef, Needs)>>);
 
@@ -57,7 +102,7 @@ impl IdempotentRoutes {
         let mut routes = Vec::new();
         for (path, item) in spec["paths"].as_object().into_iter().flatten() {
             let op = &item["post"];
-            if !path.starts_with("/v1/") || !op.is_object() {
+            if !declared(op) {
                 continue;
             }
             let user_only = op["security"]
@@ -283,5 +328,39 @@ mod tests {
         assert_eq!(scope("/v1/instances").as_deref(), Some("instances:write"));
         assert!(matches!(routes.needs("/v1/tenants"), Some(Needs::User)));
         assert!(routes.needs("/v1/nothing-here").is_none());
+        assert!(routes.needs("/internal/v1/runtime-images").is_none());
+    }
+
+    /// The middleware wraps `/v1` and looks at `POST` alone: a declaration anywhere else
+    /// would be documented and not honoured.
+    #[test]
+    fn only_post_routes_under_v1_declare_it() {
+        let spec = crate::openapi();
+        let mut declaring = Vec::new();
+        for (path, item) in spec["paths"].as_object().into_iter().flatten() {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                if declared(op) {
+                    assert!(
+                        method == "post" && path.starts_with("/v1/"),
+                        "{method} {path}"
+                    );
+                    declaring.push(op["operationId"].as_str().unwrap_or_default());
+                }
+            }
+        }
+        declaring.sort_unstable();
+        assert_eq!(
+            declaring,
+            [
+                "addMember",
+                "createApiKey",
+                "createInstance",
+                "createMcpCredential",
+                "createTenant",
+                "rotateApiKey",
+                "startInstance",
+                "stopInstance"
+            ]
+        );
     }
 }

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::extract::API_KEY_SCHEME;
+use crate::idempotency;
 
 use crate::extract::{BEARER_SCHEME, KEY_ONLY_MARKER, OPS_SCHEME};
 
@@ -90,7 +91,7 @@ fn mark_nullable(schema: &mut Value) {
     }
 }
 
-fn finish_operation(path: &str, method: &str, op: &mut Map<String, Value>) {
+fn finish_operation(op: &mut Map<String, Value>) {
     let scope = op
         .get("security")
         .and_then(Value::as_array)
@@ -118,16 +119,25 @@ fn finish_operation(path: &str, method: &str, op: &mut Map<String, Value>) {
             .get("security")
             .and_then(Value::as_array)
             .is_some_and(|reqs| reqs.iter().any(|r| r.get(API_KEY_SCHEME).is_some()));
-    // `Idempotency-Key` is honoured on the POST routes of `/v1`.
-    if authenticated && method == "post" && path.starts_with("/v1/") {
+    // Routes that take `Idempotent` carry a bare `Idempotency-Key` header; it is
+    // written out here, last among the parameters, with the answers it adds.
+    let idempotent = op
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+        .is_some_and(|params| {
+            let before = params.len();
+            params.retain(|p| !(p["in"] == "header" && p["name"] == idempotency::HEADER));
+            params.len() < before
+        });
+    if idempotent {
         let params = op.entry("parameters").or_insert_with(|| json!([]));
         if let Value::Array(params) = params {
             params.push(json!({
                 "in": "header",
-                "name": "Idempotency-Key",
+                "name": idempotency::HEADER,
                 "required": false,
                 "description": "Makes a retry safe: the first successful response to this key (per credential and tenant, for 24 hours) is replayed with `Idempotent-Replayed: true`, after the retry passes the same authorization as a fresh request; the same key with a different request, or while the first still runs, is 409. A first request that never answered (its server stopped or lost its database) holds the key for a minute at most (`HYDRACORE_IDEMPOTENCY_LEASE_SECS`); then a retry runs. Remembered responses are kept sealed and deleted once expired.",
-                "schema": { "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$" }
+                "schema": { "type": "string", "minLength": 1, "maxLength": idempotency::MAX_KEY_LEN, "pattern": "^[!-~]+$" }
             }));
         }
         if let Some(Value::Object(responses)) = op.get_mut("responses") {
@@ -250,11 +260,11 @@ pub fn finish(mut spec: Value) -> Value {
         ]),
     );
     if let Some(Value::Object(paths)) = root.get_mut("paths") {
-        for (path, item) in paths.iter_mut() {
+        for item in paths.values_mut() {
             if let Value::Object(ops) = item {
-                for (method, op) in ops.iter_mut() {
+                for op in ops.values_mut() {
                     if let Value::Object(op) = op {
-                        finish_operation(path, method, op);
+                        finish_operation(op);
                     }
                 }
             }

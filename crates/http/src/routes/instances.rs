@@ -13,6 +13,7 @@ use crate::extract::{
     InstancesDelete, InstancesRead, InstancesWrite, ListQuery, ResourcePath, Scoped, State,
     ValidJson,
 };
+use crate::idempotency::Idempotent;
 use crate::paged::Paged;
 use crate::routes::method_not_allowed;
 use hydracore_api::{CreateInstanceRequest, InstanceDto, UpdateInstanceRequest};
@@ -54,6 +55,7 @@ async fn list(
 #[api_v2_operation(operation_id = "createInstance", tags(Instances))]
 async fn create(
     auth: Scoped<InstancesWrite>,
+    _: Idempotent,
     state: State,
     body: ValidJson<CreateInstanceRequest>,
 ) -> Result<CreatedJson<InstanceDto>, MayConflict> {
@@ -108,6 +110,7 @@ async fn delete(
 #[api_v2_operation(operation_id = "startInstance", tags(Instances))]
 async fn start(
     auth: Scoped<InstancesWrite>,
+    _: Idempotent,
     state: State,
     path: ResourcePath<InstancePath>,
 ) -> Result<Json<InstanceDto>, MayConflict> {
@@ -122,6 +125,7 @@ async fn start(
 #[api_v2_operation(operation_id = "stopInstance", tags(Instances))]
 async fn stop(
     auth: Scoped<InstancesWrite>,
+    _: Idempotent,
     state: State,
     path: ResourcePath<InstancePath>,
 ) -> Result<Json<InstanceDto>, MayConflict> {

@@ -105,7 +105,6 @@ async fn promote(
 pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
     cfg.service(
         web::scope("/internal/v1")
-            .wrap(from_fn(crate::idempotency::idempotency))
             .wrap(from_fn(crate::auth::ops_authenticate))
             .service(
                 web::resource("/smoke")

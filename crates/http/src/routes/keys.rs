@@ -12,6 +12,7 @@ use crate::error::{ApiError, MayConflict};
 use crate::extract::{
     ApiKeysRead, ApiKeysWrite, ListQuery, OptionalJson, ResourcePath, Scoped, State, ValidJson,
 };
+use crate::idempotency::Idempotent;
 use crate::paged::Paged;
 use crate::routes::method_not_allowed;
 use hydracore_api::{
@@ -39,6 +40,7 @@ impl KeyPath {
 #[api_v2_operation(operation_id = "createApiKey", tags(ApiKeys))]
 async fn create(
     auth: Scoped<ApiKeysWrite>,
+    _: Idempotent,
     state: State,
     body: ValidJson<CreateApiKeyRequest>,
 ) -> Result<CreatedJson<CreatedApiKeyDto>, ApiError> {
@@ -115,6 +117,7 @@ async fn revoke(
 #[api_v2_operation(operation_id = "rotateApiKey", tags(ApiKeys))]
 async fn rotate(
     auth: Scoped<ApiKeysWrite>,
+    _: Idempotent,
     state: State,
     path: ResourcePath<KeyPath>,
     body: OptionalJson<RotateApiKeyRequest>,

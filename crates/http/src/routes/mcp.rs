@@ -11,6 +11,7 @@ use crate::error::{ApiError, MayConflict};
 use crate::extract::{
     ListQuery, McpCredsRead, McpCredsWrite, McpLogRead, ResourcePath, Scoped, State, ValidJson,
 };
+use crate::idempotency::Idempotent;
 use crate::paged::Paged;
 use crate::routes::method_not_allowed;
 use hydracore_api::{CreateMcpCredentialRequest, McpCallDto, McpCredentialDto};
@@ -41,6 +42,7 @@ async fn list(
 #[api_v2_operation(operation_id = "createMcpCredential", tags(McpCredentials))]
 async fn create(
     auth: Scoped<McpCredsWrite>,
+    _: Idempotent,
     state: State,
     body: ValidJson<CreateMcpCredentialRequest>,
 ) -> Result<CreatedJson<McpCredentialDto>, MayConflict> {

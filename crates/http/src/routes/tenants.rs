@@ -13,6 +13,7 @@ use crate::extract::{
     ListQuery, MembersRead, MembersWrite, ResourcePath, Scoped, State, TenantsRead, UserAuth,
     ValidJson,
 };
+use crate::idempotency::Idempotent;
 use crate::paged::Paged;
 use crate::routes::method_not_allowed;
 use hydracore_api::{
@@ -42,6 +43,7 @@ async fn current(auth: Scoped<TenantsRead>, state: State) -> Result<Json<TenantD
 #[api_v2_operation(operation_id = "createTenant", tags(Tenants))]
 async fn create(
     auth: UserAuth,
+    _: Idempotent,
     state: State,
     body: ValidJson<CreateTenantRequest>,
 ) -> Result<CreatedJson<TenantDto>, Documented<CreateTenantErrors>> {
@@ -69,6 +71,7 @@ async fn list(
 #[api_v2_operation(operation_id = "addMember", tags(Members))]
 async fn add(
     auth: Scoped<MembersWrite>,
+    _: Idempotent,
     state: State,
     body: ValidJson<AddMemberRequest>,
 ) -> Result<CreatedJson<MemberDto>, Documented<AddMemberErrors>> {
