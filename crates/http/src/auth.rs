@@ -130,7 +130,10 @@ pub async fn ops_authenticate(
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim().to_owned());
     match presented {
-        Some(token) if hydracore_auth::verify_ops_bearer_token(&token, ops) => next.call(req).await,
+        Some(token) if hydracore_auth::verify_ops_bearer_token(&token, ops) => {
+            req.extensions_mut().insert(crate::extract::OpsVerified);
+            next.call(req).await
+        }
         _ => Err(ApiError::Unauthorized("Not authenticated".into()).into()),
     }
 }

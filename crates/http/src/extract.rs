@@ -731,15 +731,26 @@ impl OperationModifier for State {
 /// The name of the ops bearer scheme in the spec.
 pub const OPS_SCHEME: &str = "OpsBearer";
 
-/// A request the ops middleware let through (the ops token, nothing else).
+/// A request the ops middleware let through (the ops token, nothing else). Fails
+/// closed: without the mark [`crate::auth::ops_authenticate`] leaves on a request it
+/// verified, extraction is 401, so a route mounted outside `/internal/v1` is shut.
 pub struct OpsAuth;
+
+/// Left on a request by the ops middleware once its token is verified.
+#[derive(Clone, Copy)]
+pub(crate) struct OpsVerified;
 
 impl FromRequest for OpsAuth {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
-    fn from_request(_: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Ok(OpsAuth))
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            req.extensions()
+                .get::<OpsVerified>()
+                .map(|_| OpsAuth)
+                .ok_or(ApiError::Unauthorized("Not authenticated".into())),
+        )
     }
 }
 
@@ -754,5 +765,24 @@ impl OperationModifier for OpsAuth {
             "401",
             "Anything but the ops bearer token (API keys and user tokens included)",
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn ops_auth_fails_closed_without_the_middleware() {
+        let req = TestRequest::default().to_http_request();
+        let got = OpsAuth::from_request(&req, &mut Payload::None).into_inner();
+        assert!(matches!(got, Err(ApiError::Unauthorized(_))));
+
+        let req = TestRequest::default().to_http_request();
+        req.extensions_mut().insert(OpsVerified);
+        let got = OpsAuth::from_request(&req, &mut Payload::None).into_inner();
+        assert!(got.is_ok());
     }
 }
