@@ -41,6 +41,13 @@ pub struct RateLimit {
     pub per_seconds: u32,
 }
 
+/// `requests/seconds`, as the settings write a budget (`600/60`).
+impl std::fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.requests, self.per_seconds)
+    }
+}
+
 impl RateLimit {
     pub const MAX_REQUESTS: u32 = 1_000_000;
     pub const MAX_WINDOW_SECONDS: u32 = 86_400;

@@ -7,7 +7,7 @@ use hydracore_store::{DatabaseUrl, Store};
 use hydracore_tenants::{TenantId, TenantService};
 use serde_json::json;
 
-use crate::settings::{Cli, Command, KeysCommand, ServeArgs, TenantsCommand};
+use crate::settings::{Cli, Command, DatabaseArgs, KeysCommand, ServeArgs, TenantsCommand};
 use crate::{Application, Settings, telemetry};
 
 /// Parses the command line and runs it.
@@ -17,7 +17,13 @@ use crate::{Application, Settings, telemetry};
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init();
-    let blocking = cli.serve.db_pool_size.max(1) + 4;
+    let blocking = match &cli.command {
+        Some(Command::Serve { serve, .. }) => serve.as_ref(),
+        _ => &cli.serve,
+    }
+    .db_pool_size
+    .max(1)
+        + 4;
     actix_web::rt::System::with_tokio_rt(move || {
         // SQLite connections run their calls on this runtime's blocking pool, one call
         // at a time each. With tokio's defaults (up to 512 threads, idle ones ending
@@ -38,9 +44,10 @@ fn print(value: &serde_json::Value) {
     println!("{value}");
 }
 
-async fn open(database_url: &DatabaseUrl) -> anyhow::Result<Store> {
+async fn open(database: &DatabaseArgs) -> anyhow::Result<Store> {
+    let database_url = DatabaseUrl::parse(database.database_url.expose())?;
     Store::open(
-        database_url,
+        &database_url,
         &Settings {
             database_url: database_url.clone(),
             serve: ServeArgs::default(),
@@ -53,30 +60,31 @@ async fn open(database_url: &DatabaseUrl) -> anyhow::Result<Store> {
 }
 
 async fn execute(cli: Cli) -> anyhow::Result<()> {
-    let command = cli.command.unwrap_or(Command::Serve);
-    if let Command::Openapi = command {
-        print!("{}", hydracore_http::openapi_json());
-        return Ok(());
-    }
-    let database_url = DatabaseUrl::parse(cli.database_url.expose())?;
+    let command = cli.command.unwrap_or(Command::Serve {
+        database: cli.database,
+        serve: Box::new(cli.serve),
+    });
     match command {
-        Command::Serve => {
+        Command::Openapi => {
+            print!("{}", hydracore_http::openapi_json());
+            Ok(())
+        }
+        Command::Serve { database, serve } => {
             let app = Application::build(Settings {
-                database_url,
-                serve: cli.serve,
+                database_url: DatabaseUrl::parse(database.database_url.expose())?,
+                serve: *serve,
                 handle_signals: true,
             })
             .await?;
             app.run_until_stopped().await.context("serving")
         }
-        Command::Migrate => {
-            open(&database_url).await?;
+        Command::Migrate(database) => {
+            open(&database).await?;
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::Openapi => Ok(()),
-        Command::Tenants(TenantsCommand::Create { name }) => {
-            let store = open(&database_url).await?;
+        Command::Tenants(TenantsCommand::Create { database, name }) => {
+            let store = open(&database).await?;
             let tenants = TenantService::new(
                 std::sync::Arc::new(store),
                 std::sync::Arc::new(hydracore_core::SystemClock),
@@ -93,11 +101,12 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys(KeysCommand::Mint {
+            database,
             tenant,
             name,
             scopes,
         }) => {
-            let store = std::sync::Arc::new(open(&database_url).await?);
+            let store = std::sync::Arc::new(open(&database).await?);
             let clock = std::sync::Arc::new(hydracore_core::SystemClock);
             let tenant = TenantService::new(store.clone(), clock.clone())
                 .get(TenantId(tenant))

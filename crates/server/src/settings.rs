@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, FromArgMatches, Parser, Subcommand};
+use hydracore_auth::SignInLimits;
 use hydracore_keys::RateLimit;
 use hydracore_store::{DatabaseUrl, PoolOptions};
 
@@ -50,30 +51,48 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/hydracore.db";
 pub const DEFAULT_RUNTIME_IMAGE: &str = "ghcr.io/hydracore/agent-runtime:latest";
 
 /// HydraCore: the control plane of an agent platform.
+///
+/// Without a command it serves, taking the flags of `serve`.
 #[derive(Debug, Parser)]
-#[command(name = "hydracore", version, about)]
+#[command(
+    name = "hydracore",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// The database a command works on.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
     /// `postgres://…`, `postgresql://…` or `sqlite://PATH`; anything else is refused.
     #[arg(
         long,
         env = "DATABASE_URL",
         default_value = DEFAULT_DATABASE_URL,
-        global = true,
         hide_env_values = true
     )]
     pub database_url: Secret,
-    #[command(flatten)]
-    pub serve: ServeArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP API (the default).
-    Serve,
+    Serve {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        serve: Box<ServeArgs>,
+    },
     /// Apply pending database migrations and exit.
-    Migrate,
+    Migrate(DatabaseArgs),
     /// Manage tenants without HTTP (bootstrap).
     #[command(subcommand)]
     Tenants(TenantsCommand),
@@ -88,6 +107,9 @@ pub enum Command {
 pub enum TenantsCommand {
     /// Create a tenant; prints it as JSON.
     Create {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The tenant's name: 1 to 128 characters.
         #[arg(long)]
         name: String,
     },
@@ -97,9 +119,12 @@ pub enum TenantsCommand {
 pub enum KeysCommand {
     /// Mint an API key for a tenant; prints it, plaintext `key` included, as JSON.
     Mint {
+        #[command(flatten)]
+        database: DatabaseArgs,
         /// The tenant's id.
         #[arg(long)]
         tenant: uuid::Uuid,
+        /// The key's name, to tell it apart in listings: 1 to 100 characters.
         #[arg(long)]
         name: String,
         /// Comma-separated scopes, e.g. `instances:*,api-keys:*`.
@@ -112,124 +137,68 @@ pub enum KeysCommand {
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(
-        long,
-        global = true,
-        env = "HYDRACORE_BIND",
-        default_value = "127.0.0.1:8000"
-    )]
+    #[arg(long, env = "HYDRACORE_BIND", default_value = "127.0.0.1:8000")]
     pub bind: String,
     /// HTTP worker threads (default: one per core).
-    #[arg(long, global = true, env = "HYDRACORE_WORKERS")]
+    #[arg(long, env = "HYDRACORE_WORKERS")]
     pub workers: Option<usize>,
     /// The image new instances run while none is promoted to `stable`.
-    #[arg(long, global = true, env = "HYDRACORE_DEFAULT_RUNTIME_IMAGE", default_value = DEFAULT_RUNTIME_IMAGE)]
+    #[arg(long, env = "HYDRACORE_DEFAULT_RUNTIME_IMAGE", default_value = DEFAULT_RUNTIME_IMAGE)]
     pub default_runtime_image: String,
     /// Database connections at most.
-    #[arg(
-        long,
-        global = true,
-        env = "HYDRACORE_DB_POOL_SIZE",
-        default_value_t = 16
-    )]
+    #[arg(long, env = "HYDRACORE_DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: usize,
     /// How long one database call may take, in milliseconds: waiting for a pooled
     /// connection and, on PostgreSQL, running the statement too. Past it: 503.
-    #[arg(
-        long,
-        global = true,
-        env = "HYDRACORE_DB_TIMEOUT_MS",
-        default_value_t = 5000
-    )]
+    #[arg(long, env = "HYDRACORE_DB_TIMEOUT_MS", default_value_t = 5000)]
     pub db_timeout_ms: u64,
     /// How long a client may take to send a request's head, and then its body, in
     /// milliseconds. A slower one is answered 408 and disconnected.
-    #[arg(
-        long,
-        global = true,
-        env = "HYDRACORE_CLIENT_TIMEOUT_MS",
-        default_value_t = 5000
-    )]
+    #[arg(long, env = "HYDRACORE_CLIENT_TIMEOUT_MS", default_value_t = 5000)]
     pub client_timeout_ms: u64,
     /// How long an `Idempotency-Key` stays claimed by a request that has not answered,
     /// in seconds. Past it the claim counts as abandoned (its node died, or lost its
     /// database before it could answer) and a retry runs. Keep it above the longest
     /// request: a few times `db_timeout_ms`.
-    #[arg(
-        long,
-        global = true,
-        env = "HYDRACORE_IDEMPOTENCY_LEASE_SECS",
-        default_value_t = 60
-    )]
+    #[arg(long, env = "HYDRACORE_IDEMPOTENCY_LEASE_SECS", default_value_t = 60)]
     pub idempotency_lease_secs: u64,
     /// Serve without applying migrations, refusing to start while any is pending (run
     /// `hydracore migrate` once per release instead).
-    #[arg(long, global = true, env = "HYDRACORE_NO_MIGRATE")]
+    #[arg(long, env = "HYDRACORE_NO_MIGRATE")]
     pub no_migrate: bool,
     /// How long a stopping server lets in-flight requests finish, in seconds.
-    #[arg(
-        long,
-        global = true,
-        env = "HYDRACORE_SHUTDOWN_TIMEOUT_SECS",
-        default_value_t = 30
-    )]
+    #[arg(long, env = "HYDRACORE_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
     pub shutdown_timeout_secs: u64,
     /// The key that signs access tokens (at least 32 bytes), the same on every node.
     /// Required on PostgreSQL; on SQLite, unset means a key file `jwt.key` in the data
     /// directory, created once (mode 0600).
-    #[arg(
-        long,
-        global = true,
-        env = "HYDRACORE_JWT_SECRET",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "HYDRACORE_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
     /// Lifetime of an access token, in seconds.
-    #[arg(
-        long,
-        global = true,
-        env = "HYDRACORE_ACCESS_TOKEN_TTL_SECS",
-        default_value_t = 900
-    )]
+    #[arg(long, env = "HYDRACORE_ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
     pub access_token_ttl_secs: u32,
     /// Whether `POST /auth/signup` is open.
-    #[arg(long, global = true, env = "HYDRACORE_SIGNUP_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "HYDRACORE_SIGNUP_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
     pub signup_enabled: bool,
     /// Where generated key files live (`jwt.key`, `mcp-creds.key`). Default: the
     /// SQLite database's directory, or `./data` on PostgreSQL.
-    #[arg(long, global = true, env = "HYDRACORE_DATA_DIR")]
+    #[arg(long, env = "HYDRACORE_DATA_DIR")]
     pub data_dir: Option<std::path::PathBuf>,
     /// The AES-256-GCM key sealing MCP credential secrets and idempotent replays: 64
     /// hex characters, the same on every node. Required on PostgreSQL; on SQLite, unset
     /// means a key file `mcp-creds.key` in the data directory, created once (mode 0600).
-    #[arg(
-        long,
-        global = true,
-        env = "HYDRACORE_MCP_CREDS_KEY",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "HYDRACORE_MCP_CREDS_KEY", hide_env_values = true)]
     pub mcp_creds_key: Option<Secret>,
     /// The id recorded with each secret sealed by that key (for rotation).
-    #[arg(
-        long,
-        global = true,
-        env = "HYDRACORE_MCP_CREDS_KEY_ID",
-        default_value = "k1"
-    )]
+    #[arg(long, env = "HYDRACORE_MCP_CREDS_KEY_ID", default_value = "k1")]
     pub mcp_creds_key_id: String,
     /// Retired keys that still open older secrets: `id:hex,id:hex`.
-    #[arg(
-        long,
-        global = true,
-        env = "HYDRACORE_MCP_CREDS_OLD_KEYS",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "HYDRACORE_MCP_CREDS_OLD_KEYS", hide_env_values = true)]
     pub mcp_creds_old_keys: Option<Secret>,
     /// Host names `/mcp` answers to (DNS-rebinding protection), comma-separated; a bare
     /// name matches any port. Empty turns the check off (behind a proxy that checks).
     #[arg(
         long,
-        global = true,
         env = "HYDRACORE_MCP_ALLOWED_HOSTS",
         default_value = "localhost,127.0.0.1,::1",
         value_delimiter = ','
@@ -237,41 +206,33 @@ pub struct ServeArgs {
     pub mcp_allowed_hosts: Vec<String>,
     /// The operator's bearer token for `/internal/v1` (at least 32 characters).
     /// Unset: that surface is closed (every request 401).
-    #[arg(
-        long,
-        global = true,
-        env = "HYDRACORE_OPS_TOKEN",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "HYDRACORE_OPS_TOKEN", hide_env_values = true)]
     pub ops_token: Option<Secret>,
     /// Requests per window for API keys without a limit of their own.
     #[arg(
         long,
-        global = true,
         env = "HYDRACORE_RATE_LIMIT_REQUESTS",
-        default_value_t = 600
+        default_value_t = RateLimit::DEFAULT.requests
     )]
     pub rate_limit_requests: u32,
     /// The window of that default, in seconds.
     #[arg(
         long,
-        global = true,
         env = "HYDRACORE_RATE_LIMIT_PER_SECONDS",
-        default_value_t = 60
+        default_value_t = RateLimit::DEFAULT.per_seconds
     )]
     pub rate_limit_per_seconds: u32,
     /// Sign-in attempts (sign-in, sign-up) naming one e-mail: `attempts/seconds`.
-    #[arg(long, global = true, env = "HYDRACORE_SIGNIN_LIMIT_PER_EMAIL", default_value = "10/300", value_parser = budget)]
+    #[arg(long, env = "HYDRACORE_SIGNIN_LIMIT_PER_EMAIL", default_value_t = SignInLimits::DEFAULT.per_email, value_parser = budget)]
     pub signin_limit_per_email: RateLimit,
     /// Sign-in attempts (sign-in, sign-up, refresh) from one client address:
     /// `attempts/seconds`.
-    #[arg(long, global = true, env = "HYDRACORE_SIGNIN_LIMIT_PER_ADDRESS", default_value = "60/60", value_parser = budget)]
+    #[arg(long, env = "HYDRACORE_SIGNIN_LIMIT_PER_ADDRESS", default_value_t = SignInLimits::DEFAULT.per_address, value_parser = budget)]
     pub signin_limit_per_address: RateLimit,
     /// Proxies in front of the server (addresses or networks, comma-separated) whose
     /// `X-Forwarded-For` names the client. Empty: the peer is the client.
     #[arg(
         long,
-        global = true,
         env = "HYDRACORE_TRUSTED_PROXIES",
         value_delimiter = ',',
         value_parser = proxy
@@ -280,49 +241,28 @@ pub struct ServeArgs {
     /// How many tenants one user may own (`POST /v1/tenants` past it is 403).
     #[arg(
         long,
-        global = true,
         env = "HYDRACORE_MAX_TENANTS_PER_USER",
-        default_value_t = 10
+        default_value_t = hydracore_tenants::DEFAULT_MAX_OWNED_TENANTS
     )]
     pub max_tenants_per_user: usize,
     /// Redis shared by every node for rate-limit budgets. Unset: budgets live in
     /// this process (right for one node).
-    #[arg(long, global = true, env = "REDIS_URL", hide_env_values = true)]
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<Secret>,
     /// How long a resolved API key may be served from this node's cache, in seconds
     /// (0: no cache). Changes drop it at once, on every node (PostgreSQL NOTIFY).
-    #[arg(
-        long,
-        global = true,
-        env = "HYDRACORE_KEY_CACHE_TTL_SECS",
-        default_value_t = 30
-    )]
+    #[arg(long, env = "HYDRACORE_KEY_CACHE_TTL_SECS", default_value_t = 30)]
     pub key_cache_ttl_secs: u64,
     /// How often the API keys' `last_used_at` is written, in milliseconds.
-    #[arg(
-        long,
-        global = true,
-        env = "HYDRACORE_USAGE_FLUSH_MS",
-        default_value_t = 10_000
-    )]
+    #[arg(long, env = "HYDRACORE_USAGE_FLUSH_MS", default_value_t = 10_000)]
     pub usage_flush_ms: u64,
     /// How often the instance reconciler runs, in seconds (0: never). It drives on
     /// instances left `starting` or `stopping` by a request that died half-way.
-    #[arg(
-        long,
-        global = true,
-        env = "HYDRACORE_RECONCILE_INTERVAL_SECS",
-        default_value_t = 15
-    )]
+    #[arg(long, env = "HYDRACORE_RECONCILE_INTERVAL_SECS", default_value_t = 15)]
     pub reconcile_interval_secs: u64,
     /// How long an instance may stay `starting` or `stopping` before the reconciler
     /// takes it over, in seconds. Keep it above the longest request.
-    #[arg(
-        long,
-        global = true,
-        env = "HYDRACORE_RECONCILE_AFTER_SECS",
-        default_value_t = 60
-    )]
+    #[arg(long, env = "HYDRACORE_RECONCILE_AFTER_SECS", default_value_t = 60)]
     pub reconcile_after_secs: u64,
 }
 
@@ -363,39 +303,15 @@ fn secs(n: u64) -> time::Duration {
     time::Duration::seconds(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
+/// The defaults are the flags' own, read from their declarations (environment
+/// ignored), so they are written once.
 impl Default for ServeArgs {
     fn default() -> Self {
-        Self {
-            bind: "127.0.0.1:8000".into(),
-            workers: None,
-            default_runtime_image: DEFAULT_RUNTIME_IMAGE.into(),
-            db_pool_size: 16,
-            db_timeout_ms: 5000,
-            client_timeout_ms: 5000,
-            shutdown_timeout_secs: 30,
-            idempotency_lease_secs: 60,
-            no_migrate: false,
-            jwt_secret: None,
-            access_token_ttl_secs: 900,
-            signup_enabled: true,
-            usage_flush_ms: 10_000,
-            reconcile_interval_secs: 15,
-            reconcile_after_secs: 60,
-            redis_url: None,
-            signin_limit_per_email: hydracore_auth::SignInLimits::DEFAULT.per_email,
-            signin_limit_per_address: hydracore_auth::SignInLimits::DEFAULT.per_address,
-            trusted_proxies: Vec::new(),
-            max_tenants_per_user: hydracore_tenants::DEFAULT_MAX_OWNED_TENANTS,
-            key_cache_ttl_secs: 30,
-            rate_limit_requests: 600,
-            rate_limit_per_seconds: 60,
-            ops_token: None,
-            mcp_allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
-            data_dir: None,
-            mcp_creds_key: None,
-            mcp_creds_key_id: "k1".into(),
-            mcp_creds_old_keys: None,
-        }
+        let flags = Self::augment_args(clap::Command::new("defaults")).mut_args(|a| a.env(None));
+        flags
+            .try_get_matches_from(["defaults"])
+            .and_then(|m| Self::from_arg_matches(&m))
+            .expect("every serve flag has a default or is optional")
     }
 }
 

@@ -124,3 +124,56 @@ fn openapi_prints_the_spec() {
     assert_eq!(spec["openapi"], "3.0.3");
     assert!(spec["paths"]["/v1/instances"].is_object());
 }
+
+/// The flags `--help` lists for a command, as the binary prints them.
+fn help_flags(args: &[&str]) -> Vec<(String, String)> {
+    let mut args = args.to_vec();
+    args.push("--help");
+    let out = hydracore("sqlite://unused.db", &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut flags = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(l) = line.trim_start().strip_prefix("--") else {
+            continue;
+        };
+        let (flag, rest) = l.split_once(' ').unwrap_or((l, ""));
+        // The description follows the value name, or (when long) starts the next line.
+        let mut description = rest.split_once('>').map_or(rest, |(_, d)| d).trim();
+        if description.is_empty() {
+            description = lines.get(i + 1).map_or("", |n| n.trim());
+        }
+        if flag != "help" && flag != "version" && !description.starts_with("--") {
+            flags.push((flag.to_owned(), description.to_owned()));
+        } else if flag != "help" && flag != "version" {
+            flags.push((flag.to_owned(), String::new()));
+        }
+    }
+    flags
+}
+
+#[test]
+fn each_command_shows_its_own_flags_each_with_a_description() {
+    let names = |flags: &[(String, String)]| -> Vec<String> {
+        flags.iter().map(|(f, _)| f.clone()).collect()
+    };
+    let mint = help_flags(&["keys", "mint"]);
+    assert_eq!(names(&mint), ["database-url", "tenant", "name", "scopes"]);
+    assert_eq!(
+        names(&help_flags(&["tenants", "create"])),
+        ["database-url", "name"]
+    );
+    assert_eq!(names(&help_flags(&["migrate"])), ["database-url"]);
+    assert!(help_flags(&["openapi"]).is_empty());
+    let serve = help_flags(&["serve"]);
+    assert!(serve.len() > 20, "{serve:?}");
+    assert_eq!(names(&help_flags(&[])), names(&serve), "no command serves");
+    for (flag, description) in mint.iter().chain(&serve) {
+        assert!(!description.is_empty(), "--{flag} has no description");
+    }
+}

@@ -1,4 +1,4 @@
-//! `docs/operations.md` documents every setting the binary reads.
+//! `docs/operations.md` documents every setting the binary reads, with its default.
 
 use clap::CommandFactory;
 use hydracore_server::settings::Cli;
@@ -14,10 +14,23 @@ fn every_environment_variable_is_in_the_operations_table() {
     for arg in cmd.get_arguments() {
         if let Some(env) = arg.get_env() {
             let name = env.to_string_lossy();
-            assert!(
-                doc.contains(&format!("| `{name}` |")),
-                "{name} is not in docs/operations.md"
-            );
+            let row = format!("| `{name}` |");
+            let Some(line) = doc.lines().find(|l| l.starts_with(&row)) else {
+                panic!("{name} is not in docs/operations.md");
+            };
+            let defaults: Vec<String> = arg
+                .get_default_values()
+                .iter()
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect();
+            if !defaults.is_empty() {
+                let documented = line[row.len()..].split('|').next().unwrap_or("").trim();
+                assert_eq!(
+                    documented,
+                    format!("`{}`", defaults.join(",")),
+                    "the default of {name} in docs/operations.md"
+                );
+            }
             seen += 1;
         }
     }

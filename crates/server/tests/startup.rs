@@ -264,7 +264,7 @@ fn no_migrate_serves_only_a_database_with_nothing_pending() {
         );
         let mut node = Node::start(
             hydracore()
-                .arg("--no-migrate")
+                .env("HYDRACORE_NO_MIGRATE", "true")
                 .env("DATABASE_URL", url)
                 .env("HYDRACORE_JWT_SECRET", JWT_SECRET)
                 .env("HYDRACORE_MCP_CREDS_KEY", MCP_CREDS_KEY),
