@@ -1,5 +1,6 @@
 //! The spec is a product: a client generated from `docs/openapi.json` by
-//! openapi-python-client runs the quickstart, and the reference pages render in a
+//! openapi-python-client runs the quickstart, the models datamodel-code-generator and
+//! hey-api make of it have one name per shape, and the reference pages render in a
 //! real browser with every operation visible.
 
 use std::path::{Path, PathBuf};
@@ -63,6 +64,80 @@ fn a_generated_python_client_runs_the_quickstart() {
     assert_eq!(report["status"], "running");
     assert_eq!(report["names"], serde_json::json!(["gen-1"]));
     let _ = std::fs::remove_dir_all(out_dir);
+}
+
+/// Names a generator numbered to tell apart shapes that were not one named schema:
+/// `RateLimit2` beside `RateLimit`, `Scope1` pushed aside by an inline enum.
+fn numbered(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .filter(|n| n.ends_with(|c: char| c.is_ascii_digit()))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn generated_python_and_typescript_models_have_one_name_per_shape() {
+    let (Some(python), Some(ts)) = (tool("HYDRACORE_OPC_PYTHON"), tool("HYDRACORE_CODEGEN_TS"))
+    else {
+        return;
+    };
+    let spec = repo().join("docs/openapi.json");
+    let out = std::env::temp_dir().join(format!("hc-models-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&out).unwrap();
+
+    let models = out.join("models.py");
+    let generated = Command::new(python.with_file_name("datamodel-codegen"))
+        .args(["--input-file-type", "openapi", "--input"])
+        .arg(&spec)
+        .arg("--output")
+        .arg(&models)
+        .output()
+        .expect("datamodel-codegen");
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    let python_names: Vec<String> = std::fs::read_to_string(&models)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("class "))
+        .filter_map(|l| l.split(['(', ':']).next())
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        python_names.iter().any(|n| n == "RateLimit"),
+        "{python_names:?}"
+    );
+    assert_eq!(
+        numbered(&python_names),
+        Vec::<String>::new(),
+        "datamodel-code-generator"
+    );
+
+    let generated = Command::new(ts.join("node_modules/.bin/openapi-ts"))
+        .arg("-i")
+        .arg(&spec)
+        .arg("-o")
+        .arg(out.join("ts"))
+        .output()
+        .expect("@hey-api/openapi-ts");
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    let ts_names: Vec<String> = std::fs::read_to_string(out.join("ts/types.gen.ts"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("export type "))
+        .filter_map(|l| l.split([' ', '<']).next())
+        .map(str::to_owned)
+        .collect();
+    assert!(ts_names.iter().any(|n| n == "RateLimit"), "{ts_names:?}");
+    assert_eq!(numbered(&ts_names), Vec::<String>::new(), "hey-api");
+    let _ = std::fs::remove_dir_all(out);
 }
 
 /// The DOM of `url` after headless Chromium ran its scripts.

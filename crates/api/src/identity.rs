@@ -1,6 +1,8 @@
 //! Users, sign-in and tokens.
 
 use hydracore_auth::TokenPair;
+use hydracore_core::rules::Rule;
+use hydracore_tenants::{Email, TenantName};
 use hydracore_tenants::{TenantRole, User};
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
@@ -10,7 +12,7 @@ use std::net::IpAddr;
 
 use hydracore_tenants::{TenantId, UserId};
 
-use crate::{Problem, RoleDto, Services, TenantDto, Timestamp};
+use crate::{FieldRules, Problem, RoleDto, Services, TenantDto, Timestamp};
 
 /// A user.
 #[derive(Debug, Serialize, Apiv2Schema)]
@@ -71,12 +73,21 @@ pub struct SignupDto {
 pub struct SignupRequest {
     #[openapi(example = "ada@example.com")]
     pub email: String,
-    /// 8 to 256 characters.
     #[openapi(example = "correct horse battery staple")]
     pub password: String,
     /// The first tenant, owned by the new user.
     #[openapi(example = "Acme")]
     pub tenant_name: String,
+}
+
+impl FieldRules for SignupRequest {
+    fn field_rules() -> Vec<(&'static str, Rule)> {
+        vec![
+            ("email", Email::RULE),
+            ("password", hydracore_auth::PASSWORD),
+            ("tenant_name", TenantName::RULE),
+        ]
+    }
 }
 
 /// Signs in.
@@ -100,6 +111,26 @@ pub struct RefreshRequest {
 #[serde(deny_unknown_fields)]
 pub struct SwitchTenantRequest {
     pub tenant_id: Uuid,
+}
+
+/// Signing in and exchanging tokens check a credential, not a new value: a wrong
+/// one is 401 whatever its shape.
+impl FieldRules for LoginRequest {
+    fn field_rules() -> Vec<(&'static str, Rule)> {
+        Vec::new()
+    }
+}
+
+impl FieldRules for RefreshRequest {
+    fn field_rules() -> Vec<(&'static str, Rule)> {
+        Vec::new()
+    }
+}
+
+impl FieldRules for SwitchTenantRequest {
+    fn field_rules() -> Vec<(&'static str, Rule)> {
+        Vec::new()
+    }
 }
 
 /// One of the user's tenants.

@@ -1,5 +1,6 @@
 //! Runtime images and their promotion channels.
 
+use hydracore_core::rules::Rule;
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -7,7 +8,7 @@ use uuid::Uuid;
 use hydracore_core::{Page, PageRequest};
 use hydracore_instances::{Channel, RuntimeImageId};
 
-use crate::{Problem, Services, Timestamp};
+use crate::{FieldRules, Problem, Services, Timestamp};
 
 /// A promotion channel.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, Apiv2Schema)]
@@ -32,7 +33,7 @@ pub struct RuntimeImageDto {
 impl From<hydracore_instances::RuntimeImage> for RuntimeImageDto {
     fn from(i: hydracore_instances::RuntimeImage) -> Self {
         Self {
-            reference: i.reference(),
+            reference: i.reference().to_string(),
             id: i.id.0,
             name: i.name,
             version: i.version,
@@ -50,7 +51,6 @@ pub struct CreateRuntimeImageRequest {
     pub name: String,
     #[openapi(example = "1.4.2")]
     pub version: String,
-    /// `sha256:` followed by 64 hex characters.
     #[openapi(example = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")]
     pub digest: String,
 }
@@ -60,6 +60,22 @@ pub struct CreateRuntimeImageRequest {
 #[serde(deny_unknown_fields)]
 pub struct PromoteRequest {
     pub channel: ChannelDto,
+}
+
+impl FieldRules for CreateRuntimeImageRequest {
+    fn field_rules() -> Vec<(&'static str, Rule)> {
+        vec![
+            ("name", hydracore_instances::RuntimeImage::NAME),
+            ("version", hydracore_instances::RuntimeImage::VERSION),
+            ("digest", hydracore_instances::RuntimeImage::DIGEST),
+        ]
+    }
+}
+
+impl FieldRules for PromoteRequest {
+    fn field_rules() -> Vec<(&'static str, Rule)> {
+        Vec::new()
+    }
 }
 
 impl From<ChannelDto> for Channel {

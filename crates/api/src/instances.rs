@@ -1,5 +1,7 @@
 //! Agent instances: their shapes, and the operations on them.
 
+use hydracore_core::rules::Rule;
+use hydracore_instances::{ImageReference, InstanceName};
 use hydracore_instances::{Instance, Status};
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
@@ -8,7 +10,7 @@ use uuid::Uuid;
 use hydracore_core::{Page, PageRequest};
 use hydracore_instances::{CreateInstance, InstanceId, InstancePatch};
 
-use crate::{Caller, JsonObject, Problem, RawJsonObject, Services, Timestamp};
+use crate::{Caller, FieldRules, JsonObject, Problem, RawJsonObject, Services, Timestamp};
 
 /// An instance's lifecycle status.
 #[derive(Debug, Clone, Copy, Serialize, Apiv2Schema)]
@@ -37,7 +39,7 @@ impl From<Status> for InstanceStatus {
 #[derive(Debug, Serialize, Apiv2Schema)]
 pub struct InstanceDto {
     pub id: Uuid,
-    /// Unique within the tenant: 1 to 64 of `[a-z0-9-]`.
+    /// Unique within the tenant.
     pub name: String,
     pub status: InstanceStatus,
     /// The image reference the instance runs.
@@ -54,7 +56,7 @@ impl From<Instance> for InstanceDto {
             id: i.id.0,
             name: i.name.into_string(),
             status: i.status.into(),
-            runtime_image: i.runtime_image,
+            runtime_image: i.runtime_image.to_string(),
             config: RawJsonObject(i.config.into_raw()),
             created_at: Timestamp(i.created_at),
             updated_at: Timestamp(i.updated_at),
@@ -66,7 +68,7 @@ impl From<Instance> for InstanceDto {
 #[derive(Debug, Deserialize, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInstanceRequest {
-    /// Unique within the tenant: 1 to 64 of `[a-z0-9-]`.
+    /// Unique within the tenant.
     #[openapi(example = "web-1")]
     pub name: String,
     /// Defaults to the image promoted to the `stable` channel, or the server default.
@@ -85,6 +87,21 @@ pub struct UpdateInstanceRequest {
     pub runtime_image: Option<String>,
     /// Replaces the whole configuration object.
     pub config: Option<JsonObject>,
+}
+
+impl FieldRules for CreateInstanceRequest {
+    fn field_rules() -> Vec<(&'static str, Rule)> {
+        vec![
+            ("name", InstanceName::RULE),
+            ("runtime_image", ImageReference::RULE),
+        ]
+    }
+}
+
+impl FieldRules for UpdateInstanceRequest {
+    fn field_rules() -> Vec<(&'static str, Rule)> {
+        CreateInstanceRequest::field_rules()
+    }
 }
 
 impl CreateInstanceRequest {

@@ -1,5 +1,6 @@
 //! API keys and their budgets.
 
+use hydracore_core::rules::Rule;
 use hydracore_keys::{ApiKey, RateLimit};
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
@@ -8,15 +9,15 @@ use uuid::Uuid;
 use hydracore_core::{Page, PageRequest};
 use hydracore_keys::{ApiKeyId, KeyPatch, MintKey};
 
-use crate::{Caller, Problem, Services, Timestamp, present};
+use crate::{Caller, FieldRules, Problem, Services, Timestamp, present};
 
 /// A per-key request budget.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitDto {
-    /// Requests allowed per window (1 to 1,000,000).
+    /// Requests allowed per window.
     pub requests: u32,
-    /// The window, in seconds (1 to 86,400).
+    /// The window, in seconds.
     pub per_seconds: u32,
 }
 
@@ -101,8 +102,38 @@ impl From<hydracore_keys::MintedKey> for CreatedApiKeyDto {
 #[derive(Debug, Deserialize, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateApiKeyRequest {
-    /// How long the old key keeps working, in seconds (default 300, at most 604800).
+    /// How long the old key keeps working, in seconds (default 300).
     pub grace_seconds: Option<u32>,
+}
+
+impl FieldRules for RotateApiKeyRequest {
+    fn field_rules() -> Vec<(&'static str, Rule)> {
+        vec![("grace_seconds", hydracore_keys::ROTATION_GRACE)]
+    }
+}
+
+impl FieldRules for CreateApiKeyRequest {
+    fn field_rules() -> Vec<(&'static str, Rule)> {
+        vec![
+            ("name", hydracore_keys::KEY_NAME),
+            ("scopes", hydracore_keys::KEY_SCOPES),
+        ]
+    }
+}
+
+impl FieldRules for RateLimitDto {
+    fn field_rules() -> Vec<(&'static str, Rule)> {
+        vec![
+            ("requests", RateLimit::REQUESTS),
+            ("per_seconds", RateLimit::WINDOW),
+        ]
+    }
+}
+
+impl FieldRules for UpdateApiKeyRequest {
+    fn field_rules() -> Vec<(&'static str, Rule)> {
+        CreateApiKeyRequest::field_rules()
+    }
 }
 
 /// Mints an API key.

@@ -12,7 +12,9 @@ mod mcp;
 mod members;
 mod meta;
 mod problem;
+mod rules;
 mod services;
+mod shapes;
 mod time;
 
 pub use cursor::*;
@@ -25,5 +27,7 @@ pub use mcp::*;
 pub use members::*;
 pub use meta::*;
 pub use problem::{Outcome, Problem};
+pub use rules::{FieldRules, request_rules};
 pub use services::{Caller, Services};
+pub use shapes::nested_shapes;
 pub use time::*;

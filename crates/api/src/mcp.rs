@@ -1,5 +1,6 @@
 //! Credentials for third-party MCP servers and the MCP call log.
 
+use hydracore_core::rules::Rule;
 use hydracore_mcp_creds::{AuthKind, McpCredential};
 use hydracore_mcp_log::{CallStatus, McpCall};
 use paperclip::actix::Apiv2Schema;
@@ -9,7 +10,7 @@ use uuid::Uuid;
 use hydracore_core::{Page, PageRequest};
 use hydracore_mcp_creds::CreateCredential;
 
-use crate::{Caller, Problem, Services, Timestamp};
+use crate::{Caller, FieldRules, Problem, Services, Timestamp};
 
 /// How a credential is presented to its server.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, Apiv2Schema)]
@@ -62,14 +63,26 @@ pub struct CreateMcpCredentialRequest {
     /// Unique within the tenant.
     #[openapi(example = "github")]
     pub name: String,
-    /// The MCP server's URL (`http` or `https`).
+    /// The MCP server's URL.
     #[openapi(example = "https://mcp.example.com/mcp")]
     pub server_url: String,
     pub auth_kind: McpAuthKindDto,
     /// Required for `auth_kind: header`, e.g. `X-Api-Token`.
     pub header_name: Option<String>,
-    /// The token or key for the server (1 to 8192 characters).
+    /// The token or key for the server.
     pub secret: String,
+}
+
+impl FieldRules for CreateMcpCredentialRequest {
+    fn field_rules() -> Vec<(&'static str, Rule)> {
+        use hydracore_mcp_creds::rules;
+        vec![
+            ("name", rules::NAME),
+            ("server_url", rules::SERVER_URL),
+            ("header_name", rules::HEADER_NAME),
+            ("secret", rules::SECRET),
+        ]
+    }
 }
 
 /// How an MCP tool call ended.

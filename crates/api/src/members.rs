@@ -1,6 +1,8 @@
 //! Tenants and their members.
 
+use hydracore_core::rules::Rule;
 use hydracore_scopes::Role;
+use hydracore_tenants::{Email, TenantName};
 use hydracore_tenants::{Member, Tenant};
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
@@ -9,7 +11,7 @@ use uuid::Uuid;
 use hydracore_core::{Page, PageRequest};
 use hydracore_tenants::UserId;
 
-use crate::{Caller, Problem, Services, Timestamp};
+use crate::{Caller, FieldRules, Problem, Services, Timestamp};
 
 /// A tenant member's role.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, Apiv2Schema)]
@@ -69,6 +71,12 @@ pub struct CreateTenantRequest {
     pub name: String,
 }
 
+impl FieldRules for CreateTenantRequest {
+    fn field_rules() -> Vec<(&'static str, Rule)> {
+        vec![("name", TenantName::RULE)]
+    }
+}
+
 /// A member of the tenant.
 #[derive(Debug, Serialize, Apiv2Schema)]
 pub struct MemberDto {
@@ -99,11 +107,24 @@ pub struct AddMemberRequest {
     pub role: RoleDto,
 }
 
+impl FieldRules for AddMemberRequest {
+    fn field_rules() -> Vec<(&'static str, Rule)> {
+        vec![("email", Email::RULE)]
+    }
+}
+
 /// Changes a member's role.
 #[derive(Debug, Deserialize, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMemberRequest {
     pub role: RoleDto,
+}
+
+/// The role is an enum: the schema holds it.
+impl FieldRules for UpdateMemberRequest {
+    fn field_rules() -> Vec<(&'static str, Rule)> {
+        Vec::new()
+    }
 }
 
 /// The tenant the caller acts on.

@@ -22,7 +22,7 @@ use hydracore_tenants::{MembershipRepository, TenantId, UserId, UserRepository};
 
 pub use identity::{IdentityError, IdentityService, REFRESH_TTL, SignInLimits, TokenPair};
 pub use ops::{OpsToken, verify_ops_bearer_token};
-pub use password::{Busy, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, Passwords};
+pub use password::{Busy, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, PASSWORD, Passwords};
 pub use ports::{RefreshToken, RefreshTokenRepository};
 pub use token::{AccessClaims, AccessTokens, ISSUER, REFRESH_PREFIX, RefreshSecret, TokenError};
 

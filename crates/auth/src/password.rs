@@ -19,11 +19,14 @@ use argon2::password_hash::PasswordHasher;
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use hydracore_core::ValidationError;
+use hydracore_core::rules::Rule;
 
 /// Shortest accepted password (NIST SP 800-63B).
 pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Longest accepted password.
 pub const MAX_PASSWORD_CHARS: usize = 256;
+/// A new password's rule.
+pub const PASSWORD: Rule = Rule::length(MIN_PASSWORD_CHARS, MAX_PASSWORD_CHARS);
 
 /// Too much password work is running or waiting: try again shortly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

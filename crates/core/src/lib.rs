@@ -4,6 +4,7 @@
 //! This crate knows nothing of HTTP, SQL or serialisation formats.
 
 pub mod idempotency;
+pub mod rules;
 pub mod seal;
 
 use std::error::Error as StdError;

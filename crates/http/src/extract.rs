@@ -476,7 +476,7 @@ macro_rules! schema_of_inner {
 }
 schema_of_inner!(ValidJson, OptionalJson);
 
-impl<T: Apiv2Schema> OperationModifier for OptionalJson<T> {
+impl<T: hydracore_api::FieldRules> OperationModifier for OptionalJson<T> {
     fn update_parameter(op: &mut DefaultOperationRaw) {
         <ValidJson<T> as OperationModifier>::update_parameter(op);
         for p in &mut op.parameters {
@@ -512,7 +512,7 @@ pub(crate) fn read_body(
 }
 
 /// The body timeout when the server sets none.
-const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+pub(crate) const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Why a body could not be read: 413 past [`MAX_BODY_BYTES`], 422 otherwise.
 pub(crate) fn body_error(e: &actix_web::Error) -> ApiError {
@@ -527,7 +527,8 @@ pub(crate) fn body_error(e: &actix_web::Error) -> ApiError {
     ))
 }
 
-impl<T: Apiv2Schema> OperationModifier for ValidJson<T> {
+/// A request body says which rules hold its fields ([`hydracore_api::FieldRules`]).
+impl<T: hydracore_api::FieldRules> OperationModifier for ValidJson<T> {
     fn update_parameter(op: &mut DefaultOperationRaw) {
         op.parameters.push(Either::Right(Parameter {
             in_: ParameterIn::Body,

@@ -64,7 +64,7 @@ fn type_of(v: &Value) -> String {
 
 /// An example value for a schema, from its examples, enums and types.
 pub(crate) fn example(v: &Value, schemas: &serde_json::Map<String, Value>, depth: usize) -> Value {
-    if depth > 4 {
+    if depth > 8 {
         return Value::Null;
     }
     if let Some(e) = v.get("example") {

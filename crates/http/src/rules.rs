@@ -1,149 +1,87 @@
-//! The field rules the services enforce, stated in the spec's request schemas, so that
-//! every request the schema allows is one the server takes (clients can check before
-//! sending, and generated tests know what is valid).
+//! The field rules the services enforce, written into the spec's request schemas, so
+//! that every request the schema allows is one the server takes (clients can check
+//! before sending, MCP tool schemas carry them, and generated tests know what is
+//! valid). The rules are declared on the domain types; which field each holds is
+//! declared beside each request DTO ([`hydracore_api::FieldRules`]).
 
+use hydracore_core::rules::Rule;
 use serde_json::{Map, Value, json};
-
-use hydracore_instances::InstanceName;
-use hydracore_keys::{MAX_ROTATION_GRACE_SECONDS, RateLimit};
-
-/// Text with at least one visible character and no control characters.
-const PRINTABLE: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
-
-/// The OCI distribution grammar of an image reference (see `parse_image_reference`).
-const IMAGE_REFERENCE: &str = concat!(
-    r"^(?:(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)+)(?::[0-9]{1,5})?/",
-    r"|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?:[0-9]{1,5}/)?",
-    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*",
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?",
-    r"(?:@[A-Za-z][A-Za-z0-9+._-]*:[0-9a-fA-F]{32,})?$",
-);
-
-/// What `Email::parse` takes: one `@`, a dotted domain, no whitespace.
-const EMAIL: &str =
-    r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s.\x00-\x1f\x7f-\x9f]+(?:\.[^@\s.\x00-\x1f\x7f-\x9f]+)+$";
 
 /// Any text but NUL.
 const NO_NUL: &str = r"^[^\x00]*$";
 
-/// Text without whitespace or control characters.
-const NO_SPACE: &str = r"^[^\s\x00-\x1f\x7f-\x9f]+$";
-
-fn text(max: usize, pattern: &str) -> Value {
-    json!({ "minLength": 1, "maxLength": max, "pattern": pattern })
+/// The JSON Schema keywords of a rule.
+fn keywords(rule: &Rule) -> Value {
+    match rule {
+        Rule::Text {
+            min, max, pattern, ..
+        } => {
+            let mut k = json!({ "maxLength": max });
+            if *min > 0 {
+                k["minLength"] = json!(min);
+            }
+            if let Some(p) = pattern {
+                k["pattern"] = json!(p);
+            }
+            k
+        }
+        Rule::Whole { min, max } => json!({ "minimum": min, "maximum": max }),
+        Rule::Each { min, name, .. } => {
+            json!({ "minItems": min, "items": { "$ref": format!("#/components/schemas/{name}") } })
+        }
+    }
 }
 
-fn range(min: u64, max: u64) -> Value {
-    json!({ "minimum": min, "maximum": max })
-}
-
-/// `(schema, property path, rules)`; a path steps into nested objects with dots.
-fn rules() -> Vec<(&'static str, &'static str, Value)> {
-    let instance_name = text(InstanceName::MAX_LEN, "^[a-z0-9-]{1,64}$");
-    let image = text(255, IMAGE_REFERENCE);
-    let key_name = text(100, PRINTABLE);
-    let scopes = json!({ "minItems": 1, "items": { "type": "string", "enum": catalogue() } });
-    let email = json!({ "maxLength": 254, "pattern": EMAIL });
-    let requests = range(1, u64::from(RateLimit::MAX_REQUESTS));
-    let window = range(1, u64::from(RateLimit::MAX_WINDOW_SECONDS));
-    vec![
-        ("CreateInstanceRequest", "name", instance_name.clone()),
-        ("UpdateInstanceRequest", "name", instance_name),
-        ("CreateInstanceRequest", "runtime_image", image.clone()),
-        ("UpdateInstanceRequest", "runtime_image", image),
-        ("CreateApiKeyRequest", "name", key_name.clone()),
-        ("UpdateApiKeyRequest", "name", key_name),
-        ("CreateApiKeyRequest", "scopes", scopes.clone()),
-        ("UpdateApiKeyRequest", "scopes", scopes),
-        (
-            "CreateApiKeyRequest",
-            "rate_limit.requests",
-            requests.clone(),
-        ),
-        (
-            "CreateApiKeyRequest",
-            "rate_limit.per_seconds",
-            window.clone(),
-        ),
-        ("UpdateApiKeyRequest", "rate_limit.requests", requests),
-        ("UpdateApiKeyRequest", "rate_limit.per_seconds", window),
-        (
-            "RotateApiKeyRequest",
-            "grace_seconds",
-            range(0, u64::from(MAX_ROTATION_GRACE_SECONDS)),
-        ),
-        ("CreateTenantRequest", "name", text(128, PRINTABLE)),
-        ("SignupRequest", "tenant_name", text(128, PRINTABLE)),
-        ("SignupRequest", "email", email.clone()),
-        ("AddMemberRequest", "email", email),
-        (
-            "SignupRequest",
-            "password",
-            json!({
-                "minLength": hydracore_auth::MIN_PASSWORD_CHARS,
-                "maxLength": hydracore_auth::MAX_PASSWORD_CHARS
-            }),
-        ),
-        ("CreateMcpCredentialRequest", "name", text(100, PRINTABLE)),
-        (
-            "CreateMcpCredentialRequest",
-            "server_url",
-            text(
-                2048,
-                r"^https?://[^\s@/?#\x00-\x1f\x7f-\x9f]+(?:[/?#][^\s\x00-\x1f\x7f-\x9f]*)?$",
-            ),
-        ),
-        (
-            "CreateMcpCredentialRequest",
-            "header_name",
-            text(128, r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"),
-        ),
-        (
-            "CreateMcpCredentialRequest",
-            "secret",
-            json!({ "minLength": 1, "maxLength": 8192 }),
-        ),
-        ("CreateRuntimeImageRequest", "name", text(200, NO_SPACE)),
-        ("CreateRuntimeImageRequest", "version", text(128, NO_SPACE)),
-        (
-            "CreateRuntimeImageRequest",
-            "digest",
-            json!({ "pattern": "^sha256:[0-9a-fA-F]{64}$" }),
-        ),
-    ]
-}
-
-fn catalogue() -> Vec<String> {
-    hydracore_scopes::CATALOGUE
-        .iter()
-        .flat_map(|spec| {
-            spec.verbs
-                .iter()
-                .copied()
-                .chain(["*"])
-                .map(move |verb| format!("{}:{verb}", spec.resource))
-        })
-        .collect()
-}
-
-/// Adds the rules to the (renamed) component schemas.
+/// Adds the rules to the (renamed) component schemas, and each rule in words to its
+/// field's description.
 ///
 /// # Panics
-/// When a rule names a schema or property the spec no longer has: the table must
-/// follow the DTOs.
+/// When a rule names a property the schema does not have, or a request schema
+/// declares no rules: both would leave the spec saying less than the server checks.
 pub fn apply(schemas: &mut Map<String, Value>) {
-    for (schema, property, rules) in rules() {
-        let target = property
-            .split('.')
-            .try_fold(schemas.get_mut(schema), |node, step| {
-                Some(node?.get_mut("properties")?.get_mut(step))
-            });
-        let Some(Some(Value::Object(prop))) = target else {
-            panic!("field rule for {schema}.{property}: no such property in the spec");
-        };
-        if let Value::Object(rules) = rules {
-            prop.extend(rules);
+    let declared: Vec<_> = hydracore_api::request_rules()
+        .into_iter()
+        .map(|(name, fields)| {
+            let name = name
+                .strip_suffix("Dto")
+                .map_or_else(|| name.clone(), str::to_owned);
+            (name, fields)
+        })
+        .collect();
+    for name in schemas.keys().filter(|n| n.ends_with("Request")) {
+        assert!(
+            declared.iter().any(|(d, _)| d == name),
+            "{name} declares no field rules: implement hydracore_api::FieldRules for it and \
+             list it in hydracore_api::request_rules"
+        );
+    }
+    let mut sets = Vec::new();
+    for (schema, fields) in declared {
+        for (property, rule) in fields {
+            let target = property
+                .split('.')
+                .try_fold(schemas.get_mut(&schema), |node, step| {
+                    Some(node?.get_mut("properties")?.get_mut(step))
+                });
+            let Some(Some(Value::Object(prop))) = target else {
+                panic!("field rule for {schema}.{property}: no such property in the spec");
+            };
+            if let Value::Object(k) = keywords(&rule) {
+                prop.extend(k);
+            }
+            if let Rule::Each { name, values, .. } = rule {
+                sets.push((name, values()));
+            }
+            let said = rule.describe();
+            let description = match prop.get("description").and_then(Value::as_str) {
+                Some(d) => format!("{d} {said}"),
+                None => said,
+            };
+            prop.insert("description".into(), json!(description));
         }
+    }
+    for (name, values) in sets {
+        schemas.insert(name.into(), json!({ "type": "string", "enum": values }));
     }
     // Every request type refuses fields it does not know (`deny_unknown_fields`), and
     // strings with a NUL (every pattern above excludes it already).
@@ -163,19 +101,18 @@ pub fn apply(schemas: &mut Map<String, Value>) {
                     }
                 }
             }
-            if let Some(Value::Object(limit)) = schema
-                .get_mut("properties")
-                .and_then(|p| p.get_mut("rate_limit"))
-            {
-                limit.insert("additionalProperties".into(), json!(false));
-            }
         }
+    }
+    // The nested shape requests take refuses unknown fields too.
+    if let Some(Value::Object(limit)) = schemas.get_mut("RateLimit") {
+        limit.insert("additionalProperties".into(), json!(false));
     }
     split_credential_kinds(schemas);
 }
 
 /// `header_name` belongs to `auth_kind: header` alone (required there, refused with
-/// `bearer`): the request schema is one of the two shapes.
+/// `bearer`): the request schema is one of the two shapes, named, told apart by
+/// `auth_kind`.
 fn split_credential_kinds(schemas: &mut Map<String, Value>) {
     let Some(base) = schemas.get("CreateMcpCredentialRequest").cloned() else {
         return;
@@ -185,7 +122,7 @@ fn split_credential_kinds(schemas: &mut Map<String, Value>) {
         if let Some(Value::Object(props)) = s.get_mut("properties") {
             props.insert(
                 "auth_kind".into(),
-                json!({ "type": "string", "enum": [kind], "description": format!("`{kind}`") }),
+                json!({ "$ref": format!("#/components/schemas/{}AuthKind", capitalized(kind)) }),
             );
             if !with_header {
                 props.remove("header_name");
@@ -206,11 +143,32 @@ fn split_credential_kinds(schemas: &mut Map<String, Value>) {
         s
     };
     let description = base.get("description").cloned().unwrap_or(Value::Null);
+    let mut mapping = Map::new();
+    for (kind, with_header) in [("bearer", false), ("header", true)] {
+        let name = format!("Create{}CredentialRequest", capitalized(kind));
+        schemas.insert(name.clone(), shape(kind, with_header));
+        // Its own one-value enum, named: generators make a literal of it.
+        schemas.insert(
+            format!("{}AuthKind", capitalized(kind)),
+            json!({ "type": "string", "enum": [kind], "description": format!("`{kind}`") }),
+        );
+        mapping.insert(kind.into(), json!(format!("#/components/schemas/{name}")));
+    }
+    let one_of: Vec<Value> = mapping.values().map(|r| json!({ "$ref": r })).collect();
     schemas.insert(
         "CreateMcpCredentialRequest".into(),
         json!({
             "description": description,
-            "oneOf": [shape("bearer", false), shape("header", true)]
+            "oneOf": one_of,
+            "discriminator": { "propertyName": "auth_kind", "mapping": mapping }
         }),
     );
+}
+
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
 }

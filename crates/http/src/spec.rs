@@ -91,6 +91,164 @@ fn mark_nullable(schema: &mut Value) {
     }
 }
 
+/// A response's fields are all sent (`null` when empty): every one is required, the
+/// optional ones nullable (marked first).
+fn require_all(schema: &mut Value) {
+    let Some(Value::Object(props)) = schema.get("properties") else {
+        return;
+    };
+    let names: Vec<Value> = props.keys().cloned().map(Value::String).collect();
+    schema["required"] = Value::Array(names);
+}
+
+/// What identifies a shape wherever it appears: all but what a use may say of it.
+fn shape_key(schema: &Value) -> Value {
+    let mut key = schema.clone();
+    if let Value::Object(m) = &mut key {
+        for word in ["description", "example", "nullable"] {
+            m.remove(word);
+        }
+    }
+    key
+}
+
+/// Points every inline copy of a nested shape (`hydracore_api::nested_shapes`, now
+/// components of their own) at its component, keeping what the use says of it (its
+/// description, whether it may be `null`).
+fn name_nested_shapes(schemas: &mut Map<String, Value>) {
+    let shapes: Vec<(String, Value, Value)> = hydracore_api::nested_shapes()
+        .into_iter()
+        .map(|(name, _)| {
+            let name = name
+                .strip_suffix("Dto")
+                .map_or_else(|| name.clone(), str::to_owned);
+            let own = schemas.get(&name);
+            let key = own.map(shape_key).unwrap_or_default();
+            let description = own.map(|s| s["description"].clone()).unwrap_or_default();
+            (name, key, description)
+        })
+        .collect();
+    for schema in schemas.values_mut() {
+        point_at_shapes(schema, &shapes, true);
+    }
+}
+
+/// `(name, shape_key, the shape's own description)` of each nested shape.
+type Shapes = [(String, Value, Value)];
+
+fn point_at_shapes(node: &mut Value, shapes: &Shapes, root: bool) {
+    if !root {
+        let key = shape_key(node);
+        if let Some((name, key, own)) = shapes.iter().find(|(_, k, _)| *k == key) {
+            let reference = json!({ "$ref": format!("#/components/schemas/{name}") });
+            let mut said = Map::new();
+            for word in ["description", "nullable"] {
+                // A use that repeats the shape's own description says nothing more.
+                if let Some(v) = node.get(word).filter(|v| word == "nullable" || *v != own) {
+                    said.insert(word.to_owned(), v.clone());
+                }
+            }
+            if said.contains_key("nullable") {
+                // OpenAPI 3.0 reads `nullable` only beside a `type`.
+                said.insert("type".into(), key["type"].clone());
+            }
+            *node = if said.is_empty() {
+                reference
+            } else {
+                said.insert("allOf".into(), json!([reference]));
+                Value::Object(said)
+            };
+            return;
+        }
+    }
+    let Value::Object(m) = node else {
+        return;
+    };
+    for (word, child) in m.iter_mut() {
+        match (word.as_str(), child) {
+            ("properties", Value::Object(props)) => {
+                for p in props.values_mut() {
+                    point_at_shapes(p, shapes, false);
+                }
+            }
+            ("items", child) => point_at_shapes(child, shapes, false),
+            ("allOf" | "oneOf" | "anyOf", Value::Array(all)) => {
+                for c in all {
+                    point_at_shapes(c, shapes, false);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// What an operation takes, as its error examples need it.
+struct Asked {
+    scope: Option<String>,
+    tag: Option<String>,
+    body: bool,
+    path_param: Option<String>,
+}
+
+/// A body the server answers `code` with on this operation, as the server writes it;
+/// `said` is the response's description, for answers only the route knows.
+fn error_example(code: u16, said: &str, asked: &Asked) -> Value {
+    let detail = match code {
+        401 => "Not authenticated".to_owned(),
+        403 => asked.scope.as_ref().map_or_else(
+            || said.to_owned(),
+            |s| format!("Missing required scope: {s}"),
+        ),
+        404 if said.starts_with("Not found") => {
+            let thing = match asked.tag.as_deref() {
+                Some("Instances") => "Instance",
+                Some("ApiKeys") => "API key",
+                Some("McpCredentials") => "Credential",
+                Some("Members") => "Member",
+                Some("Internal") => "Runtime image",
+                _ => "Tenant",
+            };
+            format!("{thing} not found")
+        }
+        408 => format!(
+            "The request body did not arrive within {} ms",
+            crate::extract::DEFAULT_BODY_TIMEOUT.as_millis()
+        ),
+        413 => format!(
+            "Request body is larger than the limit of {} bytes",
+            crate::extract::MAX_BODY_BYTES
+        ),
+        422 => {
+            let item = if asked.body {
+                json!({ "type": "json_invalid", "loc": ["body", 0], "msg": "JSON decode error", "input": {} })
+            } else if let Some(name) = &asked.path_param {
+                let why = uuid::Uuid::parse_str("x").err().map(|e| e.to_string());
+                json!({
+                    "type": "uuid_parsing",
+                    "loc": ["path", name],
+                    "msg": format!("Input should be a valid UUID, {}", why.unwrap_or_default()),
+                    "input": "x"
+                })
+            } else {
+                json!({
+                    "type": "less_than_equal",
+                    "loc": ["query", "limit"],
+                    "msg": format!("Input should be between 1 and {}", hydracore_core::MAX_PAGE_SIZE),
+                    "input": "5000"
+                })
+            };
+            return json!({ "detail": [item] });
+        }
+        429 if said.contains("sign-in") => {
+            "Too many sign-in attempts; retry in 30 seconds".to_owned()
+        }
+        429 => "Rate limit exceeded".to_owned(),
+        503 => "Service unavailable".to_owned(),
+        _ => said.to_owned(),
+    };
+    json!({ "detail": detail })
+}
+
 fn finish_operation(op: &mut Map<String, Value>) {
     let scope = op
         .get("security")
@@ -180,9 +338,26 @@ fn finish_operation(op: &mut Map<String, Value>) {
         op.insert("description".into(), Value::String(description));
         op.insert(
             "x-required-scope".into(),
-            scope.map_or(Value::Null, Value::String),
+            scope.clone().map_or(Value::Null, Value::String),
         );
     }
+    let asked = Asked {
+        scope: scope.clone(),
+        tag: op
+            .get("tags")
+            .and_then(|t| t.get(0))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        body: op.contains_key("requestBody"),
+        path_param: op
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find(|p| p["in"] == "path")
+            .and_then(|p| p["name"].as_str())
+            .map(str::to_owned),
+    };
     if let Some(Value::Object(responses)) = op.get_mut("responses") {
         for response in responses.values_mut() {
             // paperclip's v3 conversion leaves headers with an empty `content` and no
@@ -204,9 +379,14 @@ fn finish_operation(op: &mut Map<String, Value>) {
                 "HTTPError"
             };
             if let Value::Object(r) = response {
+                let said = r.get("description").and_then(Value::as_str).unwrap_or("");
+                let example = error_example(code, said, &asked);
                 r.insert(
                     "content".into(),
-                    json!({ "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }),
+                    json!({ "application/json": {
+                        "schema": { "$ref": format!("#/components/schemas/{schema}") },
+                        "example": example
+                    } }),
                 );
             }
         }
@@ -216,7 +396,10 @@ fn finish_operation(op: &mut Map<String, Value>) {
                 json!({
                     "description": "No credential, or an unknown, revoked or expired one",
                     "headers": { "WWW-Authenticate": { "schema": { "type": "string" } } },
-                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/HTTPError" } } }
+                    "content": { "application/json": {
+                        "schema": { "$ref": "#/components/schemas/HTTPError" },
+                        "example": error_example(401, "", &asked)
+                    } }
                 }),
             );
         }
@@ -279,16 +462,20 @@ pub fn finish(mut spec: Value) -> Value {
         if let Value::Object(schemas) = schemas {
             let renamed: Vec<(String, Value)> = std::mem::take(schemas)
                 .into_iter()
+                .chain(hydracore_api::nested_shapes())
                 .map(|(k, mut v)| {
+                    let name = k
+                        .strip_suffix("Dto")
+                        .map_or_else(|| k.clone(), str::to_owned);
                     mark_nullable(&mut v);
-                    (
-                        k.strip_suffix("Dto")
-                            .map_or_else(|| k.clone(), str::to_owned),
-                        v,
-                    )
+                    if !name.ends_with("Request") {
+                        require_all(&mut v);
+                    }
+                    (name, v)
                 })
                 .collect();
             schemas.extend(renamed);
+            name_nested_shapes(schemas);
             crate::rules::apply(schemas);
             if let Value::Object(errors) = error_schemas() {
                 schemas.extend(errors);
@@ -340,4 +527,71 @@ pub fn finish(mut spec: Value) -> Value {
         }
     }
     spec
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    fn spec() -> Value {
+        crate::openapi()
+    }
+
+    /// A response sends every field (`null` when empty), so generated types must not
+    /// make them optional.
+    #[test]
+    fn response_shapes_require_every_field() {
+        let spec = spec();
+        let schemas = spec["components"]["schemas"].as_object().unwrap();
+        for (name, schema) in schemas.iter().filter(|(n, _)| !n.ends_with("Request")) {
+            let Some(props) = schema["properties"].as_object() else {
+                continue;
+            };
+            let required: Vec<&str> = schema["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            for prop in props.keys() {
+                assert!(
+                    required.contains(&prop.as_str()),
+                    "{name}.{prop} is not required"
+                );
+            }
+        }
+        let key = &schemas["ApiKey"]["properties"]["expires_at"];
+        assert_eq!(key["nullable"], true, "optional fields stay nullable");
+    }
+
+    /// Each error status of an operation has an example of its own body.
+    #[test]
+    fn error_examples_differ_by_status() {
+        let spec = spec();
+        let get = &spec["paths"]["/v1/instances/{instance_id}"]["get"]["responses"];
+        let detail =
+            |status: &str| get[status]["content"]["application/json"]["example"]["detail"].clone();
+        assert_eq!(detail("401"), "Not authenticated");
+        assert_eq!(detail("403"), "Missing required scope: instances:read");
+        assert_eq!(detail("404"), "Instance not found");
+        assert_eq!(detail("429"), "Rate limit exceeded");
+        assert_eq!(detail("503"), "Service unavailable");
+        assert_eq!(
+            detail("422")[0]["loc"],
+            serde_json::json!(["path", "instance_id"])
+        );
+        for (path, item) in spec["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for (status, response) in op["responses"].as_object().unwrap() {
+                    if status.as_str() >= "400" {
+                        let example = &response["content"]["application/json"]["example"];
+                        assert!(
+                            example["detail"].is_string() || example["detail"].is_array(),
+                            "{method} {path} {status} has no example"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

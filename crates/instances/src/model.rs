@@ -2,6 +2,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use hydracore_core::ValidationError;
+use hydracore_core::rules::Rule;
 use hydracore_tenants::TenantId;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
@@ -35,6 +36,14 @@ pub struct InstanceName(String);
 
 impl InstanceName {
     pub const MAX_LEN: usize = 64;
+    /// The grammar, as the spec states it (its bound is [`Self::MAX_LEN`]).
+    pub const PATTERN: &str = "^[a-z0-9-]{1,64}$";
+    pub const RULE: Rule = Rule::Text {
+        min: 1,
+        max: Self::MAX_LEN,
+        pattern: Some(Self::PATTERN),
+        chars: Some("lowercase letters, digits and `-`"),
+    };
 
     /// # Errors
     /// An empty name, one longer than 64, or one with a character outside `[a-z0-9-]`.
@@ -62,7 +71,7 @@ impl InstanceName {
             return Err(ValidationError::new(
                 "name",
                 "string_pattern_mismatch",
-                "String should match pattern '^[a-z0-9-]{1,64}$'",
+                format!("String should match pattern '{}'", Self::PATTERN),
                 raw,
             ));
         }
@@ -158,7 +167,7 @@ pub struct Instance {
     pub tenant_id: TenantId,
     pub name: InstanceName,
     pub status: Status,
-    pub runtime_image: String,
+    pub runtime_image: ImageReference,
     pub config: Config,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
@@ -273,9 +282,21 @@ pub struct RuntimeImage {
 }
 
 impl RuntimeImage {
+    pub const MAX_NAME: usize = 200;
+    pub const MAX_VERSION: usize = 128;
+    pub const NAME: Rule = Rule::no_space(Self::MAX_NAME);
+    pub const VERSION: Rule = Rule::no_space(Self::MAX_VERSION);
+    /// `sha256:` and 64 hex digits.
+    pub const DIGEST: Rule = Rule::Text {
+        min: 71,
+        max: 71,
+        pattern: Some("^sha256:[0-9a-fA-F]{64}$"),
+        chars: Some("`sha256:` and 64 hex digits"),
+    };
+
     /// The reference an instance records: `name:version`.
-    pub fn reference(&self) -> String {
-        format!("{}:{}", self.name, self.version)
+    pub fn reference(&self) -> ImageReference {
+        ImageReference::trusted(format!("{}:{}", self.name, self.version))
     }
 }
 
@@ -307,29 +328,66 @@ impl FromStr for Channel {
     }
 }
 
-/// Checks a runtime image reference: 1..=255 printable characters without spaces.
-///
-/// # Errors
-/// A reference that is empty, too long, or has whitespace or control characters.
-pub fn parse_image_reference(raw: &str) -> Result<String, ValidationError> {
-    if raw.is_empty() || raw.len() > 255 {
-        return Err(ValidationError::new(
-            "runtime_image",
-            "string_too_long",
-            "runtime_image must be 1 to 255 characters",
-            raw,
-        ));
+/// A runtime image reference, `[registry/]path[:tag][@digest]` (the OCI distribution
+/// grammar), as instances record it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ImageReference(String);
+
+impl ImageReference {
+    pub const MAX_LEN: usize = 255;
+    /// The grammar, as the spec states it: the same as [`ImageReference::parse`].
+    pub const PATTERN: &str = concat!(
+        r"^(?:(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)+)(?::[0-9]{1,5})?/",
+        r"|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?:[0-9]{1,5}/)?",
+        r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*",
+        r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?",
+        r"(?:@[A-Za-z][A-Za-z0-9+._-]*:[0-9a-fA-F]{32,})?$",
+    );
+    pub const RULE: Rule = Rule::Text {
+        min: 1,
+        max: Self::MAX_LEN,
+        pattern: Some(Self::PATTERN),
+        chars: Some("an image reference, `[registry/]path[:tag][@digest]`"),
+    };
+
+    /// # Errors
+    /// A reference that is empty, too long, or not in the grammar.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        if raw.is_empty() || raw.len() > Self::MAX_LEN {
+            return Err(ValidationError::new(
+                "runtime_image",
+                "string_too_long",
+                format!("runtime_image must be 1 to {} characters", Self::MAX_LEN),
+                raw,
+            ));
+        }
+        if !is_image_reference(raw) {
+            return Err(ValidationError::new(
+                "runtime_image",
+                "string_pattern_mismatch",
+                "runtime_image must be an image reference: [registry/]path[:tag][@digest], \
+                 e.g. `ghcr.io/acme/agent:1.4`",
+                raw,
+            ));
+        }
+        Ok(Self(raw.to_owned()))
     }
-    if !is_image_reference(raw) {
-        return Err(ValidationError::new(
-            "runtime_image",
-            "string_pattern_mismatch",
-            "runtime_image must be an image reference: [registry/]path[:tag][@digest], \
-             e.g. `ghcr.io/acme/agent:1.4`",
-            raw,
-        ));
+
+    /// A reference read back from storage or configuration, where it was checked when
+    /// it was written.
+    pub fn trusted(raw: impl Into<String>) -> Self {
+        Self(raw.into())
     }
-    Ok(raw.to_owned())
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ImageReference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// `host[:port]` naming a registry: `localhost`, a dotted host name, or any host name

@@ -5,7 +5,7 @@ use hydracore_core::{Page, PageRequest, RepoError, SharedClock, ValidationError}
 use hydracore_tenants::TenantId;
 
 use crate::ports::{InstanceRepository, Runtime, RuntimeError, RuntimeImageRepository};
-use crate::{Channel, Config, Instance, InstanceId, InstanceName, Status, parse_image_reference};
+use crate::{Channel, Config, ImageReference, Instance, InstanceId, InstanceName, Status};
 
 /// What to create.
 #[derive(Debug, Clone, Default)]
@@ -74,7 +74,7 @@ pub struct InstanceService {
     images: Arc<dyn RuntimeImageRepository>,
     runtime: Arc<dyn Runtime>,
     clock: SharedClock,
-    default_image: String,
+    default_image: ImageReference,
 }
 
 impl InstanceService {
@@ -84,7 +84,7 @@ impl InstanceService {
         images: Arc<dyn RuntimeImageRepository>,
         runtime: Arc<dyn Runtime>,
         clock: SharedClock,
-        default_image: String,
+        default_image: ImageReference,
     ) -> Self {
         Self {
             repo,
@@ -119,7 +119,7 @@ impl InstanceService {
             None => Config::empty(),
         };
         let runtime_image = match req.runtime_image {
-            Some(image) => parse_image_reference(&image)?,
+            Some(image) => ImageReference::parse(&image)?,
             None => match self.images.promoted(Channel::Stable).await? {
                 Some(image) => image.reference(),
                 None => self.default_image.clone(),
@@ -188,7 +188,7 @@ impl InstanceService {
             instance.name = InstanceName::parse(&name)?;
         }
         if let Some(image) = patch.runtime_image {
-            instance.runtime_image = parse_image_reference(&image)?;
+            instance.runtime_image = ImageReference::parse(&image)?;
         }
         if let Some(config) = patch.config {
             instance.config = Config::from_value(&config)?;
@@ -397,8 +397,8 @@ impl ImageService {
         version: &str,
         digest: &str,
     ) -> Result<RuntimeImage, ImageError> {
-        let name = image_field("name", name, 200)?;
-        let version = image_field("version", version, 128)?;
+        let name = image_field("name", name, RuntimeImage::MAX_NAME)?;
+        let version = image_field("version", version, RuntimeImage::MAX_VERSION)?;
         let hex = digest.strip_prefix("sha256:").unwrap_or_default();
         if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(ValidationError::new(

@@ -17,7 +17,7 @@ fn service_with(
         images.clone(),
         runtime,
         Arc::new(SystemClock),
-        "hydracore/agent-runtime:latest".into(),
+        crate::ImageReference::trusted("hydracore/agent-runtime:latest"),
     );
     (svc, images)
 }
@@ -103,7 +103,10 @@ async fn new_instances_take_the_stable_image_or_the_default() {
     let (svc, images) = service_with(Arc::new(RecordingRuntime));
     let t = TenantId::new();
     let first = svc.create(t, create("a")).await.unwrap();
-    assert_eq!(first.runtime_image, "hydracore/agent-runtime:latest");
+    assert_eq!(
+        first.runtime_image.as_str(),
+        "hydracore/agent-runtime:latest"
+    );
     let image = RuntimeImage {
         id: RuntimeImageId::new(),
         name: "hydracore/agent-runtime".into(),
@@ -117,7 +120,10 @@ async fn new_instances_take_the_stable_image_or_the_default() {
         .await
         .unwrap();
     let second = svc.create(t, create("b")).await.unwrap();
-    assert_eq!(second.runtime_image, "hydracore/agent-runtime:1.4.2");
+    assert_eq!(
+        second.runtime_image.as_str(),
+        "hydracore/agent-runtime:1.4.2"
+    );
 }
 
 #[tokio::test]
@@ -157,7 +163,7 @@ fn image_references_follow_the_oci_grammar() {
         // A dotted first component that is no host name is part of the path.
         "m5ph_s__sv.2eryfmuwcsr60k/0mct5/1/sp__76w6uj0f",
     ] {
-        assert!(crate::parse_image_reference(good).is_ok(), "{good}");
+        assert!(crate::ImageReference::parse(good).is_ok(), "{good}");
     }
     for bad in [
         "../../../../etc/passwd",
@@ -176,7 +182,7 @@ fn image_references_follow_the_oci_grammar() {
         "a b",
         "acme/agent:tag\n",
     ] {
-        assert!(crate::parse_image_reference(bad).is_err(), "{bad}");
+        assert!(crate::ImageReference::parse(bad).is_err(), "{bad}");
     }
 }
 
@@ -200,7 +206,7 @@ fn over(repo: &Arc<InMemoryInstanceRepository>, runtime: Arc<dyn Runtime>) -> In
         Arc::new(InMemoryRuntimeImageRepository::default()),
         runtime,
         Arc::new(SystemClock),
-        "hydracore/agent-runtime:latest".into(),
+        crate::ImageReference::trusted("hydracore/agent-runtime:latest"),
     )
 }
 
@@ -299,4 +305,13 @@ async fn the_reconciler_marks_what_the_runtime_refuses_failed() {
         .await
         .unwrap();
     assert_eq!(page.items[0].status, Status::Failed);
+}
+
+#[test]
+fn the_name_pattern_states_the_same_bound_as_the_parser() {
+    let bound = format!("{{1,{}}}", crate::InstanceName::MAX_LEN);
+    assert!(crate::InstanceName::PATTERN.contains(&bound));
+    let longest = "a".repeat(crate::InstanceName::MAX_LEN);
+    assert!(crate::InstanceName::parse(&longest).is_ok());
+    assert!(crate::InstanceName::parse(&format!("{longest}a")).is_err());
 }

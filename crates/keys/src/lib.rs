@@ -16,8 +16,9 @@ pub mod testing;
 
 pub use cache::KeyCache;
 pub use model::{
-    ApiKey, ApiKeyId, DEFAULT_ROTATION_GRACE_SECONDS, Grantor, KeyError, KeyPatch,
-    MAX_ROTATION_GRACE_SECONDS, MintKey, MintedKey, NotRotatable, OwnLimit, RateLimit, VerifyError,
+    ApiKey, ApiKeyId, DEFAULT_ROTATION_GRACE_SECONDS, Grantor, KEY_NAME, KEY_SCOPES, KeyError,
+    KeyPatch, MAX_KEY_NAME, MAX_ROTATION_GRACE_SECONDS, MintKey, MintedKey, NotRotatable, OwnLimit,
+    ROTATION_GRACE, RateLimit, VerifyError,
 };
 pub use ports::KeyRepository;
 pub use ratelimit::{Budget, Decision, RateLimiter};

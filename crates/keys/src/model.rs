@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use hydracore_core::rules::Rule;
 use hydracore_core::{RepoError, ValidationError};
 use hydracore_scopes::ScopeSet;
 use hydracore_tenants::TenantId;
@@ -51,6 +52,14 @@ impl std::fmt::Display for RateLimit {
 impl RateLimit {
     pub const MAX_REQUESTS: u32 = 1_000_000;
     pub const MAX_WINDOW_SECONDS: u32 = 86_400;
+    pub const REQUESTS: Rule = Rule::Whole {
+        min: 1,
+        max: Self::MAX_REQUESTS as u64,
+    };
+    pub const WINDOW: Rule = Rule::Whole {
+        min: 1,
+        max: Self::MAX_WINDOW_SECONDS as u64,
+    };
     /// The budget of keys without one of their own, unless the server sets another.
     pub const DEFAULT: RateLimit = RateLimit {
         requests: 600,
@@ -239,3 +248,19 @@ pub enum VerifyError {
 pub const MAX_ROTATION_GRACE_SECONDS: u32 = 7 * 24 * 3600;
 /// How long a rotated key stays valid when the caller does not say: 5 minutes.
 pub const DEFAULT_ROTATION_GRACE_SECONDS: u32 = 300;
+/// How long a rotated key may keep working, in seconds.
+pub const ROTATION_GRACE: Rule = Rule::Whole {
+    min: 0,
+    max: MAX_ROTATION_GRACE_SECONDS as u64,
+};
+/// The longest key name.
+pub const MAX_KEY_NAME: usize = 100;
+/// A key's name.
+pub const KEY_NAME: Rule = Rule::printable(MAX_KEY_NAME);
+/// The scopes a key grants: at least one, each from the catalogue (a resource's verb,
+/// or `*` for all of them).
+pub const KEY_SCOPES: Rule = Rule::Each {
+    min: 1,
+    name: "ScopeName",
+    values: hydracore_scopes::grantable,
+};

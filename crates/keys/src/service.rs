@@ -12,8 +12,8 @@ use time::OffsetDateTime;
 use crate::cache::{KeyCache, Lookup};
 use crate::{
     ApiKey, ApiKeyId, DEFAULT_ROTATION_GRACE_SECONDS, Grantor, KeyError, KeyPatch, KeyRepository,
-    KeySecret, MAX_ROTATION_GRACE_SECONDS, MintKey, MintedKey, NotRotatable, OwnLimit, RateLimit,
-    VerifyError,
+    KeySecret, MAX_KEY_NAME, MAX_ROTATION_GRACE_SECONDS, MintKey, MintedKey, NotRotatable,
+    OwnLimit, RateLimit, VerifyError,
 };
 
 /// The key rules.
@@ -30,8 +30,6 @@ pub struct KeyService {
     default_rate_limit: RateLimit,
 }
 
-const MAX_NAME: usize = 100;
-
 fn parse_name(raw: &str) -> Result<String, ValidationError> {
     let name = raw.trim();
     if name.is_empty() {
@@ -42,11 +40,11 @@ fn parse_name(raw: &str) -> Result<String, ValidationError> {
             raw,
         ));
     }
-    if raw.chars().count() > MAX_NAME {
+    if raw.chars().count() > MAX_KEY_NAME {
         return Err(ValidationError::new(
             "name",
             "string_too_long",
-            format!("Key name must be at most {MAX_NAME} characters"),
+            format!("Key name must be at most {MAX_KEY_NAME} characters"),
             raw,
         ));
     }

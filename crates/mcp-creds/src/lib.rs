@@ -136,7 +136,32 @@ fn aad(tenant: TenantId, id: Uuid) -> Vec<u8> {
     out
 }
 
-const MAX_SECRET: usize = 8192;
+/// The field rules of a new credential.
+pub mod rules {
+    use hydracore_core::rules::Rule;
+
+    pub const MAX_NAME: usize = 100;
+    pub const MAX_URL: usize = 2048;
+    pub const MAX_HEADER: usize = 128;
+    pub const MAX_SECRET: usize = 8192;
+    pub const NAME: Rule = Rule::printable(MAX_NAME);
+    pub const SERVER_URL: Rule = Rule::Text {
+        min: 1,
+        max: MAX_URL,
+        pattern: Some(r"^https?://[^\s@/?#\x00-\x1f\x7f-\x9f]+(?:[/?#][^\s\x00-\x1f\x7f-\x9f]*)?$"),
+        chars: Some("an `http` or `https` URL without credentials in it"),
+    };
+    /// An HTTP header name (RFC 9110 token).
+    pub const HEADER_NAME: Rule = Rule::Text {
+        min: 1,
+        max: MAX_HEADER,
+        pattern: Some(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"),
+        chars: Some("an HTTP header name"),
+    };
+    pub const SECRET: Rule = Rule::length(1, MAX_SECRET);
+}
+
+use rules::{MAX_HEADER, MAX_NAME, MAX_SECRET, MAX_URL};
 
 fn invalid(field: &str, kind: &'static str, msg: &str, input: &str) -> ValidationError {
     ValidationError::new(field, kind, msg, input)
@@ -157,14 +182,16 @@ fn check_url(raw: &str) -> Result<String, ValidationError> {
         })?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if host.is_empty()
-        || raw.chars().count() > 2048
+        || raw.chars().count() > MAX_URL
         || url.chars().any(|c| c.is_whitespace() || c.is_control())
         || host.contains('@')
     {
         return Err(invalid(
             "server_url",
             "url_parsing",
-            "Input should be a valid URL (no credentials in it, at most 2048 characters)",
+            &format!(
+                "Input should be a valid URL (no credentials in it, at most {MAX_URL} characters)"
+            ),
             raw,
         ));
     }
@@ -173,7 +200,7 @@ fn check_url(raw: &str) -> Result<String, ValidationError> {
 
 fn check_header(raw: &str) -> Result<String, ValidationError> {
     let ok = !raw.is_empty()
-        && raw.len() <= 128
+        && raw.len() <= MAX_HEADER
         && raw
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
@@ -218,11 +245,14 @@ impl CredentialService {
         req: CreateCredential,
     ) -> Result<McpCredential, CredentialError> {
         let name = req.name.trim();
-        if name.is_empty() || req.name.chars().count() > 100 || name.chars().any(char::is_control) {
+        if name.is_empty()
+            || req.name.chars().count() > MAX_NAME
+            || name.chars().any(char::is_control)
+        {
             return Err(invalid(
                 "name",
                 "string_too_long",
-                "name must be 1 to 100 printable characters",
+                &format!("name must be 1 to {MAX_NAME} printable characters"),
                 &req.name,
             )
             .into());

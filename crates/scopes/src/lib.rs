@@ -76,6 +76,20 @@ pub const CATALOGUE: &[ResourceSpec] = &[
     },
 ];
 
+/// Every scope a key may be granted, as written: each resource's verbs and its `*`.
+pub fn grantable() -> Vec<String> {
+    CATALOGUE
+        .iter()
+        .flat_map(|spec| {
+            spec.verbs
+                .iter()
+                .copied()
+                .chain(["*"])
+                .map(move |verb| format!("{}:{verb}", spec.resource))
+        })
+        .collect()
+}
+
 /// The verb of a scope: a named verb or the resource wildcard.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Verb {

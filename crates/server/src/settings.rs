@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use clap::{Args, FromArgMatches, Parser, Subcommand};
 use hydracore_auth::SignInLimits;
+use hydracore_instances::ImageReference;
 use hydracore_keys::RateLimit;
 use hydracore_store::{DatabaseUrl, PoolOptions};
 
@@ -143,8 +144,8 @@ pub struct ServeArgs {
     #[arg(long, env = "HYDRACORE_WORKERS")]
     pub workers: Option<usize>,
     /// The image new instances run while none is promoted to `stable`.
-    #[arg(long, env = "HYDRACORE_DEFAULT_RUNTIME_IMAGE", default_value = DEFAULT_RUNTIME_IMAGE)]
-    pub default_runtime_image: String,
+    #[arg(long, env = "HYDRACORE_DEFAULT_RUNTIME_IMAGE", default_value = DEFAULT_RUNTIME_IMAGE, value_parser = image_reference)]
+    pub default_runtime_image: ImageReference,
     /// Database connections at most.
     #[arg(long, env = "HYDRACORE_DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: usize,
@@ -273,6 +274,11 @@ fn budget(s: &str) -> Result<RateLimit, String> {
     let n = n.trim().parse().map_err(|_| bad())?;
     let per = per.trim().parse().map_err(|_| bad())?;
     RateLimit::new(n, per).map_err(|e| e.message)
+}
+
+/// An image reference, checked as instances' are.
+fn image_reference(s: &str) -> Result<ImageReference, String> {
+    ImageReference::parse(s).map_err(|e| e.message)
 }
 
 /// One trusted proxy entry, checked.

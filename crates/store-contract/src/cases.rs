@@ -3,7 +3,8 @@
 use hydracore_auth::RefreshToken;
 use hydracore_core::{Clock, Page, PageRequest, RepoError, SystemClock};
 use hydracore_instances::{
-    Channel, Config, Instance, InstanceId, InstanceName, RuntimeImage, RuntimeImageId, Status,
+    Channel, Config, ImageReference, Instance, InstanceId, InstanceName, RuntimeImage,
+    RuntimeImageId, Status,
 };
 use hydracore_keys::{ApiKey, ApiKeyId, KeySecret, RateLimit};
 use hydracore_mcp_log::{CallStatus, McpCall};
@@ -56,7 +57,7 @@ fn instance(tenant: TenantId, name: &str, created_at: OffsetDateTime) -> Instanc
         tenant_id: tenant,
         name: InstanceName::parse(name).unwrap(),
         status: Status::Stopped,
-        runtime_image: "hydracore/agent-runtime:1.0.0".into(),
+        runtime_image: ImageReference::parse("hydracore/agent-runtime:1.0.0").unwrap(),
         config: Config::from_value(&json!({"model": "m", "nested": {"n": [1, 2.5, null, "é"]}}))
             .expect("an object"),
         created_at,
@@ -285,7 +286,7 @@ pub async fn instances_crud_and_isolation(ports: &Ports) {
     assert_eq!(ports.instances.find(other, i.id).await.unwrap(), None);
     i.name = InstanceName::parse("web-2").unwrap();
     i.config = Config::from_value(&json!({"replicas": 3})).expect("an object");
-    i.runtime_image = "other:2".into();
+    i.runtime_image = ImageReference::parse("other:2").unwrap();
     i.updated_at = now();
     assert!(ports.instances.update(&i).await.unwrap());
     assert_eq!(

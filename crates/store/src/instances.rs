@@ -3,8 +3,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use hydracore_core::{Page, PageKey, PageRequest, RepoError};
 use hydracore_instances::{
-    Channel, Config, Instance, InstanceId, InstanceName, InstanceRepository, RuntimeImage,
-    RuntimeImageId, RuntimeImageRepository, Status,
+    Channel, Config, ImageReference, Instance, InstanceId, InstanceName, InstanceRepository,
+    RuntimeImage, RuntimeImageId, RuntimeImageRepository, Status,
 };
 use hydracore_tenants::TenantId;
 use time::OffsetDateTime;
@@ -47,7 +47,7 @@ impl TryFrom<InstanceRow> for Instance {
             tenant_id: TenantId(r.tenant_id.0),
             name: InstanceName::parse(&r.name).map_err(|e| corrupt(e.to_string()))?,
             status: r.status.parse::<Status>().map_err(corrupt)?,
-            runtime_image: r.runtime_image,
+            runtime_image: ImageReference::trusted(r.runtime_image),
             config: Config::from_text(r.config.0).map_err(corrupt)?,
             created_at: r.created_at.0,
             updated_at: r.updated_at.0,
@@ -69,7 +69,7 @@ impl InstanceRepository for Store {
                     s::instances::tenant_id.eq(DbId(i.tenant_id.0)),
                     s::instances::name.eq(i.name.as_str()),
                     s::instances::status.eq(i.status.as_str()),
-                    s::instances::runtime_image.eq(&i.runtime_image),
+                    s::instances::runtime_image.eq(i.runtime_image.as_str()),
                     s::instances::config.eq(DbJson(i.config.as_str().to_owned())),
                     s::instances::created_at.eq(DbTime(i.created_at)),
                     s::instances::updated_at.eq(DbTime(i.updated_at)),
@@ -118,7 +118,7 @@ impl InstanceRepository for Store {
             )
             .set((
                 s::instances::name.eq(i.name.as_str()),
-                s::instances::runtime_image.eq(&i.runtime_image),
+                s::instances::runtime_image.eq(i.runtime_image.as_str()),
                 s::instances::config.eq(DbJson(i.config.as_str().to_owned())),
                 s::instances::updated_at.eq(DbTime(i.updated_at)),
             ))

@@ -13,6 +13,7 @@ mod users;
 use std::fmt;
 use std::sync::Arc;
 
+use hydracore_core::rules::Rule;
 use hydracore_core::{RepoError, SharedClock, ValidationError};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -48,6 +49,9 @@ impl fmt::Display for TenantId {
 pub struct TenantName(String);
 
 impl TenantName {
+    pub const MAX_LEN: usize = 128;
+    pub const RULE: Rule = Rule::printable(Self::MAX_LEN);
+
     /// # Errors
     /// A blank name, one over 128 characters, or one with control characters.
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
@@ -60,11 +64,11 @@ impl TenantName {
                 raw,
             ));
         }
-        if raw.chars().count() > 128 {
+        if raw.chars().count() > Self::MAX_LEN {
             return Err(ValidationError::new(
                 "name",
                 "string_too_long",
-                "Tenant name must be at most 128 characters",
+                format!("Tenant name must be at most {} characters", Self::MAX_LEN),
                 raw,
             ));
         }

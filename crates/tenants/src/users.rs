@@ -3,6 +3,7 @@
 use std::fmt;
 
 use hydracore_core::ValidationError;
+use hydracore_core::rules::Rule;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -35,10 +36,21 @@ impl fmt::Display for UserId {
 pub struct Email(String);
 
 impl Email {
+    pub const MAX_LEN: usize = 254;
+    /// What [`Email::parse`] takes: one `@`, a dotted domain, no whitespace.
+    pub const PATTERN: &str =
+        r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s.\x00-\x1f\x7f-\x9f]+(?:\.[^@\s.\x00-\x1f\x7f-\x9f]+)+$";
+    pub const RULE: Rule = Rule::Text {
+        min: 0,
+        max: Self::MAX_LEN,
+        pattern: Some(Self::PATTERN),
+        chars: Some("`local@domain.tld`"),
+    };
+
     /// # Errors
     /// Anything that is not `local@domain.tld` of at most 254 characters.
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        let too_long = raw.chars().count() > 254;
+        let too_long = raw.chars().count() > Self::MAX_LEN;
         let email = raw.trim().to_lowercase();
         let invalid = |why: &str| {
             ValidationError::new(
@@ -49,7 +61,10 @@ impl Email {
             )
         };
         if too_long {
-            return Err(invalid("it is longer than 254 characters"));
+            return Err(invalid(&format!(
+                "it is longer than {} characters",
+                Self::MAX_LEN
+            )));
         }
         let Some((local, domain)) = email.split_once('@') else {
             return Err(invalid("it has no @-sign"));
