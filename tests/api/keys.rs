@@ -351,7 +351,7 @@ fn a_rotated_or_expired_key_is_not_rotated_again(app: &TestApp) {
                     .format(&time::format_description::well_known::Rfc3339).unwrap()}),
     );
     assert_eq!(expired.status, 201, "{}", expired.body);
-    std::thread::sleep(std::time::Duration::from_millis(2500));
+    app.clock.advance(time::Duration::seconds(3));
     let res = rotate(expired.json()["id"].as_str().unwrap());
     assert_eq!(res.status, 409);
     assert_eq!(

@@ -7,6 +7,8 @@
     reason = "test support: a failed step is a failed test"
 )]
 
+use hydracore_core::SharedClock;
+use hydracore_core::testing::ManualClock;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -58,6 +60,8 @@ pub struct TestApp {
     data_dir: PathBuf,
     settings: Settings,
     agent: ureq::Agent,
+    /// The server's clock: `advance` it past an expiry instead of sleeping.
+    pub clock: Arc<ManualClock>,
 }
 
 /// A second server on the same database (another node); stopped when dropped.
@@ -181,7 +185,8 @@ pub fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -
     };
     configure(&mut settings);
     let base_settings = settings.clone();
-    let (port, handle, thread) = start_server(settings);
+    let clock = Arc::new(ManualClock::new());
+    let (port, handle, thread) = start_server(settings, clock.clone());
     let store = runtime
         .block_on(Store::open(
             &DatabaseUrl::parse(&url).expect("a database URL"),
@@ -207,15 +212,16 @@ pub fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -
         data_dir,
         settings: base_settings,
         agent,
+        clock,
     })
 }
 
 /// Starts a server with `settings` on its own thread; returns its port.
-fn start_server(settings: Settings) -> (u16, ServerHandle, JoinHandle<()>) {
+fn start_server(settings: Settings, clock: SharedClock) -> (u16, ServerHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel();
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            match Application::build(settings).await {
+            match Application::build(settings, clock).await {
                 Ok(app) => {
                     let _ = tx.send(Ok((app.port(), app.handle())));
                     let _ = app.run_until_stopped().await;
@@ -366,7 +372,7 @@ impl TestApp {
     pub fn peer(&self, configure: impl FnOnce(&mut Settings)) -> Peer {
         let mut settings = self.settings.clone();
         configure(&mut settings);
-        let (port, handle, thread) = start_server(settings);
+        let (port, handle, thread) = start_server(settings, self.clock.clone());
         Peer {
             address: format!("http://127.0.0.1:{port}"),
             handle,

@@ -6,6 +6,8 @@
 pub mod idempotency;
 pub mod rules;
 pub mod seal;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 use std::error::Error as StdError;
 use std::fmt;

@@ -70,11 +70,14 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve { database, serve } => {
-            let app = Application::build(Settings {
-                database_url: DatabaseUrl::parse(database.database_url.expose())?,
-                serve: *serve,
-                handle_signals: true,
-            })
+            let app = Application::build(
+                Settings {
+                    database_url: DatabaseUrl::parse(database.database_url.expose())?,
+                    serve: *serve,
+                    handle_signals: true,
+                },
+                std::sync::Arc::new(hydracore_core::SystemClock),
+            )
             .await?;
             app.run_until_stopped().await.context("serving")
         }

@@ -15,7 +15,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::web::Bytes;
 use anyhow::Context;
 use hydracore_auth::{AccessTokens, Authenticator, IdentityService, OpsToken, SignInLimits};
-use hydracore_core::{SharedClock, SystemClock};
+use hydracore_core::SharedClock;
 use hydracore_http::{AppState, Readiness};
 use hydracore_instances::ports::RecordingRuntime;
 use hydracore_instances::{ImageService, InstanceService};
@@ -179,8 +179,11 @@ pub fn mcp_cipher(settings: &Settings) -> anyhow::Result<Cipher> {
 ///
 /// # Errors
 /// A bad signing key (see [`jwt_secret`]).
-pub async fn compose(store: &Store, settings: &Settings) -> anyhow::Result<Composition> {
-    let clock: SharedClock = Arc::new(SystemClock);
+pub async fn compose(
+    store: &Store,
+    settings: &Settings,
+    clock: SharedClock,
+) -> anyhow::Result<Composition> {
     let shared = Arc::new(store.clone());
     let postgres = settings.database_url.backend() == hydracore_store::Backend::Postgres;
     // On PostgreSQL the cache goes live once the change feed listens (see `build`).
@@ -411,11 +414,12 @@ async fn reconcile(instances: InstanceService, every: std::time::Duration, after
 }
 
 impl Application {
-    /// Opens the store (migrating it), composes the services and binds the socket.
+    /// Opens the store (migrating it), composes the services on `clock` (the
+    /// system clock, or a test's) and binds the socket.
     ///
     /// # Errors
     /// When the database cannot be opened or the address cannot be bound.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
         require_shared_secrets(&settings)?;
         let migrations = if settings.serve.no_migrate {
             hydracore_store::Migrations::Require
@@ -434,7 +438,7 @@ impl Application {
             state,
             limiter_fallbacks,
             key_cache,
-        } = compose(&store, &settings).await?;
+        } = compose(&store, &settings, clock.clone()).await?;
         if store.backend() == hydracore_store::Backend::Postgres
             && settings.serve.key_cache_ttl_secs > 0
         {
@@ -475,7 +479,7 @@ impl Application {
             McpServices {
                 api: state.api.clone(),
                 log: log_writer,
-                clock: Arc::new(SystemClock),
+                clock,
             },
             &openapi,
         );
