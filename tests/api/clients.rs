@@ -11,17 +11,7 @@ use serde_json::Value;
 
 /// A tool `.ci/run` installs, named by an environment variable.
 fn tool(var: &str) -> Option<PathBuf> {
-    match std::env::var(var) {
-        Ok(p) if !p.is_empty() => Some(PathBuf::from(p)),
-        _ => {
-            assert!(
-                std::env::var("HYDRACORE_REQUIRE_DOC_TOOLS").as_deref() != Ok("1"),
-                "HYDRACORE_REQUIRE_DOC_TOOLS=1 but {var} is not set"
-            );
-            eprintln!("skipped: {var} is not set");
-            None
-        }
-    }
+    hydracore_core::testing::needs(var, "HYDRACORE_REQUIRE_DOC_TOOLS").map(PathBuf::from)
 }
 
 fn repo() -> PathBuf {

@@ -8,17 +8,9 @@ use serde_json::{Value, json};
 
 /// The Python interpreters with the SDK installed (`.ci/run` sets this).
 fn pythons() -> Vec<String> {
-    match std::env::var("HYDRACORE_MCP_PYTHONS") {
-        Ok(list) if !list.trim().is_empty() => list.split(':').map(str::to_owned).collect(),
-        _ => {
-            assert!(
-                std::env::var("HYDRACORE_REQUIRE_MCP_CLIENTS").as_deref() != Ok("1"),
-                "HYDRACORE_REQUIRE_MCP_CLIENTS=1 but HYDRACORE_MCP_PYTHONS is not set"
-            );
-            eprintln!("skipped: HYDRACORE_MCP_PYTHONS is not set");
-            Vec::new()
-        }
-    }
+    hydracore_core::testing::needs("HYDRACORE_MCP_PYTHONS", "HYDRACORE_REQUIRE_MCP_CLIENTS")
+        .map(|list| list.split(':').map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 fn official_clients_drive_mcp_and_every_call_is_logged(app: &TestApp) {
@@ -185,17 +177,8 @@ fn a_foreign_host_is_refused_before_any_budget_is_spent(app: &TestApp) {
 
 /// The directory with the official MCP TypeScript SDK installed (`.ci/run` sets it).
 fn typescript_sdk() -> Option<std::path::PathBuf> {
-    match std::env::var("HYDRACORE_MCP_TS") {
-        Ok(dir) if !dir.trim().is_empty() => Some(dir.into()),
-        _ => {
-            assert!(
-                std::env::var("HYDRACORE_REQUIRE_MCP_CLIENTS").as_deref() != Ok("1"),
-                "HYDRACORE_REQUIRE_MCP_CLIENTS=1 but HYDRACORE_MCP_TS is not set"
-            );
-            eprintln!("skipped: HYDRACORE_MCP_TS is not set");
-            None
-        }
-    }
+    hydracore_core::testing::needs("HYDRACORE_MCP_TS", "HYDRACORE_REQUIRE_MCP_CLIENTS")
+        .map(Into::into)
 }
 
 /// Every tool, called by the official SDKs: each call's result validates against the

@@ -4,17 +4,7 @@ use hydracore_api_tests::{Backend, TestApp, spawn_app_with};
 use serde_json::json;
 
 fn redis_url() -> Option<String> {
-    match std::env::var("TEST_REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("HYDRACORE_REQUIRE_REDIS").as_deref() != Ok("1"),
-                "HYDRACORE_REQUIRE_REDIS=1 but TEST_REDIS_URL is not set"
-            );
-            eprintln!("skipped: TEST_REDIS_URL is not set");
-            None
-        }
-    }
+    hydracore_core::testing::needs("TEST_REDIS_URL", "HYDRACORE_REQUIRE_REDIS")
 }
 
 fn get_at(app: &TestApp, base: &str, path: &str, key: &str) -> u16 {

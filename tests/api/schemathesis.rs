@@ -14,17 +14,7 @@ use hydracore_api_tests::{OPS_TOKEN, PASSWORD, TestApp, api_tests};
 use serde_json::{Value, json};
 
 fn executable() -> Option<String> {
-    match std::env::var("HYDRACORE_SCHEMATHESIS") {
-        Ok(path) if !path.is_empty() => Some(path),
-        _ => {
-            assert!(
-                std::env::var("HYDRACORE_REQUIRE_SCHEMATHESIS").as_deref() != Ok("1"),
-                "HYDRACORE_REQUIRE_SCHEMATHESIS=1 but HYDRACORE_SCHEMATHESIS is not set"
-            );
-            eprintln!("skipped: HYDRACORE_SCHEMATHESIS is not set");
-            None
-        }
-    }
+    hydracore_core::testing::needs("HYDRACORE_SCHEMATHESIS", "HYDRACORE_REQUIRE_SCHEMATHESIS")
 }
 
 fn schemathesis_finds_nothing(app: &TestApp) {

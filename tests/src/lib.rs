@@ -111,16 +111,7 @@ impl TestResponse {
 /// # Panics
 /// When `HYDRACORE_REQUIRE_PG=1` and `TEST_DATABASE_URL` is not set.
 pub fn postgres_url() -> Option<String> {
-    match std::env::var("TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("HYDRACORE_REQUIRE_PG").as_deref() != Ok("1"),
-                "HYDRACORE_REQUIRE_PG=1 but TEST_DATABASE_URL is not set"
-            );
-            None
-        }
-    }
+    hydracore_core::testing::needs("TEST_DATABASE_URL", "HYDRACORE_REQUIRE_PG")
 }
 
 /// Starts the server on `backend`, or `None` (after saying so) when that backend is
@@ -152,10 +143,7 @@ pub fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -
             (TestDb::Sqlite(path), url)
         }
         Backend::Postgres => {
-            let Some(admin_url) = postgres_url() else {
-                eprintln!("skipped: TEST_DATABASE_URL is not set");
-                return None;
-            };
+            let admin_url = postgres_url()?;
             let name = format!("hc_api_{}", uuid::Uuid::new_v4().simple());
             let url = runtime
                 .block_on(admin::create_database(&admin_url, &name))

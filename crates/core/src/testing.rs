@@ -39,6 +39,45 @@ impl Clock for ManualClock {
     }
 }
 
+/// How many legs this test binary skipped so far.
+static SKIPPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// What a test leg needs from its environment: the value of `var` (a database URL,
+/// a tool's path), or `None` to skip the leg. Under `require=1` (as CI sets) the
+/// missing value fails the leg instead.
+///
+/// # Panics
+/// When `var` is unset or empty and `require` is `1`.
+pub fn needs(var: &str, require: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Some(v),
+        _ => {
+            skip(require, &format!("{var} is not set"));
+            None
+        }
+    }
+}
+
+/// Skips the calling test leg for `why`, saying so: past the test harness's output
+/// capture, numbered, so a run shows how many legs each binary skipped and why.
+///
+/// # Panics
+/// When `require` is `1`: then nothing may be skipped.
+pub fn skip(require: &str, why: &str) {
+    assert!(
+        std::env::var(require).as_deref() != Ok("1"),
+        "{require}=1 but {why}"
+    );
+    let n = SKIPPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    let leg = std::thread::current().name().unwrap_or("a test").to_owned();
+    // Written to the stream itself: the harness captures only `eprintln!`.
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("skipped ({n} so far in this binary): {leg}: {why} ({require}=1 fails instead)\n")
+            .as_bytes(),
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,14 +58,8 @@ struct PgHarness {
 
 impl Harness for PgHarness {
     async fn setup() -> Option<(Self, Ports)> {
-        let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
-            assert!(
-                std::env::var("HYDRACORE_REQUIRE_PG").as_deref() != Ok("1"),
-                "HYDRACORE_REQUIRE_PG=1 but TEST_DATABASE_URL is not set"
-            );
-            eprintln!("skipped: TEST_DATABASE_URL is not set");
-            return None;
-        };
+        let admin_url =
+            hydracore_core::testing::needs("TEST_DATABASE_URL", "HYDRACORE_REQUIRE_PG")?;
         let name = format!("hc_contract_{}", uuid::Uuid::new_v4().simple());
         let url = admin::create_database(&admin_url, &name)
             .await

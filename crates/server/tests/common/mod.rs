@@ -9,12 +9,8 @@
 /// after; a skip, said so, when no server is configured (a failure under
 /// `HYDRACORE_REQUIRE_PG=1`).
 pub fn with_fresh_postgres(prefix: &str, test: impl FnOnce(&str)) {
-    let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var("HYDRACORE_REQUIRE_PG").as_deref() != Ok("1"),
-            "HYDRACORE_REQUIRE_PG=1 but TEST_DATABASE_URL is not set"
-        );
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
+    let Some(admin) = hydracore_core::testing::needs("TEST_DATABASE_URL", "HYDRACORE_REQUIRE_PG")
+    else {
         return;
     };
     let rt = tokio::runtime::Builder::new_current_thread()
