@@ -351,8 +351,4 @@ impl IdentityService {
         let tenants = self.members.tenants_of(user.id).await?;
         Ok((user, tenants))
     }
-
-    pub fn access_tokens(&self) -> &AccessTokens {
-        &self.tokens
-    }
 }

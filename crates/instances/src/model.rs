@@ -233,11 +233,6 @@ impl Config {
     }
 
     /// The JSON text, to embed as it is in a response.
-    pub fn raw(&self) -> &RawValue {
-        &self.0
-    }
-
-    /// The JSON text, to embed as it is in a response.
     pub fn into_raw(self) -> Box<RawValue> {
         self.0
     }

@@ -1,0 +1,119 @@
+//! `?limit=&cursor=` of list routes.
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
+
+use hydracore_core::{MAX_PAGE_SIZE, PageRequest};
+use paperclip::actix::OperationModifier;
+use paperclip::v2::models::{DataType, DefaultOperationRaw, Either, Parameter, ParameterIn};
+use paperclip::v2::schema::Apiv2Schema;
+use serde_json::json;
+
+use super::insert_error;
+use crate::error::{ApiError, ErrorItem};
+use hydracore_api::decode_cursor;
+
+/// `?limit=&cursor=` of a list route.
+pub struct ListQuery(pub PageRequest);
+
+fn query_error(field: &str, kind: &str, msg: &str, input: &str) -> ApiError {
+    ApiError::invalid(ErrorItem::new(
+        kind,
+        vec![json!("query"), json!(field)],
+        msg,
+        json!(input),
+    ))
+}
+
+impl ListQuery {
+    /// # Errors
+    /// A 422 naming `limit` or `cursor`.
+    pub fn parse(query: &str) -> Result<Self, ApiError> {
+        let mut limit = MAX_PAGE_SIZE;
+        let mut after = None;
+        for (k, v) in url_pairs(query) {
+            match k.as_str() {
+                "limit" => {
+                    limit = v.parse::<u32>().map_err(|_| {
+                        query_error(
+                            "limit",
+                            "int_parsing",
+                            "Input should be a valid integer, unable to parse string as an integer",
+                            &v,
+                        )
+                    })?;
+                    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+                        return Err(query_error(
+                            "limit",
+                            if limit == 0 {
+                                "greater_than_equal"
+                            } else {
+                                "less_than_equal"
+                            },
+                            &format!("Input should be between 1 and {MAX_PAGE_SIZE}"),
+                            &v,
+                        ));
+                    }
+                }
+                "cursor" => {
+                    after = Some(decode_cursor(&v).ok_or_else(|| {
+                        query_error("cursor", "value_error", "Value error, invalid cursor", &v)
+                    })?);
+                }
+                _ => {}
+            }
+        }
+        PageRequest::new(limit, after)
+            .map(ListQuery)
+            .map_err(|e| ApiError::invalid(ErrorItem::located("query", &e)))
+    }
+}
+
+/// `application/x-www-form-urlencoded` pairs of a query string.
+pub fn url_pairs(query: &str) -> Vec<(String, String)> {
+    actix_web::web::Query::<Vec<(String, String)>>::from_query(query)
+        .map(|q| q.into_inner())
+        .unwrap_or_default()
+}
+
+impl FromRequest for ListQuery {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(ListQuery::parse(req.query_string()))
+    }
+}
+
+impl Apiv2Schema for ListQuery {}
+
+impl OperationModifier for ListQuery {
+    fn update_parameter(op: &mut DefaultOperationRaw) {
+        op.parameters.push(Either::Right(Parameter {
+            in_: ParameterIn::Query,
+            name: "limit".into(),
+            description: Some(format!(
+                "Rows per page, 1 to {MAX_PAGE_SIZE} (default {MAX_PAGE_SIZE})"
+            )),
+            data_type: Some(DataType::Integer),
+            minimum: Some(1.0),
+            maximum: Some(MAX_PAGE_SIZE as f32),
+            default: Some(json!(MAX_PAGE_SIZE)),
+            ..Default::default()
+        }));
+        op.parameters.push(Either::Right(Parameter {
+            in_: ParameterIn::Query,
+            name: "cursor".into(),
+            description: Some(
+                "Opaque cursor from the previous page's `X-Next-Cursor` (or `Link: rel=\"next\"`)"
+                    .into(),
+            ),
+            data_type: Some(DataType::String),
+            pattern: Some(format!("^[0-9a-f]{{{}}}$", hydracore_api::CURSOR_LEN)),
+            ..Default::default()
+        }));
+        insert_error(op, "422", "An invalid `limit` or `cursor`");
+    }
+}
