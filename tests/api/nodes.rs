@@ -270,7 +270,7 @@ fn a_key_revoked_under_load_is_refused_everywhere_a_second_later() {
     let id = minted["id"].as_str().unwrap().to_owned();
     let stop = AtomicBool::new(false);
     let bases = [app.address.clone(), peer.address.clone()];
-    let (revoked_at, outcomes) = std::thread::scope(|s| {
+    let (revoke_sent, revoked_at, outcomes) = std::thread::scope(|s| {
         let workers: Vec<_> = (0..32)
             .map(|i| {
                 let (stop, key, base) = (&stop, &key, bases[i % 2].clone());
@@ -287,13 +287,14 @@ fn a_key_revoked_under_load_is_refused_everywhere_a_second_later() {
                             .header("X-Api-Key", key)
                             .call()
                             .map_or(0, |r| r.status().as_u16());
-                        seen.push((started, status, i % 2));
+                        seen.push((started, Instant::now(), status, i % 2));
                     }
                     seen
                 })
             })
             .collect();
         std::thread::sleep(Duration::from_secs(1));
+        let revoke_sent = Instant::now();
         assert_eq!(
             app.delete(&format!("/v1/api-keys/{id}"), &admin).status,
             204
@@ -301,23 +302,29 @@ fn a_key_revoked_under_load_is_refused_everywhere_a_second_later() {
         let revoked_at = Instant::now();
         std::thread::sleep(Duration::from_secs(3));
         stop.store(true, Ordering::Relaxed);
-        let outcomes: Vec<(Instant, u16, usize)> = workers
+        let outcomes: Vec<(Instant, Instant, u16, usize)> = workers
             .into_iter()
             .flat_map(|w| w.join().unwrap())
             .collect();
-        (revoked_at, outcomes)
+        (revoke_sent, revoked_at, outcomes)
     });
-    let before = outcomes.iter().filter(|(t, _, _)| *t < revoked_at).count();
+    let before = outcomes.iter().filter(|(t, ..)| *t < revoked_at).count();
+    // A request answered before the revoke was even sent saw a live key. (One in flight
+    // while the revoke ran may be answered either way.)
+    let refused_early: Vec<_> = outcomes
+        .iter()
+        .filter(|(_, done, status, _)| *done < revoke_sent && *status != 200)
+        .map(|(t, _, status, node)| (revoke_sent.duration_since(*t), status, node))
+        .collect();
     assert!(
-        outcomes
-            .iter()
-            .filter(|(t, _, _)| *t < revoked_at - Duration::from_millis(100))
-            .all(|(_, status, _)| *status == 200),
-        "the live key was refused before its revoke"
+        refused_early.is_empty(),
+        "the live key was refused before its revoke: {} requests, first (age, status, node) {:?}",
+        refused_early.len(),
+        refused_early.first()
     );
     let late: Vec<_> = outcomes
         .iter()
-        .filter(|(t, _, _)| *t >= revoked_at + Duration::from_secs(1))
+        .filter(|(t, ..)| *t >= revoked_at + Duration::from_secs(1))
         .collect();
     assert!(
         late.len() > 100,
@@ -326,7 +333,7 @@ fn a_key_revoked_under_load_is_refused_everywhere_a_second_later() {
     );
     let accepted: Vec<_> = late
         .iter()
-        .filter(|(_, status, _)| *status != 401)
+        .filter(|(_, _, status, _)| *status != 401)
         .collect();
     assert!(
         accepted.is_empty(),
@@ -335,12 +342,12 @@ fn a_key_revoked_under_load_is_refused_everywhere_a_second_later() {
         late.len(),
         accepted
             .first()
-            .map(|(t, s, node)| (t.duration_since(revoked_at), s, node))
+            .map(|(t, _, s, node)| (t.duration_since(revoked_at), s, node))
     );
     let last_ok = outcomes
         .iter()
-        .filter(|(t, status, _)| *t >= revoked_at && *status == 200)
-        .map(|(t, _, _)| t.duration_since(revoked_at))
+        .filter(|(t, _, status, _)| *t >= revoked_at && *status == 200)
+        .map(|(t, ..)| t.duration_since(revoked_at))
         .max();
     eprintln!(
         "nodes[revoke-under-load]: {} requests ({before} before the revoke), {} starting 1 s after it, all 401; the last 200 started {last_ok:?} after the revoke answered",
