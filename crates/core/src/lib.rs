@@ -1,8 +1,10 @@
 //! Cross-cutting primitives shared by every HydraCore domain crate: the clock port,
-//! keyset pagination, validation failures and the storage error that every port uses.
+//! keyset pagination, validation failures, the storage error that every port uses, and
+//! [`id_type!`], which declares every entity's id.
 //!
 //! This crate knows nothing of HTTP, SQL or serialisation formats.
 
+mod id;
 pub mod idempotency;
 pub mod rules;
 pub mod seal;
@@ -15,6 +17,13 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+/// What [`id_type!`] expands to names `uuid` through this path, so a crate that
+/// declares an id needs no `uuid` import of its own.
+#[doc(hidden)]
+pub mod __private {
+    pub use uuid::Uuid;
+}
 
 /// The source of "now" for every rule that depends on time (expiry, timestamps).
 pub trait Clock: Send + Sync {
