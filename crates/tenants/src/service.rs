@@ -1,3 +1,6 @@
+//! The tenant rules: creating tenants, and membership with its grant and last-owner
+//! rules.
+
 use std::sync::Arc;
 
 use hydracore_core::{Page, PageRequest, RepoError, SharedClock, ValidationError};
@@ -5,8 +8,66 @@ use hydracore_scopes::{Role, ScopeSet};
 
 use crate::{
     Email, Member, Membership, MembershipChange, MembershipRepository, Tenant, TenantId,
-    TenantName, TenantRole, UserId, UserRepository,
+    TenantName, TenantRepository, TenantRole, UserId, UserRepository,
 };
+
+/// What creating or reading a tenant can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    #[error("tenant not found")]
+    NotFound,
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error(transparent)]
+    Store(#[from] RepoError),
+}
+
+/// The tenant rules.
+#[derive(Clone)]
+pub struct TenantService {
+    repo: Arc<dyn TenantRepository>,
+    clock: SharedClock,
+}
+
+impl TenantService {
+    pub fn new(repo: Arc<dyn TenantRepository>, clock: SharedClock) -> Self {
+        Self { repo, clock }
+    }
+
+    /// Creates a tenant.
+    ///
+    /// # Errors
+    /// `Invalid` for a bad name; `Store` when the store fails.
+    pub async fn create(&self, name: &str) -> Result<Tenant, TenantError> {
+        let tenant = Tenant {
+            id: TenantId::new(),
+            name: TenantName::parse(name)?,
+            created_at: self.clock.now(),
+        };
+        self.repo.insert(&tenant).await?;
+        Ok(tenant)
+    }
+
+    /// Deletes a tenant and everything it owns.
+    ///
+    /// # Errors
+    /// `NotFound` when there is none.
+    pub async fn delete(&self, id: TenantId) -> Result<(), TenantError> {
+        if self.repo.delete(id).await? {
+            Ok(())
+        } else {
+            Err(TenantError::NotFound)
+        }
+    }
+
+    /// The tenant with this id.
+    ///
+    /// # Errors
+    /// `NotFound` when there is none.
+    pub async fn get(&self, id: TenantId) -> Result<Tenant, TenantError> {
+        self.repo.find(id).await?.ok_or(TenantError::NotFound)
+    }
+}
 
 /// What the membership operations can fail with.
 #[derive(Debug, thiserror::Error)]
