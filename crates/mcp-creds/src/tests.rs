@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use hydracore_core::SystemClock;
+use hydracore_tenants::TenantId;
 
 use super::testing::InMemoryMcpCredentials;
 use super::*;
