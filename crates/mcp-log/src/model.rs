@@ -1,0 +1,50 @@
+//! The call record: one MCP tool call and how it ended.
+
+use hydracore_tenants::TenantId;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// How a tool call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallStatus {
+    Ok,
+    Error,
+    /// The key lacked the tool's scope.
+    Denied,
+}
+
+impl CallStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::Ok => "ok",
+            CallStatus::Error => "error",
+            CallStatus::Denied => "denied",
+        }
+    }
+
+    /// # Errors
+    /// An unknown status name.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "ok" => Ok(CallStatus::Ok),
+            "error" => Ok(CallStatus::Error),
+            "denied" => Ok(CallStatus::Denied),
+            _ => Err(format!("unknown call status '{s}'")),
+        }
+    }
+}
+
+/// One MCP tool call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct McpCall {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    /// The API key that made the call.
+    pub key_id: Uuid,
+    pub tool: String,
+    /// The scope the tool requires.
+    pub scope: String,
+    pub status: CallStatus,
+    pub latency_us: i64,
+    pub created_at: OffsetDateTime,
+}
