@@ -13,3 +13,6 @@ pub mod testing;
 pub use model::*;
 pub use ports::McpCallLog;
 pub use service::*;
+
+#[cfg(test)]
+mod tests;
