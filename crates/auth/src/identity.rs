@@ -12,8 +12,9 @@ use hydracore_tenants::{
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+use crate::RefreshToken;
 use crate::password::{Busy, Passwords};
-use crate::ports::{RefreshToken, RefreshTokenRepository};
+use crate::ports::RefreshTokenRepository;
 use crate::token::{AccessTokens, RefreshSecret, hash as refresh_hash};
 
 /// How long a refresh token lives unless used.

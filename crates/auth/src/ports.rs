@@ -2,23 +2,10 @@
 
 use async_trait::async_trait;
 use hydracore_core::RepoError;
-use hydracore_tenants::UserId;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// A stored refresh token (its hash lives beside it, never its plaintext).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshToken {
-    pub id: Uuid,
-    /// Every token rotated from one login shares the login's family.
-    pub family_id: Uuid,
-    pub user_id: UserId,
-    pub created_at: OffsetDateTime,
-    pub expires_at: OffsetDateTime,
-    /// Set when the token was exchanged for a new one: it must never work again.
-    pub used_at: Option<OffsetDateTime>,
-    pub revoked_at: Option<OffsetDateTime>,
-}
+use crate::RefreshToken;
 
 /// Persistence of refresh tokens.
 #[async_trait]

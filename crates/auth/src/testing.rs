@@ -7,7 +7,8 @@ use hydracore_core::RepoError;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::ports::{RefreshToken, RefreshTokenRepository};
+use crate::RefreshToken;
+use crate::ports::RefreshTokenRepository;
 
 /// A [`RefreshTokenRepository`] in a vector.
 #[derive(Debug, Default)]
