@@ -22,3 +22,6 @@ pub use password::{Busy, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, PASSWORD, Passw
 pub use ports::RefreshTokenRepository;
 pub use service::*;
 pub use token::{AccessClaims, AccessTokens, ISSUER, REFRESH_PREFIX, RefreshSecret, TokenError};
+
+#[cfg(test)]
+mod tests;

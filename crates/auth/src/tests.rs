@@ -1,0 +1,149 @@
+use std::sync::Arc;
+
+use hydracore_core::SystemClock;
+use hydracore_keys::testing::InMemoryKeyRepository;
+use hydracore_keys::{ApiKeyId, Grantor, KeyService, MintKey};
+use hydracore_scopes::{Role, Scope, ScopeSet};
+use hydracore_tenants::testing::InMemoryTenants;
+use hydracore_tenants::{
+    Email, Tenant, TenantId, TenantName, TenantRepository, User, UserId, UserRepository,
+};
+use time::OffsetDateTime;
+
+use super::*;
+
+struct Fixture {
+    auth: Authenticator,
+    keys: KeyService,
+    tenants: Arc<InMemoryTenants>,
+    tokens: AccessTokens,
+}
+
+fn fixture() -> Fixture {
+    let keys = KeyService::new(
+        Arc::new(InMemoryKeyRepository::default()),
+        Arc::new(SystemClock),
+    );
+    let tenants = Arc::new(InMemoryTenants::default());
+    let tokens = AccessTokens::new(vec![7; 32], time::Duration::minutes(15)).unwrap();
+    let auth = Authenticator::new(
+        keys.clone(),
+        tenants.clone(),
+        tenants.clone(),
+        tokens.clone(),
+        Arc::new(SystemClock),
+    );
+    Fixture {
+        auth,
+        keys,
+        tenants,
+        tokens,
+    }
+}
+
+/// A user who owns (and is active in) a tenant of their own.
+async fn owner(tenants: &InMemoryTenants) -> (User, Tenant) {
+    let now = OffsetDateTime::now_utc();
+    let user = User {
+        id: UserId::new(),
+        email: Email::parse("ada@example.com").unwrap(),
+        password_hash: "$argon2id$not-checked-here".into(),
+        active_tenant_id: None,
+        created_at: now,
+    };
+    let tenant = Tenant {
+        id: TenantId::new(),
+        name: TenantName::parse("Acme").unwrap(),
+        created_at: now,
+    };
+    tenants.insert_with_tenant(&user, &tenant).await.unwrap();
+    (user, tenant)
+}
+
+#[test]
+fn a_principal_is_refused_a_scope_it_does_not_hold_by_name() {
+    let id = ApiKeyId::new();
+    let p = Principal {
+        tenant_id: Some(TenantId::new()),
+        actor: Actor::ApiKey {
+            id,
+            name: "ci".into(),
+        },
+        scopes: ScopeSet::new([Scope::of("instances", "read")]),
+        rate_limit: None,
+    };
+    assert!(p.authorize(&Scope::of("instances", "read")).is_ok());
+    match p.authorize(&Scope::of("instances", "write")) {
+        Err(AuthError::Forbidden { required }) => assert_eq!(required, "instances:write"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(p.key_id(), Some(id));
+    assert_eq!(p.user_id(), None);
+}
+
+#[tokio::test]
+async fn an_api_key_authenticates_as_itself_until_revoked() {
+    let f = fixture();
+    let tenant = TenantId::new();
+    let minted = f
+        .keys
+        .mint(
+            tenant,
+            Grantor::Operator,
+            MintKey {
+                name: "ci".into(),
+                scopes: vec!["instances:read".into()],
+                ..MintKey::default()
+            },
+        )
+        .await
+        .unwrap();
+    let p = f.auth.api_key(minted.secret.expose()).await.unwrap();
+    assert_eq!(p.tenant_id, Some(tenant));
+    assert_eq!(p.key_id(), Some(minted.key.id));
+    assert_eq!(p.scopes, ScopeSet::new([Scope::of("instances", "read")]));
+
+    assert!(matches!(
+        f.auth.api_key("hc_live_nothex").await,
+        Err(AuthError::Invalid)
+    ));
+    f.keys
+        .revoke(tenant, Grantor::Operator, minted.key.id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.auth.api_key(minted.secret.expose()).await,
+        Err(AuthError::Revoked)
+    ));
+}
+
+#[tokio::test]
+async fn a_users_scopes_are_read_at_every_request() {
+    let f = fixture();
+    let (user, tenant) = owner(&f.tenants).await;
+    let token = f.tokens.issue(user.id, OffsetDateTime::now_utc()).unwrap();
+
+    let p = f.auth.access_token(&token).await.unwrap();
+    assert_eq!(p.tenant_id, Some(tenant.id));
+    assert_eq!(p.user_id(), Some(user.id));
+    assert_eq!(p.scopes, Role::Owner.scopes());
+
+    // The same token, once the tenant is gone, acts on no tenant and holds nothing.
+    assert!(f.tenants.delete(tenant.id).await.unwrap());
+    let p = f.auth.access_token(&token).await.unwrap();
+    assert_eq!(p.tenant_id, None);
+    assert!(p.scopes.is_empty());
+
+    assert!(matches!(
+        f.auth.access_token("eyJ.garbage").await,
+        Err(AuthError::Invalid)
+    ));
+    let stranger = f
+        .tokens
+        .issue(UserId::new(), OffsetDateTime::now_utc())
+        .unwrap();
+    assert!(matches!(
+        f.auth.access_token(&stranger).await,
+        Err(AuthError::Invalid)
+    ));
+}
