@@ -2,32 +2,15 @@ use std::fmt;
 use std::str::FromStr;
 
 use hydracore_core::ValidationError;
+use hydracore_core::id_type;
 use hydracore_core::rules::Rule;
 use hydracore_tenants::TenantId;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
-/// An instance's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct InstanceId(pub Uuid);
-
-impl InstanceId {
-    pub fn new() -> Self {
-        Self(Uuid::new_v4())
-    }
-}
-
-impl Default for InstanceId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for InstanceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
+id_type! {
+    /// An instance's id.
+    pub struct InstanceId;
 }
 
 /// An instance name: 1..=64 characters of `[a-z0-9-]`, unique within a tenant.
@@ -250,20 +233,9 @@ impl PartialEq for Config {
     }
 }
 
-/// A runtime image's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RuntimeImageId(pub Uuid);
-
-impl RuntimeImageId {
-    pub fn new() -> Self {
-        Self(Uuid::new_v4())
-    }
-}
-
-impl Default for RuntimeImageId {
-    fn default() -> Self {
-        Self::new()
-    }
+id_type! {
+    /// A runtime image's id.
+    pub struct RuntimeImageId;
 }
 
 /// An image instances can run.

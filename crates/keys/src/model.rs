@@ -1,37 +1,18 @@
 //! The key types: ids, budgets, the stored key, requests, and what the operations can
 //! fail with.
 
-use std::fmt;
-
+use hydracore_core::id_type;
 use hydracore_core::rules::Rule;
 use hydracore_core::{RepoError, ValidationError};
 use hydracore_scopes::ScopeSet;
 use hydracore_tenants::TenantId;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::KeySecret;
 
-/// An API key's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ApiKeyId(pub Uuid);
-
-impl ApiKeyId {
-    pub fn new() -> Self {
-        Self(Uuid::new_v4())
-    }
-}
-
-impl Default for ApiKeyId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for ApiKeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
+id_type! {
+    /// An API key's id.
+    pub struct ApiKeyId;
 }
 
 /// A request budget: bursts of up to `requests`, refilled at `requests` per

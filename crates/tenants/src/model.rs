@@ -3,31 +3,14 @@
 use std::fmt;
 
 use hydracore_core::ValidationError;
+use hydracore_core::id_type;
 use hydracore_core::rules::Rule;
 use hydracore_scopes::Role;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
-/// A tenant's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TenantId(pub Uuid);
-
-impl TenantId {
-    pub fn new() -> Self {
-        Self(Uuid::new_v4())
-    }
-}
-
-impl Default for TenantId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for TenantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
+id_type! {
+    /// A tenant's id.
+    pub struct TenantId;
 }
 
 /// A tenant's display name: 1..=128 characters, not blank, no control characters.
@@ -82,26 +65,9 @@ pub struct Tenant {
     pub created_at: OffsetDateTime,
 }
 
-/// A user's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct UserId(pub Uuid);
-
-impl UserId {
-    pub fn new() -> Self {
-        Self(Uuid::new_v4())
-    }
-}
-
-impl Default for UserId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
+id_type! {
+    /// A user's id.
+    pub struct UserId;
 }
 
 /// An e-mail address, compared case-insensitively: stored lower-cased and trimmed.
