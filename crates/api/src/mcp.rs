@@ -1,7 +1,7 @@
 //! Credentials for third-party MCP servers and the MCP call log.
 
 use hydracore_core::rules::Rule;
-use hydracore_mcp_creds::{AuthKind, McpCredential};
+use hydracore_mcp_creds::{AuthKind, CredentialId, McpCredential};
 use hydracore_mcp_log::{CallStatus, McpCall};
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
@@ -41,7 +41,7 @@ pub struct McpCredentialDto {
 impl From<McpCredential> for McpCredentialDto {
     fn from(c: McpCredential) -> Self {
         Self {
-            id: c.id,
+            id: c.id.0,
             name: c.name,
             server_url: c.server_url,
             auth_kind: match c.auth {
@@ -182,7 +182,7 @@ pub async fn create_credential(
 pub async fn get_credential(
     svc: &Services,
     caller: &Caller<'_>,
-    id: Uuid,
+    id: CredentialId,
 ) -> Result<McpCredentialDto, Problem> {
     Ok(svc.credentials.get(caller.tenant, id).await?.into())
 }
@@ -194,7 +194,7 @@ pub async fn get_credential(
 pub async fn delete_credential(
     svc: &Services,
     caller: &Caller<'_>,
-    id: Uuid,
+    id: CredentialId,
 ) -> Result<(), Problem> {
     Ok(svc.credentials.delete(caller.tenant, id).await?)
 }

@@ -3,9 +3,14 @@
 
 use std::fmt;
 
+use hydracore_core::id_type;
 use hydracore_tenants::TenantId;
 use time::OffsetDateTime;
-use uuid::Uuid;
+
+id_type! {
+    /// A credential's id.
+    pub struct CredentialId;
+}
 
 /// How the credential is presented to the third-party server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +40,7 @@ impl AuthKind {
 /// A stored credential, without its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct McpCredential {
-    pub id: Uuid,
+    pub id: CredentialId,
     pub tenant_id: TenantId,
     pub name: String,
     pub server_url: String,

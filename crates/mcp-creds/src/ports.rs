@@ -4,9 +4,8 @@ use async_trait::async_trait;
 use hydracore_core::seal::Sealed;
 use hydracore_core::{Page, PageRequest, RepoError};
 use hydracore_tenants::TenantId;
-use uuid::Uuid;
 
-use crate::McpCredential;
+use crate::{CredentialId, McpCredential};
 
 /// Persistence of credentials. Every method is scoped to one tenant.
 #[async_trait]
@@ -18,13 +17,17 @@ pub trait McpCredentialRepository: Send + Sync {
     async fn insert(&self, credential: &McpCredential, secret: &Sealed) -> Result<(), RepoError>;
 
     /// The tenant's credential with this id, or `None`.
-    async fn find(&self, tenant: TenantId, id: Uuid) -> Result<Option<McpCredential>, RepoError>;
+    async fn find(
+        &self,
+        tenant: TenantId,
+        id: CredentialId,
+    ) -> Result<Option<McpCredential>, RepoError>;
 
     /// The tenant's credential with its sealed secret, for the runtime that uses it.
     async fn find_sealed(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: CredentialId,
     ) -> Result<Option<(McpCredential, Sealed)>, RepoError>;
 
     /// The tenant's credentials ordered by `(created_at, id)`.
@@ -35,5 +38,5 @@ pub trait McpCredentialRepository: Send + Sync {
     ) -> Result<Page<McpCredential>, RepoError>;
 
     /// Deletes a credential. MUST return `false` if the tenant has no such credential.
-    async fn delete(&self, tenant: TenantId, id: Uuid) -> Result<bool, RepoError>;
+    async fn delete(&self, tenant: TenantId, id: CredentialId) -> Result<bool, RepoError>;
 }

@@ -6,10 +6,9 @@ use std::sync::Arc;
 use hydracore_core::seal::{Cipher, CipherError};
 use hydracore_core::{Page, PageRequest, RepoError, SharedClock, ValidationError};
 use hydracore_tenants::TenantId;
-use uuid::Uuid;
 
 use crate::rules::{MAX_HEADER, MAX_NAME, MAX_SECRET, MAX_URL};
-use crate::{AuthKind, CreateCredential, McpCredential, McpCredentialRepository};
+use crate::{AuthKind, CreateCredential, CredentialId, McpCredential, McpCredentialRepository};
 
 /// What the credential operations can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -35,9 +34,9 @@ pub struct CredentialService {
 }
 
 /// The associated data binding a sealed secret to its row.
-fn aad(tenant: TenantId, id: Uuid) -> Vec<u8> {
+fn aad(tenant: TenantId, id: CredentialId) -> Vec<u8> {
     let mut out = tenant.0.as_bytes().to_vec();
-    out.extend_from_slice(id.as_bytes());
+    out.extend_from_slice(id.0.as_bytes());
     out
 }
 
@@ -184,7 +183,7 @@ impl CredentialService {
             chars[chars.len() - shown..].iter().collect()
         };
         let credential = McpCredential {
-            id: Uuid::new_v4(),
+            id: CredentialId::new(),
             tenant_id: tenant,
             name: name.to_owned(),
             server_url,
@@ -207,7 +206,11 @@ impl CredentialService {
 
     /// # Errors
     /// `NotFound`.
-    pub async fn get(&self, tenant: TenantId, id: Uuid) -> Result<McpCredential, CredentialError> {
+    pub async fn get(
+        &self,
+        tenant: TenantId,
+        id: CredentialId,
+    ) -> Result<McpCredential, CredentialError> {
         self.repo
             .find(tenant, id)
             .await?
@@ -226,7 +229,7 @@ impl CredentialService {
 
     /// # Errors
     /// `NotFound`.
-    pub async fn delete(&self, tenant: TenantId, id: Uuid) -> Result<(), CredentialError> {
+    pub async fn delete(&self, tenant: TenantId, id: CredentialId) -> Result<(), CredentialError> {
         if self.repo.delete(tenant, id).await? {
             Ok(())
         } else {
@@ -239,7 +242,11 @@ impl CredentialService {
     ///
     /// # Errors
     /// `NotFound`; `Cipher` when the secret does not open.
-    pub async fn reveal(&self, tenant: TenantId, id: Uuid) -> Result<String, CredentialError> {
+    pub async fn reveal(
+        &self,
+        tenant: TenantId,
+        id: CredentialId,
+    ) -> Result<String, CredentialError> {
         let (cred, sealed) = self
             .repo
             .find_sealed(tenant, id)

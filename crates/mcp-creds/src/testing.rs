@@ -5,9 +5,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use hydracore_core::{Page, PageKey, PageRequest, RepoError};
 use hydracore_tenants::TenantId;
-use uuid::Uuid;
 
-use crate::{McpCredential, McpCredentialRepository, Sealed};
+use crate::{CredentialId, McpCredential, McpCredentialRepository, Sealed};
 
 /// A [`McpCredentialRepository`] in a vector.
 #[derive(Debug, Default)]
@@ -35,14 +34,18 @@ impl McpCredentialRepository for InMemoryMcpCredentials {
         Ok(())
     }
 
-    async fn find(&self, tenant: TenantId, id: Uuid) -> Result<Option<McpCredential>, RepoError> {
+    async fn find(
+        &self,
+        tenant: TenantId,
+        id: CredentialId,
+    ) -> Result<Option<McpCredential>, RepoError> {
         Ok(self.find_sealed(tenant, id).await?.map(|(c, _)| c))
     }
 
     async fn find_sealed(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: CredentialId,
     ) -> Result<Option<(McpCredential, Sealed)>, RepoError> {
         let rows = self.rows.lock().map_err(poisoned)?;
         Ok(rows
@@ -59,7 +62,7 @@ impl McpCredentialRepository for InMemoryMcpCredentials {
         let rows = self.rows.lock().map_err(poisoned)?;
         let key = |c: &McpCredential| PageKey {
             created_at: c.created_at,
-            id: c.id,
+            id: c.id.0,
         };
         let mut mine: Vec<McpCredential> = rows
             .iter()
@@ -72,7 +75,7 @@ impl McpCredentialRepository for InMemoryMcpCredentials {
         Ok(Page::from_overfetch(mine, &page, key))
     }
 
-    async fn delete(&self, tenant: TenantId, id: Uuid) -> Result<bool, RepoError> {
+    async fn delete(&self, tenant: TenantId, id: CredentialId) -> Result<bool, RepoError> {
         let mut rows = self.rows.lock().map_err(poisoned)?;
         let before = rows.len();
         rows.retain(|(c, _)| !(c.tenant_id == tenant && c.id == id));

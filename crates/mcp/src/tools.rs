@@ -9,6 +9,7 @@ use hydracore_api::{self as api, Caller, Problem, Services};
 use hydracore_core::{Page, PageRequest, ValidationError};
 use hydracore_instances::InstanceId;
 use hydracore_keys::ApiKeyId;
+use hydracore_mcp_creds::CredentialId;
 use hydracore_scopes::Scope;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -360,7 +361,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: true,
         idempotent: true,
         run: run!(|svc, caller, args| {
-            let id = take_id(&mut args, "credential_id")?;
+            let id = CredentialId(take_id(&mut args, "credential_id")?);
             nothing(args)?;
             api::delete_credential(svc, &caller, id).await?;
             deleted()

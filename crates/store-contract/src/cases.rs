@@ -926,11 +926,11 @@ pub async fn memberships_cap_the_tenants_a_user_owns(ports: &Ports) {
 /// Credentials round-trip with their sealed secret, per tenant, names unique per
 /// tenant.
 pub async fn mcp_credentials_round_trip_sealed(ports: &Ports) {
-    use hydracore_mcp_creds::{AuthKind, McpCredential, Sealed};
+    use hydracore_mcp_creds::{AuthKind, CredentialId, McpCredential, Sealed};
     let t = tenant(ports).await;
     let other = tenant(ports).await;
     let cred = |tenant: TenantId, name: &str, auth: AuthKind| McpCredential {
-        id: Uuid::new_v4(),
+        id: CredentialId::new(),
         tenant_id: tenant,
         name: name.into(),
         server_url: "https://mcp.example.com".into(),

@@ -2,9 +2,8 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use hydracore_core::{Page, PageKey, PageRequest, RepoError};
-use hydracore_mcp_creds::{AuthKind, McpCredential, McpCredentialRepository, Sealed};
+use hydracore_mcp_creds::{AuthKind, CredentialId, McpCredential, McpCredentialRepository, Sealed};
 use hydracore_tenants::TenantId;
-use uuid::Uuid;
 
 use crate::{DbId, DbTime, Store, corrupt, db, keyset};
 
@@ -55,7 +54,7 @@ impl CredentialRow {
         };
         Ok((
             McpCredential {
-                id: self.id.0,
+                id: CredentialId(self.id.0),
                 tenant_id: TenantId(self.tenant_id.0),
                 name: self.name,
                 server_url: self.server_url,
@@ -78,7 +77,7 @@ impl McpCredentialRepository for Store {
         db!(self, |conn, s| {
             diesel::insert_into(s::mcp_credentials::table)
                 .values((
-                    s::mcp_credentials::id.eq(DbId(c.id)),
+                    s::mcp_credentials::id.eq(DbId(c.id.0)),
                     s::mcp_credentials::tenant_id.eq(DbId(c.tenant_id.0)),
                     s::mcp_credentials::name.eq(&c.name),
                     s::mcp_credentials::server_url.eq(&c.server_url),
@@ -96,18 +95,22 @@ impl McpCredentialRepository for Store {
         })
     }
 
-    async fn find(&self, tenant: TenantId, id: Uuid) -> Result<Option<McpCredential>, RepoError> {
+    async fn find(
+        &self,
+        tenant: TenantId,
+        id: CredentialId,
+    ) -> Result<Option<McpCredential>, RepoError> {
         Ok(self.find_sealed(tenant, id).await?.map(|(c, _)| c))
     }
 
     async fn find_sealed(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: CredentialId,
     ) -> Result<Option<(McpCredential, Sealed)>, RepoError> {
         let row: Option<CredentialRow> = db!(self, |conn, s| {
             s::mcp_credentials::table
-                .filter(s::mcp_credentials::id.eq(DbId(id)))
+                .filter(s::mcp_credentials::id.eq(DbId(id.0)))
                 .filter(s::mcp_credentials::tenant_id.eq(DbId(tenant.0)))
                 .select(credential_columns!(s))
                 .first(conn)
@@ -137,15 +140,15 @@ impl McpCredentialRepository for Store {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(creds, &page, |c| PageKey {
             created_at: c.created_at,
-            id: c.id,
+            id: c.id.0,
         }))
     }
 
-    async fn delete(&self, tenant: TenantId, id: Uuid) -> Result<bool, RepoError> {
+    async fn delete(&self, tenant: TenantId, id: CredentialId) -> Result<bool, RepoError> {
         let n = db!(self, |conn, s| {
             diesel::delete(
                 s::mcp_credentials::table
-                    .filter(s::mcp_credentials::id.eq(DbId(id)))
+                    .filter(s::mcp_credentials::id.eq(DbId(id.0)))
                     .filter(s::mcp_credentials::tenant_id.eq(DbId(tenant.0))),
             )
             .execute(conn)

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use hydracore_api as api;
+use hydracore_mcp_creds::CredentialId;
 
 use crate::error::{ApiError, MayConflict};
 use crate::extract::{
@@ -21,6 +22,12 @@ use hydracore_api::{CreateMcpCredentialRequest, McpCallDto, McpCredentialDto};
 pub struct CredentialPath {
     /// The credential's id (a UUID).
     credential_id: Uuid,
+}
+
+impl CredentialPath {
+    fn id(&self) -> CredentialId {
+        CredentialId(self.credential_id)
+    }
 }
 
 /// List MCP credentials
@@ -59,7 +66,7 @@ async fn get(
     path: ResourcePath<CredentialPath>,
 ) -> Result<Json<McpCredentialDto>, ApiError> {
     Ok(Json(
-        api::get_credential(&state.api, &auth.caller(), path.0.credential_id).await?,
+        api::get_credential(&state.api, &auth.caller(), path.0.id()).await?,
     ))
 }
 
@@ -70,7 +77,7 @@ async fn delete(
     state: State,
     path: ResourcePath<CredentialPath>,
 ) -> Result<NoContent, ApiError> {
-    api::delete_credential(&state.api, &auth.caller(), path.0.credential_id).await?;
+    api::delete_credential(&state.api, &auth.caller(), path.0.id()).await?;
     Ok(NoContent)
 }
 
