@@ -112,7 +112,7 @@ pub struct McpCallDto {
 impl From<McpCall> for McpCallDto {
     fn from(c: McpCall) -> Self {
         Self {
-            id: c.id,
+            id: c.id.0,
             tool: c.tool,
             scope: c.scope,
             status: match c.status {
@@ -121,7 +121,7 @@ impl From<McpCall> for McpCallDto {
                 CallStatus::Denied => McpCallStatusDto::Denied,
             },
             latency_us: c.latency_us,
-            key_id: c.key_id,
+            key_id: c.key_id.0,
             created_at: Timestamp(c.created_at),
         }
     }

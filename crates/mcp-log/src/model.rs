@@ -1,8 +1,14 @@
 //! The call record: one MCP tool call and how it ended.
 
+use hydracore_core::id_type;
+use hydracore_keys::ApiKeyId;
 use hydracore_tenants::TenantId;
 use time::OffsetDateTime;
-use uuid::Uuid;
+
+id_type! {
+    /// A recorded call's id.
+    pub struct CallId;
+}
 
 /// How a tool call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,10 +43,10 @@ impl CallStatus {
 /// One MCP tool call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct McpCall {
-    pub id: Uuid,
+    pub id: CallId,
     pub tenant_id: TenantId,
     /// The API key that made the call.
-    pub key_id: Uuid,
+    pub key_id: ApiKeyId,
     pub tool: String,
     /// The scope the tool requires.
     pub scope: String,

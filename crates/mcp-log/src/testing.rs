@@ -17,7 +17,7 @@ pub struct InMemoryMcpCallLog {
 fn key(c: &McpCall) -> PageKey {
     PageKey {
         created_at: c.created_at,
-        id: c.id,
+        id: c.id.0,
     }
 }
 

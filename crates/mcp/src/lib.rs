@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use hydracore_auth::Principal;
 use hydracore_core::SharedClock;
-use hydracore_mcp_log::{CallStatus, McpCall};
+use hydracore_mcp_log::{CallId, CallStatus, McpCall};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
@@ -171,9 +171,9 @@ impl ServerHandler for McpServer {
             )
         };
         self.services.log.record(McpCall {
-            id: uuid::Uuid::new_v4(),
+            id: CallId::new(),
             tenant_id: tenant,
-            key_id: key_id.0,
+            key_id,
             tool: spec.name.to_owned(),
             scope: spec.scope_label(),
             status,

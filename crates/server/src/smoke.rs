@@ -6,9 +6,9 @@ use std::time::Instant;
 use futures_util::future::BoxFuture;
 use hydracore_http::{AppState, Smoke, SmokeStep};
 use hydracore_instances::CreateInstance;
-use hydracore_keys::{Grantor, MintKey};
+use hydracore_keys::{ApiKeyId, Grantor, MintKey};
 use hydracore_mcp_creds::CreateCredential;
-use hydracore_mcp_log::{CallStatus, McpCall};
+use hydracore_mcp_log::{CallId, CallStatus, McpCall};
 use hydracore_store::Store;
 
 /// Runs the round trip over the application's own services.
@@ -106,9 +106,9 @@ impl StoreSmoke {
         .await;
         timed(&mut steps, "mcp call log: append, read", async {
             let call = McpCall {
-                id: uuid::Uuid::new_v4(),
+                id: CallId::new(),
                 tenant_id: t,
-                key_id: uuid::Uuid::nil(),
+                key_id: ApiKeyId(uuid::Uuid::nil()),
                 tool: "smoke".into(),
                 scope: String::new(),
                 status: CallStatus::Ok,

@@ -7,7 +7,7 @@ use hydracore_instances::{
     RuntimeImageId, Status,
 };
 use hydracore_keys::{ApiKey, ApiKeyId, KeySecret, RateLimit};
-use hydracore_mcp_log::{CallStatus, McpCall};
+use hydracore_mcp_log::{CallId, CallStatus, McpCall};
 use hydracore_scopes::Role;
 use hydracore_scopes::ScopeSet;
 use hydracore_tenants::{
@@ -454,9 +454,9 @@ pub async fn call_log_append_and_list(ports: &Ports) {
     let t = tenant(ports).await;
     let other = tenant(ports).await;
     let call = |tenant: TenantId, status: CallStatus, n: i64| McpCall {
-        id: Uuid::new_v4(),
+        id: CallId::new(),
         tenant_id: tenant,
-        key_id: Uuid::new_v4(),
+        key_id: ApiKeyId::new(),
         tool: "instances_list".into(),
         scope: "instances:read".into(),
         status,

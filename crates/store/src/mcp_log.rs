@@ -2,7 +2,8 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use hydracore_core::{Page, PageKey, PageRequest, RepoError};
-use hydracore_mcp_log::{CallStatus, McpCall, McpCallLog};
+use hydracore_keys::ApiKeyId;
+use hydracore_mcp_log::{CallId, CallStatus, McpCall, McpCallLog};
 use hydracore_tenants::TenantId;
 
 use crate::{DbId, DbTime, Store, corrupt, db, keyset};
@@ -31,9 +32,9 @@ impl McpCallLog for Store {
             for c in calls {
                 diesel::insert_into(s::mcp_call_log::table)
                     .values((
-                        s::mcp_call_log::id.eq(DbId(c.id)),
+                        s::mcp_call_log::id.eq(DbId(c.id.0)),
                         s::mcp_call_log::tenant_id.eq(DbId(c.tenant_id.0)),
-                        s::mcp_call_log::key_id.eq(DbId(c.key_id)),
+                        s::mcp_call_log::key_id.eq(DbId(c.key_id.0)),
                         s::mcp_call_log::tool.eq(&c.tool),
                         s::mcp_call_log::scope.eq(&c.scope),
                         s::mcp_call_log::status.eq(c.status.as_str()),
@@ -70,9 +71,9 @@ impl McpCallLog for Store {
             .into_iter()
             .map(|r| {
                 Ok(McpCall {
-                    id: r.id.0,
+                    id: CallId(r.id.0),
                     tenant_id: TenantId(r.tenant_id.0),
-                    key_id: r.key_id.0,
+                    key_id: ApiKeyId(r.key_id.0),
                     tool: r.tool,
                     scope: r.scope,
                     status: CallStatus::parse(&r.status).map_err(corrupt)?,
@@ -83,7 +84,7 @@ impl McpCallLog for Store {
             .collect::<Result<Vec<_>, RepoError>>()?;
         Ok(Page::from_overfetch(calls, &page, |c| PageKey {
             created_at: c.created_at,
-            id: c.id,
+            id: c.id.0,
         }))
     }
 }
