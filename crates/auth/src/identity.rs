@@ -10,12 +10,11 @@ use hydracore_tenants::{
     UserRepository,
 };
 use time::{Duration, OffsetDateTime};
-use uuid::Uuid;
 
-use crate::RefreshToken;
 use crate::password::{Busy, Passwords};
 use crate::ports::RefreshTokenRepository;
 use crate::token::{AccessTokens, RefreshSecret, hash as refresh_hash};
+use crate::{RefreshToken, RefreshTokenId, TokenFamilyId};
 
 /// How long a refresh token lives unless used.
 pub const REFRESH_TTL: Duration = Duration::days(30);
@@ -156,11 +155,11 @@ impl IdentityService {
     /// A new refresh token of `family` for `user`, made at `now`.
     fn new_refresh(
         user: UserId,
-        family: Uuid,
+        family: TokenFamilyId,
         now: OffsetDateTime,
     ) -> (RefreshToken, RefreshSecret) {
         let record = RefreshToken {
-            id: Uuid::new_v4(),
+            id: RefreshTokenId::new(),
             family_id: family,
             user_id: user,
             created_at: now,
@@ -172,7 +171,7 @@ impl IdentityService {
     }
 
     /// A new session (a new family) for `user`.
-    async fn issue(&self, user: UserId, family: Uuid) -> Result<TokenPair, IdentityError> {
+    async fn issue(&self, user: UserId, family: TokenFamilyId) -> Result<TokenPair, IdentityError> {
         let now = self.clock.now();
         let (record, secret) = Self::new_refresh(user, family, now);
         self.refresh.insert(&record, &secret.hash()).await?;
@@ -246,7 +245,7 @@ impl IdentityService {
                 RepoError::Duplicate { .. } => IdentityError::EmailTaken,
                 other => IdentityError::Store(other),
             })?;
-        let pair = self.issue(user.id, Uuid::new_v4()).await?;
+        let pair = self.issue(user.id, TokenFamilyId::new()).await?;
         Ok((user, tenant, pair))
     }
 
@@ -274,7 +273,7 @@ impl IdentityService {
             return Err(IdentityError::InvalidCredentials);
         }
         let user = user.ok_or(IdentityError::InvalidCredentials)?;
-        self.issue(user.id, Uuid::new_v4()).await
+        self.issue(user.id, TokenFamilyId::new()).await
     }
 
     /// Exchanges a refresh token for a new pair. A token works once: presenting a used

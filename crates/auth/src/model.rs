@@ -1,12 +1,11 @@
 //! The auth model: who is acting, the principal a request resolves to, why a request
 //! is not let through, and the stored refresh token.
 
-use hydracore_core::RepoError;
+use hydracore_core::{RepoError, id_type};
 use hydracore_keys::{ApiKeyId, RateLimit};
 use hydracore_scopes::{Scope, ScopeSet};
 use hydracore_tenants::{TenantId, UserId};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// Who is acting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,12 +71,22 @@ pub enum AuthError {
     Store(RepoError),
 }
 
+id_type! {
+    /// A refresh token's id.
+    pub struct RefreshTokenId;
+}
+
+id_type! {
+    /// A token family's id: the tokens rotated from one sign-in, revoked together.
+    pub struct TokenFamilyId;
+}
+
 /// A stored refresh token (its hash lives beside it, never its plaintext).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshToken {
-    pub id: Uuid,
+    pub id: RefreshTokenId,
     /// Every token rotated from one login shares the login's family.
-    pub family_id: Uuid,
+    pub family_id: TokenFamilyId,
     pub user_id: UserId,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,

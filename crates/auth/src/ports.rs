@@ -3,9 +3,8 @@
 use async_trait::async_trait;
 use hydracore_core::RepoError;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
-use crate::RefreshToken;
+use crate::{RefreshToken, RefreshTokenId, TokenFamilyId};
 
 /// Persistence of refresh tokens.
 #[async_trait]
@@ -27,12 +26,16 @@ pub trait RefreshTokenRepository: Send + Sync {
     /// seeing reuse revokes the new token too.
     async fn rotate(
         &self,
-        old: Uuid,
+        old: RefreshTokenId,
         at: OffsetDateTime,
         new: &RefreshToken,
         hash: &[u8; 32],
     ) -> Result<bool, RepoError>;
 
     /// Revokes every token of the family that is not revoked yet.
-    async fn revoke_family(&self, family: Uuid, at: OffsetDateTime) -> Result<(), RepoError>;
+    async fn revoke_family(
+        &self,
+        family: TokenFamilyId,
+        at: OffsetDateTime,
+    ) -> Result<(), RepoError>;
 }

@@ -5,10 +5,9 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use hydracore_core::RepoError;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
-use crate::RefreshToken;
 use crate::ports::RefreshTokenRepository;
+use crate::{RefreshToken, RefreshTokenId, TokenFamilyId};
 
 /// A [`RefreshTokenRepository`] in a vector.
 #[derive(Debug, Default)]
@@ -40,7 +39,7 @@ impl RefreshTokenRepository for InMemoryRefreshTokens {
 
     async fn rotate(
         &self,
-        old: Uuid,
+        old: RefreshTokenId,
         at: OffsetDateTime,
         new: &RefreshToken,
         hash: &[u8; 32],
@@ -61,7 +60,11 @@ impl RefreshTokenRepository for InMemoryRefreshTokens {
         Ok(true)
     }
 
-    async fn revoke_family(&self, family: Uuid, at: OffsetDateTime) -> Result<(), RepoError> {
+    async fn revoke_family(
+        &self,
+        family: TokenFamilyId,
+        at: OffsetDateTime,
+    ) -> Result<(), RepoError> {
         let mut rows = self.rows.lock().map_err(poisoned)?;
         for (t, _) in rows.iter_mut() {
             if t.family_id == family && t.revoked_at.is_none() {

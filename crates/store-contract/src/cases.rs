@@ -1,6 +1,6 @@
 //! The contract cases. Each takes fresh, empty ports.
 
-use hydracore_auth::RefreshToken;
+use hydracore_auth::{RefreshToken, RefreshTokenId, TokenFamilyId};
 use hydracore_core::{Clock, Page, PageRequest, RepoError, SystemClock};
 use hydracore_instances::{
     Channel, Config, ImageReference, Instance, InstanceId, InstanceName, RuntimeImage,
@@ -15,7 +15,6 @@ use hydracore_tenants::{
 };
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
-use uuid::Uuid;
 
 use crate::Ports;
 
@@ -756,8 +755,8 @@ async fn futures_join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output
 /// that family, the tokens exchanged into it included.
 pub async fn refresh_tokens_rotate_once_and_revoke_families(ports: &Ports) {
     let (u, _) = signed_up(ports, "ada@example.com").await;
-    let token = |family: Uuid| RefreshToken {
-        id: Uuid::new_v4(),
+    let token = |family: TokenFamilyId| RefreshToken {
+        id: RefreshTokenId::new(),
         family_id: family,
         user_id: u.id,
         created_at: now(),
@@ -765,7 +764,7 @@ pub async fn refresh_tokens_rotate_once_and_revoke_families(ports: &Ports) {
         used_at: None,
         revoked_at: None,
     };
-    let (f1, f2) = (Uuid::new_v4(), Uuid::new_v4());
+    let (f1, f2) = (TokenFamilyId::new(), TokenFamilyId::new());
     let (a, b, c) = (token(f1), token(f1), token(f2));
     for (t, h) in [(&a, [1u8; 32]), (&b, [2u8; 32]), (&c, [3u8; 32])] {
         ports.refresh.insert(t, &h).await.unwrap();

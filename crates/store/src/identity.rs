@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::AsyncConnection;
 use diesel_async::RunQueryDsl;
-use hydracore_auth::{RefreshToken, RefreshTokenRepository};
+use hydracore_auth::{RefreshToken, RefreshTokenId, RefreshTokenRepository, TokenFamilyId};
 use hydracore_core::{Page, PageKey, PageRequest, RepoError};
 use hydracore_scopes::Role;
 use hydracore_tenants::{
@@ -10,7 +10,6 @@ use hydracore_tenants::{
     TenantName, TenantRole, User, UserId, UserRepository,
 };
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::tenants::tenant_values;
 use crate::{DbId, DbTime, Store, corrupt, db};
@@ -434,8 +433,8 @@ macro_rules! refresh_values {
     ($s:ident, $token:expr, $hash:expr) => {{
         let t: &RefreshToken = $token;
         (
-            $s::refresh_tokens::id.eq(DbId(t.id)),
-            $s::refresh_tokens::family_id.eq(DbId(t.family_id)),
+            $s::refresh_tokens::id.eq(DbId(t.id.0)),
+            $s::refresh_tokens::family_id.eq(DbId(t.family_id.0)),
             $s::refresh_tokens::user_id.eq(DbId(t.user_id.0)),
             $s::refresh_tokens::token_hash.eq($hash.as_slice()),
             $s::refresh_tokens::created_at.eq(DbTime(t.created_at)),
@@ -487,8 +486,8 @@ impl RefreshTokenRepository for Store {
                 .optional()
         })?;
         Ok(row.map(|r| RefreshToken {
-            id: r.id.0,
-            family_id: r.family_id.0,
+            id: RefreshTokenId(r.id.0),
+            family_id: TokenFamilyId(r.family_id.0),
             user_id: UserId(r.user_id.0),
             created_at: r.created_at.0,
             expires_at: r.expires_at.0,
@@ -499,7 +498,7 @@ impl RefreshTokenRepository for Store {
 
     async fn rotate(
         &self,
-        old: Uuid,
+        old: RefreshTokenId,
         at: OffsetDateTime,
         new: &RefreshToken,
         hash: &[u8; 32],
@@ -508,7 +507,7 @@ impl RefreshTokenRepository for Store {
             conn.transaction::<_, diesel::result::Error, _>(async |conn| {
                 let n = diesel::update(
                     s::refresh_tokens::table
-                        .filter(s::refresh_tokens::id.eq(DbId(old)))
+                        .filter(s::refresh_tokens::id.eq(DbId(old.0)))
                         .filter(s::refresh_tokens::used_at.is_null())
                         .filter(s::refresh_tokens::revoked_at.is_null()),
                 )
@@ -528,11 +527,15 @@ impl RefreshTokenRepository for Store {
         })
     }
 
-    async fn revoke_family(&self, family: Uuid, at: OffsetDateTime) -> Result<(), RepoError> {
+    async fn revoke_family(
+        &self,
+        family: TokenFamilyId,
+        at: OffsetDateTime,
+    ) -> Result<(), RepoError> {
         db!(self, |conn, s| {
             diesel::update(
                 s::refresh_tokens::table
-                    .filter(s::refresh_tokens::family_id.eq(DbId(family)))
+                    .filter(s::refresh_tokens::family_id.eq(DbId(family.0)))
                     .filter(s::refresh_tokens::revoked_at.is_null()),
             )
             .set(s::refresh_tokens::revoked_at.eq(Some(DbTime(at))))
