@@ -34,6 +34,24 @@ fn scopes_lists_the_catalogue(app: &TestApp) {
     ] {
         assert!(scopes.iter().any(|s| s == expected), "{expected} missing");
     }
+    // Each scope says what holding it allows: no two verbs of a resource read alike.
+    let body = res.json();
+    let line = |scope: &str| {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["scope"] == scope)
+            .and_then(|s| s["description"].as_str())
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(line("instances:delete"), "Delete instances");
+    assert_ne!(line("instances:read"), line("instances:write"));
+    assert!(
+        line("instances:*").contains("Every verb"),
+        "{}",
+        line("instances:*")
+    );
     assert_eq!(app.request("GET", "/v1/scopes", None, None).status, 401);
 }
 

@@ -11,6 +11,7 @@ pub struct ScopeDto {
     pub scope: String,
     pub resource: String,
     pub verb: String,
+    /// What holding the scope allows, in one line.
     pub description: String,
     /// Served by other platform components: grantable here, enforced there.
     pub reserved: bool,
@@ -44,12 +45,12 @@ pub struct SmokeDto {
 pub fn list_scopes() -> Vec<ScopeDto> {
     let mut out = Vec::new();
     for spec in CATALOGUE {
-        for verb in spec.verbs.iter().copied().chain(["*"]) {
+        for verb in spec.verbs.iter().map(|v| v.name).chain(["*"]) {
             out.push(ScopeDto {
                 scope: format!("{}:{verb}", spec.resource),
                 resource: spec.resource.to_owned(),
                 verb: verb.to_owned(),
-                description: spec.description.to_owned(),
+                description: spec.summary(verb),
                 reserved: spec.reserved,
             });
         }

@@ -8,11 +8,22 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
+/// One verb of a resource, and what holding it allows, in one line.
+#[derive(Debug, Clone, Copy)]
+pub struct VerbSpec {
+    pub name: &'static str,
+    pub summary: &'static str,
+}
+
+const fn verb(name: &'static str, summary: &'static str) -> VerbSpec {
+    VerbSpec { name, summary }
+}
+
 /// One resource of the catalogue and the verbs it knows.
 #[derive(Debug, Clone, Copy)]
 pub struct ResourceSpec {
     pub resource: &'static str,
-    pub verbs: &'static [&'static str],
+    pub verbs: &'static [VerbSpec],
     pub description: &'static str,
     /// Served by other platform components; grantable here, checked elsewhere.
     pub reserved: bool,
@@ -22,59 +33,105 @@ pub struct ResourceSpec {
 pub const CATALOGUE: &[ResourceSpec] = &[
     ResourceSpec {
         resource: "instances",
-        verbs: &["read", "write", "delete"],
+        verbs: &[
+            verb("read", "See instances, their status and configuration"),
+            verb("write", "Create, change, start and stop instances"),
+            verb("delete", "Delete instances"),
+        ],
         description: "Agent instances and their lifecycle",
         reserved: false,
     },
     ResourceSpec {
         resource: "api-keys",
-        verbs: &["read", "write"],
+        verbs: &[
+            verb("read", "See the API keys (never their secrets)"),
+            verb("write", "Mint, change, rotate and revoke API keys"),
+        ],
         description: "API keys of the tenant",
         reserved: false,
     },
     ResourceSpec {
         resource: "mcp-creds",
-        verbs: &["read", "write"],
+        verbs: &[
+            verb(
+                "read",
+                "See stored MCP server credentials (never their secrets)",
+            ),
+            verb("write", "Store and delete MCP server credentials"),
+        ],
         description: "Credentials for third-party MCP servers",
         reserved: false,
     },
     ResourceSpec {
         resource: "mcp-log",
-        verbs: &["read"],
+        verbs: &[verb("read", "Read the log of MCP tool calls")],
         description: "The audit log of MCP tool calls",
         reserved: false,
     },
     ResourceSpec {
         resource: "members",
-        verbs: &["read", "write"],
+        verbs: &[
+            verb("read", "See members and their roles"),
+            verb("write", "Add members, change their roles, remove them"),
+        ],
         description: "Members of the tenant and their roles",
         reserved: false,
     },
     ResourceSpec {
         resource: "tenants",
-        verbs: &["read", "write"],
+        verbs: &[
+            verb("read", "See the tenant"),
+            verb("write", "Manage the tenant itself"),
+        ],
         description: "The tenant itself",
         reserved: false,
     },
     ResourceSpec {
         resource: "entities",
-        verbs: &["read", "write", "delete"],
+        verbs: &[
+            verb("read", "Read platform entities"),
+            verb("write", "Create and change platform entities"),
+            verb("delete", "Delete platform entities"),
+        ],
         description: "Platform entities (served elsewhere)",
         reserved: true,
     },
     ResourceSpec {
         resource: "forms",
-        verbs: &["read", "write", "delete"],
+        verbs: &[
+            verb("read", "Read platform forms"),
+            verb("write", "Create and change platform forms"),
+            verb("delete", "Delete platform forms"),
+        ],
         description: "Platform forms (served elsewhere)",
         reserved: true,
     },
     ResourceSpec {
         resource: "email",
-        verbs: &["read", "write"],
+        verbs: &[
+            verb("read", "Read platform email"),
+            verb("write", "Send platform email"),
+        ],
         description: "Platform email (served elsewhere)",
         reserved: true,
     },
 ];
+
+impl ResourceSpec {
+    /// What holding `resource:verb` allows, in one line (`*` included).
+    pub fn summary(&self, verb: &str) -> String {
+        if verb == "*" {
+            return format!(
+                "Every verb of {}, including verbs added later",
+                self.resource
+            );
+        }
+        self.verbs
+            .iter()
+            .find(|v| v.name == verb)
+            .map_or_else(String::new, |v| v.summary.to_owned())
+    }
+}
 
 /// Every scope a key may be granted, as written: each resource's verbs and its `*`.
 pub fn grantable() -> Vec<String> {
@@ -83,7 +140,7 @@ pub fn grantable() -> Vec<String> {
         .flat_map(|spec| {
             spec.verbs
                 .iter()
-                .copied()
+                .map(|v| v.name)
                 .chain(["*"])
                 .map(move |verb| format!("{}:{verb}", spec.resource))
         })
@@ -116,6 +173,15 @@ pub enum ScopeError {
 }
 
 impl Scope {
+    /// `resource:verb` as a constant, unchecked: for scopes named in code (each such
+    /// constant is checked against the catalogue by a test where it is declared).
+    pub const fn named(resource: &'static str, verb: &'static str) -> Self {
+        Self {
+            resource,
+            verb: Verb::Named(verb),
+        }
+    }
+
     /// A scope of the catalogue; for use with literals known to be valid.
     ///
     /// # Panics
@@ -163,8 +229,8 @@ impl FromStr for Scope {
             Verb::Named(
                 spec.verbs
                     .iter()
-                    .find(|v| **v == verb)
-                    .copied()
+                    .find(|v| v.name == verb)
+                    .map(|v| v.name)
                     .ok_or_else(|| ScopeError::UnknownVerb(s.to_owned()))?,
             )
         };
@@ -294,7 +360,7 @@ impl Role {
         }
         let mut set = BTreeSet::new();
         for spec in CATALOGUE {
-            for verb in spec.verbs {
+            for verb in spec.verbs.iter().map(|v| &v.name) {
                 let granted = match self {
                     Role::Owner | Role::Admin => spec.resource != "tenants" || *verb == "read",
                     Role::Member => {

@@ -13,7 +13,7 @@ fn table() -> String {
     );
     for spec in CATALOGUE {
         for verb in spec.verbs {
-            let scope = Scope::of(spec.resource, verb);
+            let scope = Scope::of(spec.resource, verb.name);
             let cells: Vec<&str> = roles
                 .iter()
                 .map(|r| if r.scopes().allows(&scope) { "✓" } else { "" })
