@@ -104,8 +104,92 @@ fn the_call_log_needs_its_scope(app: &TestApp) {
     assert_eq!(app.get("/v1/mcp/call-log", &other).status, 403);
 }
 
+/// `?key_id=&tool=&status=&order=` narrow the call log and turn it around; bad values
+/// are 422 naming the parameter; the next page keeps the filters.
+fn the_call_log_filters_and_reads_newest_first(app: &TestApp) {
+    use hydracore_keys::ApiKeyId;
+    use hydracore_mcp_log::{CallId, CallStatus, McpCall, McpCallLog};
+    let (tenant, key) = app.tenant_with_key(&["mcp-log:read"]);
+    let (k1, k2) = (ApiKeyId::new(), ApiKeyId::new());
+    let start = time::OffsetDateTime::now_utc();
+    let call = |n: i64, key: ApiKeyId, tool: &str, status: CallStatus| McpCall {
+        id: CallId::new(),
+        tenant_id: tenant,
+        key_id: key,
+        tool: tool.into(),
+        scope: "instances:read".into(),
+        status,
+        latency_us: 100,
+        created_at: start + time::Duration::milliseconds(n),
+    };
+    let calls = [
+        call(0, k1, "instances_list", CallStatus::Ok),
+        call(1, k2, "instances_list", CallStatus::Denied),
+        call(2, k1, "instances_get", CallStatus::Error),
+        call(3, k1, "instances_list", CallStatus::Ok),
+    ];
+    app.block_on(app.store.append(&calls)).unwrap();
+    let ids = |path: &str| -> Vec<String> {
+        let res = app.get(path, &key);
+        assert_eq!(res.status, 200, "{path}: {}", res.body);
+        res.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let id = |i: usize| calls[i].id.to_string();
+    assert_eq!(ids("/v1/mcp/call-log"), [id(0), id(1), id(2), id(3)]);
+    assert_eq!(
+        ids("/v1/mcp/call-log?order=desc"),
+        [id(3), id(2), id(1), id(0)]
+    );
+    assert_eq!(
+        ids(&format!("/v1/mcp/call-log?key_id={}&order=desc", k1)),
+        [id(3), id(2), id(0)]
+    );
+    assert_eq!(
+        ids("/v1/mcp/call-log?tool=instances_list&status=ok"),
+        [id(0), id(3)]
+    );
+    assert_eq!(ids("/v1/mcp/call-log?status=denied"), [id(1)]);
+    // A page of a filtered, newest-first list links to the next one, filters kept.
+    let first = app.get(
+        &format!("/v1/mcp/call-log?key_id={k1}&order=desc&limit=2"),
+        &key,
+    );
+    let link = first.header("link").unwrap().to_owned();
+    assert!(
+        link.contains("order=desc") && link.contains(&k1.to_string()),
+        "{link}"
+    );
+    let next = first.header("x-next-cursor").unwrap();
+    assert_eq!(
+        ids(&format!(
+            "/v1/mcp/call-log?key_id={k1}&order=desc&limit=2&cursor={next}"
+        )),
+        [id(0)]
+    );
+    for (query, field) in [
+        ("key_id=nope", "key_id"),
+        ("status=fine", "status"),
+        ("order=sideways", "order"),
+        (&*format!("tool={}", "t".repeat(129)), "tool"),
+    ] {
+        let res = app.get(&format!("/v1/mcp/call-log?{query}"), &key);
+        assert_eq!(res.status, 422, "{query}");
+        assert_eq!(
+            res.json()["detail"][0]["loc"],
+            json!(["query", field]),
+            "{query}"
+        );
+    }
+}
+
 api_tests!(
     credentials_are_sealed_and_never_returned,
     bad_credentials_are_422_and_names_unique,
     the_call_log_needs_its_scope,
+    the_call_log_filters_and_reads_newest_first,
 );

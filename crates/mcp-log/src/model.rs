@@ -54,3 +54,25 @@ pub struct McpCall {
     pub latency_us: i64,
     pub created_at: OffsetDateTime,
 }
+
+/// Which of a tenant's calls a list returns, and in which order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallQuery {
+    /// Only the calls of this key.
+    pub key_id: Option<ApiKeyId>,
+    /// Only the calls of the tool of exactly this name.
+    pub tool: Option<String>,
+    /// Only the calls that ended so.
+    pub status: Option<CallStatus>,
+    /// Newest first, as an audit trail is read; oldest first otherwise.
+    pub newest_first: bool,
+}
+
+impl CallQuery {
+    /// Whether `call` is one the query returns (its order aside).
+    pub fn matches(&self, call: &McpCall) -> bool {
+        self.key_id.is_none_or(|k| call.key_id == k)
+            && self.tool.as_deref().is_none_or(|t| call.tool == t)
+            && self.status.is_none_or(|s| call.status == s)
+    }
+}

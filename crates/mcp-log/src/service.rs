@@ -5,7 +5,7 @@ use std::sync::Arc;
 use hydracore_core::{Page, PageRequest, RepoError};
 use hydracore_tenants::TenantId;
 
-use crate::{McpCall, McpCallLog};
+use crate::{CallQuery, McpCall, McpCallLog};
 
 /// Reading the call log.
 #[derive(Clone)]
@@ -18,16 +18,17 @@ impl CallLogService {
         Self { log }
     }
 
-    /// The tenant's calls, oldest first.
+    /// The tenant's calls that `query` matches, in its order.
     ///
     /// # Errors
     /// Store failures only.
     pub async fn list(
         &self,
         tenant: TenantId,
+        query: &CallQuery,
         page: PageRequest,
     ) -> Result<Page<McpCall>, RepoError> {
-        self.log.list(tenant, page).await
+        self.log.list(tenant, query, page).await
     }
 
     /// Appends records (the MCP adapter's writer calls this in batches).

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use hydracore_core::{Page, PageKey, PageRequest, RepoError};
 use hydracore_tenants::TenantId;
 
-use crate::{McpCall, McpCallLog};
+use crate::{CallQuery, McpCall, McpCallLog};
 
 /// A [`McpCallLog`] in a vector.
 #[derive(Debug, Default)]
@@ -32,17 +32,30 @@ impl McpCallLog for InMemoryMcpCallLog {
         Ok(())
     }
 
-    async fn list(&self, tenant: TenantId, page: PageRequest) -> Result<Page<McpCall>, RepoError> {
+    async fn list(
+        &self,
+        tenant: TenantId,
+        query: &CallQuery,
+        page: PageRequest,
+    ) -> Result<Page<McpCall>, RepoError> {
         let rows = self
             .rows
             .lock()
             .map_err(|e| RepoError::Unexpected(e.to_string().into()))?;
+        let after = |c: &McpCall| match page.after {
+            None => true,
+            Some(a) if query.newest_first => key(c) < a,
+            Some(a) => key(c) > a,
+        };
         let mut mine: Vec<McpCall> = rows
             .iter()
-            .filter(|c| c.tenant_id == tenant && page.after.is_none_or(|a| key(c) > a))
+            .filter(|c| c.tenant_id == tenant && query.matches(c) && after(c))
             .cloned()
             .collect();
         mine.sort_by_key(key);
+        if query.newest_first {
+            mine.reverse();
+        }
         mine.truncate(page.limit() as usize + 1);
         Ok(Page::from_overfetch(mine, &page, key))
     }

@@ -128,6 +128,20 @@ fn page(mut raw: Map<String, Value>) -> Result<PageRequest, Problem> {
     Ok(PageRequest::new(limit, after)?)
 }
 
+/// The call log's filters, taken out of the arguments.
+fn call_log_filter(raw: &mut Map<String, Value>) -> Result<api::CallLogFilter, Problem> {
+    let mut given = Vec::new();
+    for name in api::CallLogFilter::PARAMETERS {
+        given.push(match raw.remove(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s),
+            Some(_) => return Err(bad_argument(name, "Input should be a valid string".into())),
+        });
+    }
+    let arg = |i: usize| given[i].as_deref();
+    api::CallLogFilter::parse(arg(0), arg(1), arg(2), arg(3))
+}
+
 /// No arguments (beyond those already taken).
 fn nothing(raw: Map<String, Value>) -> Result<(), Problem> {
     match raw.keys().next() {
@@ -370,13 +384,16 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "mcp_call_log_list",
         title: "List MCP tool calls",
-        description: "The audit log of MCP tool calls: tool, scope, status, latency, key. Never arguments or results.",
+        description: "The audit log of MCP tool calls: tool, scope, status, latency, key; filter by key_id, tool or status, order asc or desc. Never arguments or results.",
         scope: Some(("mcp-log", "read")),
         route: ("GET", "/v1/mcp/call-log"),
         read_only: true,
         destructive: false,
         idempotent: true,
-        run: run!(|svc, caller, args| page_out(api::list_calls(svc, &caller, page(args)?).await?)),
+        run: run!(|svc, caller, args| {
+            let filter = call_log_filter(&mut args)?;
+            page_out(api::list_calls(svc, &caller, &filter, page(args)?).await?)
+        }),
     },
 ];
 

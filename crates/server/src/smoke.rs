@@ -118,7 +118,11 @@ impl StoreSmoke {
             s.calls.append(std::slice::from_ref(&call)).await?;
             let page = s
                 .calls
-                .list(t, hydracore_core::PageRequest::first())
+                .list(
+                    t,
+                    &hydracore_mcp_log::CallQuery::default(),
+                    hydracore_core::PageRequest::first(),
+                )
                 .await?;
             if page.items.iter().any(|c| c.id == call.id) {
                 Ok(())

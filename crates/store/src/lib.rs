@@ -16,6 +16,7 @@ mod keys;
 mod mcp_creds;
 mod mcp_log;
 mod schema;
+mod sessions;
 mod tenants;
 pub mod tls;
 mod types;
@@ -169,6 +170,25 @@ macro_rules! keyset {
     };
 }
 pub(crate) use keyset;
+
+/// The descending twin of [`keyset!`]: the rows before the page's key,
+/// `(created_at, id) < (after)`, for lists read newest first.
+macro_rules! keyset_before {
+    ($q:expr, $($table:ident)::+, $page:expr) => {
+        match $page.after {
+            Some(after) => {
+                let (t, id) = ($crate::DbTime(after.created_at), $crate::DbId(after.id));
+                $q.filter($($table)::+::created_at.le(t)).filter(
+                    $($table)::+::created_at
+                        .lt(t)
+                        .or($($table)::+::created_at.eq(t).and($($table)::+::id.lt(id))),
+                )
+            }
+            None => $q,
+        }
+    };
+}
+pub(crate) use keyset_before;
 
 pub(crate) fn pool_error<E: std::error::Error + Send + Sync + 'static>(e: E) -> RepoError {
     RepoError::Unavailable(Box::new(e))

@@ -3,10 +3,10 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use hydracore_core::{Page, PageKey, PageRequest, RepoError};
 use hydracore_keys::ApiKeyId;
-use hydracore_mcp_log::{CallId, CallStatus, McpCall, McpCallLog};
+use hydracore_mcp_log::{CallId, CallQuery, CallStatus, McpCall, McpCallLog};
 use hydracore_tenants::TenantId;
 
-use crate::{DbId, DbTime, Store, corrupt, db, keyset};
+use crate::{DbId, DbTime, Store, corrupt, db, keyset, keyset_before};
 
 #[derive(Queryable)]
 struct CallRow {
@@ -48,9 +48,14 @@ impl McpCallLog for Store {
         })
     }
 
-    async fn list(&self, tenant: TenantId, page: PageRequest) -> Result<Page<McpCall>, RepoError> {
+    async fn list(
+        &self,
+        tenant: TenantId,
+        query: &CallQuery,
+        page: PageRequest,
+    ) -> Result<Page<McpCall>, RepoError> {
         let rows: Vec<CallRow> = db!(self, |conn, s| {
-            let q = s::mcp_call_log::table
+            let mut q = s::mcp_call_log::table
                 .filter(s::mcp_call_log::tenant_id.eq(DbId(tenant.0)))
                 .select((
                     s::mcp_call_log::id,
@@ -62,10 +67,27 @@ impl McpCallLog for Store {
                     s::mcp_call_log::latency_us,
                     s::mcp_call_log::created_at,
                 ))
-                .order((s::mcp_call_log::created_at, s::mcp_call_log::id))
                 .limit(page.fetch_limit())
                 .into_boxed();
-            keyset!(q, s::mcp_call_log, page).load(conn).await
+            if let Some(key) = query.key_id {
+                q = q.filter(s::mcp_call_log::key_id.eq(DbId(key.0)));
+            }
+            if let Some(tool) = &query.tool {
+                q = q.filter(s::mcp_call_log::tool.eq(tool));
+            }
+            if let Some(status) = query.status {
+                q = q.filter(s::mcp_call_log::status.eq(status.as_str()));
+            }
+            let q = if query.newest_first {
+                keyset_before!(q, s::mcp_call_log, page).order((
+                    s::mcp_call_log::created_at.desc(),
+                    s::mcp_call_log::id.desc(),
+                ))
+            } else {
+                keyset!(q, s::mcp_call_log, page)
+                    .order((s::mcp_call_log::created_at, s::mcp_call_log::id))
+            };
+            q.load(conn).await
         })?;
         let calls = rows
             .into_iter()

@@ -117,3 +117,75 @@ impl OperationModifier for ListQuery {
         insert_error(op, "422", "An invalid `limit` or `cursor`");
     }
 }
+
+/// `?key_id=&tool=&status=&order=` of the MCP call log, read by the operation layer's
+/// [`hydracore_api::CallLogFilter`].
+pub struct CallLogQuery(pub hydracore_api::CallLogFilter);
+
+impl CallLogQuery {
+    /// # Errors
+    /// A 422 naming the parameter at fault.
+    pub fn parse(query: &str) -> Result<Self, ApiError> {
+        let pairs = url_pairs(query);
+        let get = |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        hydracore_api::CallLogFilter::parse(get("key_id"), get("tool"), get("status"), get("order"))
+            .map(CallLogQuery)
+            .map_err(|p| {
+                ApiError::Validation(
+                    p.items
+                        .iter()
+                        .map(|e| ErrorItem::located("query", e))
+                        .collect(),
+                )
+            })
+    }
+}
+
+impl FromRequest for CallLogQuery {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(CallLogQuery::parse(req.query_string()))
+    }
+}
+
+impl Apiv2Schema for CallLogQuery {}
+
+impl OperationModifier for CallLogQuery {
+    fn update_parameter(op: &mut DefaultOperationRaw) {
+        let param = |name: &str, description: &str| Parameter {
+            in_: ParameterIn::Query,
+            name: name.into(),
+            description: Some(description.into()),
+            data_type: Some(DataType::String),
+            ..Default::default()
+        };
+        op.parameters.push(Either::Right(Parameter {
+            format: Some(paperclip::v2::models::DataTypeFormat::Uuid),
+            ..param("key_id", "Only the calls of this API key")
+        }));
+        op.parameters.push(Either::Right(Parameter {
+            max_length: Some(hydracore_api::TOOL_FILTER_MAX as u32),
+            ..param("tool", "Only the calls of the tool of exactly this name")
+        }));
+        op.parameters.push(Either::Right(Parameter {
+            enum_: vec![json!("ok"), json!("error"), json!("denied")],
+            ..param("status", "Only the calls that ended so")
+        }));
+        op.parameters.push(Either::Right(Parameter {
+            enum_: vec![json!("asc"), json!("desc")],
+            default: Some(json!("asc")),
+            ..param(
+                "order",
+                "`asc`: oldest first (the default); `desc`: newest first. A cursor continues the order that made it.",
+            )
+        }));
+        insert_error(op, "422", "An invalid filter");
+    }
+}

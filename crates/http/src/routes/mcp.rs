@@ -10,7 +10,8 @@ use hydracore_mcp_creds::CredentialId;
 
 use crate::error::{ApiError, MayConflict};
 use crate::extract::{
-    ListQuery, McpCredsRead, McpCredsWrite, McpLogRead, ResourcePath, Scoped, State, ValidJson,
+    CallLogQuery, ListQuery, McpCredsRead, McpCredsWrite, McpLogRead, ResourcePath, Scoped, State,
+    ValidJson,
 };
 use crate::idempotency::Idempotent;
 use crate::paged::Paged;
@@ -84,16 +85,20 @@ async fn delete(
 /// List MCP tool calls
 ///
 /// The audit log of every `tools/call` made through `/mcp`: tool, scope, outcome,
-/// latency and key. Arguments, results and error text are never recorded.
+/// latency and key, filtered by key, tool and status, oldest or newest first.
+/// Arguments, results and error text are never recorded.
 #[api_v2_operation(operation_id = "listMcpCalls", tags(McpCallLog))]
 async fn call_log(
     auth: Scoped<McpLogRead>,
     state: State,
+    filter: CallLogQuery,
     query: ListQuery,
 ) -> Result<Paged<McpCallDto>, ApiError> {
-    Ok(api::list_calls(&state.api, &auth.caller(), query.0)
-        .await?
-        .into())
+    Ok(
+        api::list_calls(&state.api, &auth.caller(), &filter.0, query.0)
+            .await?
+            .into(),
+    )
 }
 
 /// Mounts the MCP resources (inside `/v1`).
