@@ -367,6 +367,33 @@ fn roles_decide_what_users_may_do(app: &TestApp) {
     assert_eq!(wildcard.status, 403);
     let members = app.bearer("GET", "/v1/members", &team.admin, None).json();
     assert_eq!(members.as_array().unwrap().len(), 4);
+    // One member, as the list shows them; a stranger's id is 404 like another tenant's.
+    let viewer_id = team.ids["viewer"].as_str().unwrap();
+    let one = app.bearer(
+        "GET",
+        &format!("/v1/members/{viewer_id}"),
+        &team.viewer,
+        None,
+    );
+    assert_eq!(one.status, 200, "{}", one.body);
+    assert_eq!(
+        Some(&one.json()),
+        members
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["user_id"] == viewer_id)
+    );
+    let stranger = app.signup("stranger@example.com", "Elsewhere");
+    let stranger_id = stranger["user"]["id"].as_str().unwrap();
+    let missing = app.bearer(
+        "GET",
+        &format!("/v1/members/{stranger_id}"),
+        &team.admin,
+        None,
+    );
+    assert_eq!(missing.status, 404, "{}", missing.body);
+    assert_eq!(missing.json(), json!({"detail": "Member not found"}));
     let promote = app.bearer(
         "PATCH",
         &format!("/v1/members/{}", team.ids["viewer"].as_str().unwrap()),

@@ -838,7 +838,10 @@ impl<'a> World<'a> {
                 .path
                 .replace(&format!("{{{name}}}"), id.value.as_str().expect("an id"));
             req.names_tenant_a |= row.of_tenant_a;
-            req.needs.extend(id.needs);
+            // Touching a member or a key takes its scopes to change it, never to read it.
+            if op.method != "GET" {
+                req.needs.extend(id.needs);
+            }
         }
         if let Some(body) = &op.body {
             let mut fields: Vec<&String> = body.example.keys().collect();

@@ -1,6 +1,6 @@
 //! Users, sign-in and tokens.
 
-use hydracore_auth::TokenPair;
+use hydracore_auth::{SessionSecret, TokenPair};
 use hydracore_core::rules::Rule;
 use hydracore_tenants::{Email, TenantName};
 use hydracore_tenants::{TenantRole, User};
@@ -232,6 +232,45 @@ pub async fn refresh(
         .refresh(&req.refresh_token, client)
         .await?
         .into())
+}
+
+/// Signs in to the console: the checks and budgets of [`login`], answered with a
+/// session's secret (for its cookie) instead of tokens.
+///
+/// # Errors
+/// As [`login`].
+pub async fn start_session(
+    svc: &Services,
+    req: LoginRequest,
+    client: Option<IpAddr>,
+) -> Result<SessionSecret, Problem> {
+    Ok(svc
+        .identity
+        .login_session(&req.email, &req.password, client)
+        .await?)
+}
+
+/// Signs up in the console: the rules of [`signup`], answered with a session's secret.
+///
+/// # Errors
+/// As [`signup`].
+pub async fn sign_up_session(
+    svc: &Services,
+    req: SignupRequest,
+    client: Option<IpAddr>,
+) -> Result<SessionSecret, Problem> {
+    Ok(svc
+        .identity
+        .signup_session(&req.email, &req.password, &req.tenant_name, client)
+        .await?)
+}
+
+/// Ends the console session whose secret is `presented`.
+///
+/// # Errors
+/// Store failures.
+pub async fn end_session(svc: &Services, presented: &str) -> Result<(), Problem> {
+    Ok(svc.identity.end_session(presented).await?)
 }
 
 /// Signs out: revokes the refresh token's session.

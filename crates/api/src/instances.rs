@@ -23,6 +23,35 @@ pub enum InstanceStatus {
     Failed,
 }
 
+impl InstanceStatus {
+    /// The status as the wire writes it.
+    pub fn as_str(self) -> &'static str {
+        Status::from(self).as_str()
+    }
+
+    /// Whether an instance in this status may be started (the lifecycle's rule).
+    pub fn can_start(self) -> bool {
+        Status::from(self).can_start()
+    }
+
+    /// Whether an instance in this status may be stopped (the lifecycle's rule).
+    pub fn can_stop(self) -> bool {
+        Status::from(self).can_stop()
+    }
+}
+
+impl From<InstanceStatus> for Status {
+    fn from(s: InstanceStatus) -> Self {
+        match s {
+            InstanceStatus::Stopped => Self::Stopped,
+            InstanceStatus::Starting => Self::Starting,
+            InstanceStatus::Running => Self::Running,
+            InstanceStatus::Stopping => Self::Stopping,
+            InstanceStatus::Failed => Self::Failed,
+        }
+    }
+}
+
 impl From<Status> for InstanceStatus {
     fn from(s: Status) -> Self {
         match s {
@@ -136,6 +165,7 @@ pub async fn list_instances(
     caller: &Caller<'_>,
     page: PageRequest,
 ) -> Result<Page<InstanceDto>, Problem> {
+    caller.require(&crate::access::INSTANCES_READ)?;
     Ok(svc
         .instances
         .list(caller.tenant, page)
@@ -152,6 +182,7 @@ pub async fn create_instance(
     caller: &Caller<'_>,
     req: CreateInstanceRequest,
 ) -> Result<InstanceDto, Problem> {
+    caller.require(&crate::access::INSTANCES_WRITE)?;
     Ok(svc
         .instances
         .create(caller.tenant, req.into_domain())
@@ -168,6 +199,7 @@ pub async fn get_instance(
     caller: &Caller<'_>,
     id: InstanceId,
 ) -> Result<InstanceDto, Problem> {
+    caller.require(&crate::access::INSTANCES_READ)?;
     Ok(svc.instances.get(caller.tenant, id).await?.into())
 }
 
@@ -181,6 +213,7 @@ pub async fn update_instance(
     id: InstanceId,
     req: UpdateInstanceRequest,
 ) -> Result<InstanceDto, Problem> {
+    caller.require(&crate::access::INSTANCES_WRITE)?;
     Ok(svc
         .instances
         .update(caller.tenant, id, req.into_domain())
@@ -197,6 +230,7 @@ pub async fn delete_instance(
     caller: &Caller<'_>,
     id: InstanceId,
 ) -> Result<(), Problem> {
+    caller.require(&crate::access::INSTANCES_DELETE)?;
     Ok(svc.instances.delete(caller.tenant, id).await?)
 }
 
@@ -209,6 +243,7 @@ pub async fn start_instance(
     caller: &Caller<'_>,
     id: InstanceId,
 ) -> Result<InstanceDto, Problem> {
+    caller.require(&crate::access::INSTANCES_WRITE)?;
     Ok(svc.instances.start(caller.tenant, id).await?.into())
 }
 
@@ -221,5 +256,6 @@ pub async fn stop_instance(
     caller: &Caller<'_>,
     id: InstanceId,
 ) -> Result<InstanceDto, Problem> {
+    caller.require(&crate::access::INSTANCES_WRITE)?;
     Ok(svc.instances.stop(caller.tenant, id).await?.into())
 }

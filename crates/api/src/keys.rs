@@ -223,6 +223,7 @@ pub async fn create_api_key(
     caller: &Caller<'_>,
     req: CreateApiKeyRequest,
 ) -> Result<CreatedApiKeyDto, Problem> {
+    caller.require(&crate::access::API_KEYS_WRITE)?;
     Ok(svc
         .keys
         .mint(caller.tenant, caller.grantor(), req.into_domain()?)
@@ -239,6 +240,7 @@ pub async fn list_api_keys(
     caller: &Caller<'_>,
     page: PageRequest,
 ) -> Result<Page<ApiKeyDto>, Problem> {
+    caller.require(&crate::access::API_KEYS_READ)?;
     Ok(svc
         .keys
         .list(caller.tenant, page)
@@ -255,6 +257,7 @@ pub async fn get_api_key(
     caller: &Caller<'_>,
     id: ApiKeyId,
 ) -> Result<ApiKeyDto, Problem> {
+    caller.require(&crate::access::API_KEYS_READ)?;
     Ok(svc.keys.get(caller.tenant, id).await?.into())
 }
 
@@ -268,6 +271,7 @@ pub async fn update_api_key(
     id: ApiKeyId,
     req: UpdateApiKeyRequest,
 ) -> Result<ApiKeyDto, Problem> {
+    caller.require(&crate::access::API_KEYS_WRITE)?;
     Ok(svc
         .keys
         .update(caller.tenant, caller.grantor(), id, req.into_domain()?)
@@ -284,6 +288,7 @@ pub async fn revoke_api_key(
     caller: &Caller<'_>,
     id: ApiKeyId,
 ) -> Result<(), Problem> {
+    caller.require(&crate::access::API_KEYS_WRITE)?;
     Ok(svc.keys.revoke(caller.tenant, caller.grantor(), id).await?)
 }
 
@@ -298,6 +303,7 @@ pub async fn rotate_api_key(
     id: ApiKeyId,
     req: Option<RotateApiKeyRequest>,
 ) -> Result<CreatedApiKeyDto, Problem> {
+    caller.require(&crate::access::API_KEYS_WRITE)?;
     let grace = req.and_then(|r| r.grace_seconds);
     Ok(svc
         .keys

@@ -2,6 +2,8 @@
 //! from and to domain types), shared by every driving adapter (HTTP, MCP) so a tool and
 //! its route answer alike. Domain types never serialise; these do.
 
+mod access;
+mod client;
 mod cursor;
 mod identity;
 mod images;
@@ -17,6 +19,8 @@ mod services;
 mod shapes;
 mod time;
 
+pub use access::*;
+pub use client::{ProxyError, TrustedProxies};
 pub use cursor::*;
 pub use identity::*;
 pub use images::*;

@@ -1,8 +1,9 @@
 //! Credentials for third-party MCP servers and the MCP call log.
 
 use hydracore_core::rules::Rule;
+use hydracore_keys::ApiKeyId;
 use hydracore_mcp_creds::{AuthKind, CredentialId, McpCredential};
-use hydracore_mcp_log::{CallStatus, McpCall};
+use hydracore_mcp_log::{CallQuery, CallStatus, McpCall};
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -94,6 +95,98 @@ pub enum McpCallStatusDto {
     Denied,
 }
 
+impl McpCallStatusDto {
+    /// The status as the wire writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Error => "error",
+            Self::Denied => "denied",
+        }
+    }
+}
+
+/// The longest tool name a call-log filter takes.
+pub const TOOL_FILTER_MAX: usize = 128;
+
+/// Which calls `GET /v1/mcp/call-log` lists, and in which order: `key_id`, `tool`,
+/// `status` and `order` (`asc`, the default, or `desc`), as sent.
+#[derive(Debug, Clone, Default)]
+pub struct CallLogFilter(pub CallQuery);
+
+impl CallLogFilter {
+    /// The query parameters' names, for adapters that read them one by one.
+    pub const PARAMETERS: [&'static str; 4] = ["key_id", "tool", "status", "order"];
+
+    /// Reads the filters as sent (absent ones are `None`).
+    ///
+    /// # Errors
+    /// A key id that is not a UUID, a tool name over 128 characters, an unknown
+    /// status or order: an invalid problem naming the parameter.
+    pub fn parse(
+        key_id: Option<&str>,
+        tool: Option<&str>,
+        status: Option<&str>,
+        order: Option<&str>,
+    ) -> Result<Self, Problem> {
+        use hydracore_core::ValidationError;
+        let key_id = key_id
+            .map(|k| {
+                Uuid::parse_str(k).map(ApiKeyId).map_err(|e| {
+                    ValidationError::new(
+                        "key_id",
+                        "uuid_parsing",
+                        format!("Input should be a valid UUID, {e}"),
+                        k,
+                    )
+                })
+            })
+            .transpose()?;
+        if let Some(t) = tool
+            && t.chars().count() > TOOL_FILTER_MAX
+        {
+            return Err(ValidationError::new(
+                "tool",
+                "string_too_long",
+                format!("String should have at most {TOOL_FILTER_MAX} characters"),
+                t,
+            )
+            .into());
+        }
+        let status = status
+            .map(|s| {
+                CallStatus::parse(s).map_err(|_| {
+                    ValidationError::new(
+                        "status",
+                        "enum",
+                        "Input should be 'ok', 'error' or 'denied'",
+                        s,
+                    )
+                })
+            })
+            .transpose()?;
+        let newest_first = match order {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(other) => {
+                return Err(ValidationError::new(
+                    "order",
+                    "enum",
+                    "Input should be 'asc' or 'desc'",
+                    other,
+                )
+                .into());
+            }
+        };
+        Ok(Self(CallQuery {
+            key_id,
+            tool: tool.map(str::to_owned),
+            status,
+            newest_first,
+        }))
+    }
+}
+
 /// One MCP tool call. Arguments, results and error text are never recorded.
 #[derive(Debug, Serialize, Apiv2Schema)]
 pub struct McpCallDto {
@@ -152,6 +245,7 @@ pub async fn list_credentials(
     caller: &Caller<'_>,
     page: PageRequest,
 ) -> Result<Page<McpCredentialDto>, Problem> {
+    caller.require(&crate::access::MCP_CREDS_READ)?;
     Ok(svc
         .credentials
         .list(caller.tenant, page)
@@ -168,6 +262,7 @@ pub async fn create_credential(
     caller: &Caller<'_>,
     req: CreateMcpCredentialRequest,
 ) -> Result<McpCredentialDto, Problem> {
+    caller.require(&crate::access::MCP_CREDS_WRITE)?;
     Ok(svc
         .credentials
         .create(caller.tenant, req.into_domain())
@@ -184,6 +279,7 @@ pub async fn get_credential(
     caller: &Caller<'_>,
     id: CredentialId,
 ) -> Result<McpCredentialDto, Problem> {
+    caller.require(&crate::access::MCP_CREDS_READ)?;
     Ok(svc.credentials.get(caller.tenant, id).await?.into())
 }
 
@@ -196,21 +292,25 @@ pub async fn delete_credential(
     caller: &Caller<'_>,
     id: CredentialId,
 ) -> Result<(), Problem> {
+    caller.require(&crate::access::MCP_CREDS_WRITE)?;
     Ok(svc.credentials.delete(caller.tenant, id).await?)
 }
 
-/// The tenant's MCP tool calls, oldest first.
+/// The tenant's MCP tool calls that `filter` matches, oldest first unless it says
+/// otherwise.
 ///
 /// # Errors
 /// Store failures.
 pub async fn list_calls(
     svc: &Services,
     caller: &Caller<'_>,
+    filter: &CallLogFilter,
     page: PageRequest,
 ) -> Result<Page<McpCallDto>, Problem> {
+    caller.require(&crate::access::MCP_LOG_READ)?;
     Ok(svc
         .calls
-        .list(caller.tenant, page)
+        .list(caller.tenant, &filter.0, page)
         .await?
         .map(McpCallDto::from))
 }

@@ -14,13 +14,23 @@ use hydracore_tenants::UserId;
 use crate::{Caller, FieldRules, Problem, Services, Timestamp};
 
 /// A tenant member's role.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, Apiv2Schema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Apiv2Schema)]
 #[serde(rename_all = "lowercase")]
 pub enum RoleDto {
     Owner,
     Admin,
     Member,
     Viewer,
+}
+
+impl RoleDto {
+    /// Every role, most powerful first.
+    pub const ALL: [RoleDto; 4] = [Self::Owner, Self::Admin, Self::Member, Self::Viewer];
+
+    /// The role as the wire writes it.
+    pub fn as_str(self) -> &'static str {
+        Role::from(self).as_str()
+    }
 }
 
 impl From<Role> for RoleDto {
@@ -132,6 +142,7 @@ impl FieldRules for UpdateMemberRequest {
 /// # Errors
 /// Not found.
 pub async fn current_tenant(svc: &Services, caller: &Caller<'_>) -> Result<TenantDto, Problem> {
+    caller.require(&crate::access::TENANTS_READ)?;
     Ok(TenantDto::from(&svc.tenants.get(caller.tenant).await?))
 }
 
@@ -158,6 +169,7 @@ pub async fn list_members(
     caller: &Caller<'_>,
     page: PageRequest,
 ) -> Result<Page<MemberDto>, Problem> {
+    caller.require(&crate::access::MEMBERS_READ)?;
     Ok(svc
         .members
         .list(caller.tenant, page)
@@ -175,6 +187,7 @@ pub async fn add_member(
     caller: &Caller<'_>,
     req: AddMemberRequest,
 ) -> Result<MemberDto, Problem> {
+    caller.require(&crate::access::MEMBERS_WRITE)?;
     Ok(svc
         .members
         .add(
@@ -187,6 +200,19 @@ pub async fn add_member(
         .into())
 }
 
+/// One of the tenant's members.
+///
+/// # Errors
+/// Not found.
+pub async fn get_member(
+    svc: &Services,
+    caller: &Caller<'_>,
+    user: UserId,
+) -> Result<MemberDto, Problem> {
+    caller.require(&crate::access::MEMBERS_READ)?;
+    Ok(svc.members.get(caller.tenant, user).await?.into())
+}
+
 /// Changes a member's role.
 ///
 /// # Errors
@@ -197,6 +223,7 @@ pub async fn update_member(
     user: UserId,
     req: UpdateMemberRequest,
 ) -> Result<MemberDto, Problem> {
+    caller.require(&crate::access::MEMBERS_WRITE)?;
     Ok(svc
         .members
         .change_role(
@@ -218,6 +245,7 @@ pub async fn remove_member(
     caller: &Caller<'_>,
     user: UserId,
 ) -> Result<(), Problem> {
+    caller.require(&crate::access::MEMBERS_WRITE)?;
     Ok(svc
         .members
         .remove(caller.tenant, &caller.principal.scopes, user)

@@ -22,7 +22,7 @@ pub struct Services {
 }
 
 /// Who calls a tenant's operation: the authenticated principal, acting in `tenant`
-/// (the adapter has checked the operation's scope).
+/// (each operation checks the scope it needs, see [`crate::access`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Caller<'a> {
     pub principal: &'a Principal,

@@ -12,12 +12,15 @@ use hydracore_tenants::{
 use time::{Duration, OffsetDateTime};
 
 use crate::password::{Busy, Passwords};
-use crate::ports::RefreshTokenRepository;
-use crate::token::{AccessTokens, RefreshSecret, hash as refresh_hash};
-use crate::{RefreshToken, RefreshTokenId, TokenFamilyId};
+use crate::ports::{RefreshTokenRepository, SessionRepository};
+use crate::token::{AccessTokens, RefreshSecret, SessionSecret, hash as refresh_hash};
+use crate::{RefreshToken, RefreshTokenId, Session, SessionId, TokenFamilyId};
 
 /// How long a refresh token lives unless used.
 pub const REFRESH_TTL: Duration = Duration::days(30);
+
+/// How long a console session lasts unless configured otherwise.
+pub const SESSION_TTL: Duration = Duration::hours(12);
 
 /// A fresh access token and the refresh token that renews it.
 #[derive(Debug)]
@@ -67,6 +70,7 @@ pub struct IdentityService {
     clock: SharedClock,
     signup_enabled: bool,
     throttle: Option<Throttle>,
+    sessions: Option<(Arc<dyn SessionRepository>, Duration)>,
 }
 
 /// The budgets of sign-in attempts (sign-in, sign-up, refresh).
@@ -117,7 +121,88 @@ impl IdentityService {
             clock,
             signup_enabled,
             throttle: None,
+            sessions: None,
         }
+    }
+
+    /// Keeps console sessions in `repo`, each lasting `ttl`.
+    #[must_use]
+    pub fn with_sessions(mut self, repo: Arc<dyn SessionRepository>, ttl: Duration) -> Self {
+        self.sessions = Some((repo, ttl));
+        self
+    }
+
+    fn sessions(&self) -> Result<&(Arc<dyn SessionRepository>, Duration), IdentityError> {
+        self.sessions.as_ref().ok_or_else(|| {
+            IdentityError::Store(RepoError::Unexpected(
+                "console sessions are not configured".into(),
+            ))
+        })
+    }
+
+    /// A new console session for `user`.
+    async fn start_session(&self, user: UserId) -> Result<SessionSecret, IdentityError> {
+        let (repo, ttl) = self.sessions()?;
+        let now = self.clock.now();
+        let secret = SessionSecret::generate();
+        let session = Session {
+            id: SessionId::new(),
+            user_id: user,
+            created_at: now,
+            expires_at: now + *ttl,
+        };
+        repo.insert(&session, &secret.hash()).await?;
+        Ok(secret)
+    }
+
+    /// Signs in to the console: the same checks and budgets as [`Self::login`], and a
+    /// session instead of tokens.
+    ///
+    /// # Errors
+    /// `Throttled`; `InvalidCredentials`; `Busy`.
+    pub async fn login_session(
+        &self,
+        email: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<SessionSecret, IdentityError> {
+        let user = self.check_password(email, password, client).await?;
+        self.start_session(user.id).await
+    }
+
+    /// Signs up in the console: the same rules as [`Self::signup`], and a session
+    /// instead of tokens.
+    ///
+    /// # Errors
+    /// As [`Self::signup`].
+    pub async fn signup_session(
+        &self,
+        email: &str,
+        password: &str,
+        tenant_name: &str,
+        client: Option<IpAddr>,
+    ) -> Result<SessionSecret, IdentityError> {
+        let (user, _) = self.register(email, password, tenant_name, client).await?;
+        self.start_session(user.id).await
+    }
+
+    /// Ends the console session whose secret is `presented`; unknown ones are ignored.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn end_session(&self, presented: &str) -> Result<(), IdentityError> {
+        let (repo, _) = self.sessions()?;
+        repo.delete_by_hash(&refresh_hash(presented)).await?;
+        Ok(())
+    }
+
+    /// Deletes the sessions that have expired; answers how many.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn sweep_sessions(&self) -> Result<u64, IdentityError> {
+        let (repo, _) = self.sessions()?;
+        Ok(repo.delete_expired(self.clock.now()).await?)
     }
 
     /// Throttles sign-in attempts with `limiter`: each spends the budget of its client
@@ -208,6 +293,19 @@ impl IdentityService {
         tenant_name: &str,
         client: Option<IpAddr>,
     ) -> Result<(User, Tenant, TokenPair), IdentityError> {
+        let (user, tenant) = self.register(email, password, tenant_name, client).await?;
+        let pair = self.issue(user.id, TokenFamilyId::new()).await?;
+        Ok((user, tenant, pair))
+    }
+
+    /// A new user owning a new tenant, not signed in yet.
+    async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        tenant_name: &str,
+        client: Option<IpAddr>,
+    ) -> Result<(User, Tenant), IdentityError> {
         if !self.signup_enabled {
             return Err(IdentityError::SignupDisabled);
         }
@@ -245,8 +343,7 @@ impl IdentityService {
                 RepoError::Duplicate { .. } => IdentityError::EmailTaken,
                 other => IdentityError::Store(other),
             })?;
-        let pair = self.issue(user.id, TokenFamilyId::new()).await?;
-        Ok((user, tenant, pair))
+        Ok((user, tenant))
     }
 
     /// Signs in. A wrong password and an unknown e-mail cost the same and fail alike.
@@ -260,6 +357,18 @@ impl IdentityService {
         password: &str,
         client: Option<IpAddr>,
     ) -> Result<TokenPair, IdentityError> {
+        let user = self.check_password(email, password, client).await?;
+        self.issue(user.id, TokenFamilyId::new()).await
+    }
+
+    /// The user whose e-mail and password these are. A wrong password and an unknown
+    /// e-mail cost the same and fail alike.
+    async fn check_password(
+        &self,
+        email: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<User, IdentityError> {
         self.spend(client, Some(email)).await?;
         let user = match Email::parse(email) {
             Ok(email) => self.users.find_by_email(&email).await?,
@@ -272,8 +381,7 @@ impl IdentityService {
         {
             return Err(IdentityError::InvalidCredentials);
         }
-        let user = user.ok_or(IdentityError::InvalidCredentials)?;
-        self.issue(user.id, TokenFamilyId::new()).await
+        user.ok_or(IdentityError::InvalidCredentials)
     }
 
     /// Exchanges a refresh token for a new pair. A token works once: presenting a used

@@ -1,5 +1,5 @@
 //! The auth model: who is acting, the principal a request resolves to, why a request
-//! is not let through, and the stored refresh token.
+//! is not let through, the stored refresh token and the console session.
 
 use hydracore_core::{RepoError, id_type};
 use hydracore_keys::{ApiKeyId, RateLimit};
@@ -93,4 +93,19 @@ pub struct RefreshToken {
     /// Set when the token was exchanged for a new one: it must never work again.
     pub used_at: Option<OffsetDateTime>,
     pub revoked_at: Option<OffsetDateTime>,
+}
+
+id_type! {
+    /// A console session's id.
+    pub struct SessionId;
+}
+
+/// A person's session in the console, stored server-side (its secret's hash beside it,
+/// never the secret): deleting the row signs the browser out at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
 }

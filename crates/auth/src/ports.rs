@@ -1,10 +1,10 @@
-//! The refresh-token store port.
+//! The refresh-token and console-session store ports.
 
 use async_trait::async_trait;
 use hydracore_core::RepoError;
 use time::OffsetDateTime;
 
-use crate::{RefreshToken, RefreshTokenId, TokenFamilyId};
+use crate::{RefreshToken, RefreshTokenId, Session, TokenFamilyId};
 
 /// Persistence of refresh tokens.
 #[async_trait]
@@ -38,4 +38,24 @@ pub trait RefreshTokenRepository: Send + Sync {
         family: TokenFamilyId,
         at: OffsetDateTime,
     ) -> Result<(), RepoError>;
+}
+
+/// Persistence of console sessions.
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    /// Stores a new session with the hash of its secret.
+    ///
+    /// # Errors
+    /// MUST return `RepoError::Duplicate` if the hash exists already.
+    async fn insert(&self, session: &Session, hash: &[u8; 32]) -> Result<(), RepoError>;
+
+    /// The session whose secret hashes to `hash`, expired or not.
+    async fn find_by_hash(&self, hash: &[u8; 32]) -> Result<Option<Session>, RepoError>;
+
+    /// Deletes the session whose secret hashes to `hash`; MUST return `false` when
+    /// there is none.
+    async fn delete_by_hash(&self, hash: &[u8; 32]) -> Result<bool, RepoError>;
+
+    /// Deletes every session that expired at or before `now`; returns how many.
+    async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64, RepoError>;
 }

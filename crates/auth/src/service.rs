@@ -1,5 +1,5 @@
-//! The authenticator: resolving a request's credential (an API key or a user's access
-//! token) into its principal.
+//! The authenticator: resolving a request's credential (an API key, a user's access
+//! token or a console session) into its principal.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use hydracore_keys::{KeyService, VerifyError};
 use hydracore_scopes::ScopeSet;
 use hydracore_tenants::{MembershipRepository, UserRepository};
 
+use crate::ports::SessionRepository;
 use crate::{AccessTokens, Actor, AuthError, Principal, TokenError};
 
 /// Resolves credentials.
@@ -18,6 +19,7 @@ pub struct Authenticator {
     members: Arc<dyn MembershipRepository>,
     tokens: AccessTokens,
     clock: SharedClock,
+    sessions: Option<Arc<dyn SessionRepository>>,
 }
 
 impl Authenticator {
@@ -34,7 +36,15 @@ impl Authenticator {
             members,
             tokens,
             clock,
+            sessions: None,
         }
+    }
+
+    /// Resolves console sessions from `sessions` too.
+    #[must_use]
+    pub fn with_sessions(mut self, sessions: Arc<dyn SessionRepository>) -> Self {
+        self.sessions = Some(sessions);
+        self
     }
 
     /// The principal of an API key's plaintext.
@@ -74,9 +84,33 @@ impl Authenticator {
                 TokenError::Invalid => AuthError::Invalid,
                 TokenError::Expired => AuthError::Expired,
             })?;
+        self.user(claims.user).await
+    }
+
+    /// The principal of a console session's secret, like a user's access token's.
+    ///
+    /// # Errors
+    /// `Invalid` for an unknown (or signed-out) session, `Expired` for one past its
+    /// lifetime.
+    pub async fn session(&self, presented: &str) -> Result<Principal, AuthError> {
+        let sessions = self.sessions.as_ref().ok_or(AuthError::Invalid)?;
+        let session = sessions
+            .find_by_hash(&crate::token::hash(presented))
+            .await
+            .map_err(AuthError::Store)?
+            .ok_or(AuthError::Invalid)?;
+        if session.expires_at <= self.clock.now() {
+            return Err(AuthError::Expired);
+        }
+        self.user(session.user_id).await
+    }
+
+    /// A signed-in user's principal: the active tenant and the scopes of the user's
+    /// role there, read now.
+    async fn user(&self, id: hydracore_tenants::UserId) -> Result<Principal, AuthError> {
         let user = self
             .users
-            .find(claims.user)
+            .find(id)
             .await
             .map_err(AuthError::Store)?
             .ok_or(AuthError::Invalid)?;

@@ -1,4 +1,4 @@
-//! In-memory fake of the refresh-token port.
+//! In-memory fakes of the refresh-token and session ports.
 
 use std::sync::Mutex;
 
@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use hydracore_core::RepoError;
 use time::OffsetDateTime;
 
-use crate::ports::RefreshTokenRepository;
-use crate::{RefreshToken, RefreshTokenId, TokenFamilyId};
+use crate::ports::{RefreshTokenRepository, SessionRepository};
+use crate::{RefreshToken, RefreshTokenId, Session, TokenFamilyId};
 
 /// A [`RefreshTokenRepository`] in a vector.
 #[derive(Debug, Default)]
@@ -72,5 +72,44 @@ impl RefreshTokenRepository for InMemoryRefreshTokens {
             }
         }
         Ok(())
+    }
+}
+
+/// A [`SessionRepository`] in a vector.
+#[derive(Debug, Default)]
+pub struct InMemorySessions {
+    rows: Mutex<Vec<(Session, [u8; 32])>>,
+}
+
+#[async_trait]
+impl SessionRepository for InMemorySessions {
+    async fn insert(&self, session: &Session, hash: &[u8; 32]) -> Result<(), RepoError> {
+        let mut rows = self.rows.lock().map_err(poisoned)?;
+        if rows.iter().any(|(_, h)| h == hash) {
+            return Err(RepoError::Duplicate {
+                constraint: "console_sessions_token_hash".into(),
+            });
+        }
+        rows.push((session.clone(), *hash));
+        Ok(())
+    }
+
+    async fn find_by_hash(&self, hash: &[u8; 32]) -> Result<Option<Session>, RepoError> {
+        let rows = self.rows.lock().map_err(poisoned)?;
+        Ok(rows.iter().find(|(_, h)| h == hash).map(|(s, _)| s.clone()))
+    }
+
+    async fn delete_by_hash(&self, hash: &[u8; 32]) -> Result<bool, RepoError> {
+        let mut rows = self.rows.lock().map_err(poisoned)?;
+        let before = rows.len();
+        rows.retain(|(_, h)| h != hash);
+        Ok(rows.len() < before)
+    }
+
+    async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64, RepoError> {
+        let mut rows = self.rows.lock().map_err(poisoned)?;
+        let before = rows.len();
+        rows.retain(|(s, _)| s.expires_at > now);
+        Ok((before - rows.len()) as u64)
     }
 }

@@ -147,3 +147,75 @@ async fn a_users_scopes_are_read_at_every_request() {
         Err(AuthError::Invalid)
     ));
 }
+
+#[tokio::test]
+async fn a_console_session_is_a_users_principal_until_it_ends_or_expires() {
+    use crate::testing::{InMemoryRefreshTokens, InMemorySessions};
+    use hydracore_core::testing::ManualClock;
+
+    let clock = Arc::new(ManualClock::new());
+    let tenants = Arc::new(InMemoryTenants::default());
+    let sessions = Arc::new(InMemorySessions::default());
+    let tokens = AccessTokens::new(vec![7; 32], time::Duration::minutes(15)).unwrap();
+    let identity = IdentityService::new(
+        tenants.clone(),
+        tenants.clone(),
+        Arc::new(InMemoryRefreshTokens::default()),
+        tokens.clone(),
+        clock.clone(),
+        true,
+    )
+    .with_sessions(sessions.clone(), time::Duration::hours(12));
+    let auth = Authenticator::new(
+        KeyService::new(Arc::new(InMemoryKeyRepository::default()), clock.clone()),
+        tenants.clone(),
+        tenants.clone(),
+        tokens,
+        clock.clone(),
+    )
+    .with_sessions(sessions.clone());
+
+    let secret = identity
+        .signup_session("ada@example.com", "correct horse battery", "Acme", None)
+        .await
+        .unwrap();
+    let p = auth.session(secret.expose()).await.unwrap();
+    assert_eq!(p.scopes, Role::Owner.scopes());
+    assert!(p.tenant_id.is_some());
+    assert!(matches!(
+        auth.session("hc_s_unknown").await,
+        Err(AuthError::Invalid)
+    ));
+
+    // Signed in again with the password: a second, separate session.
+    let again = identity
+        .login_session("ada@example.com", "correct horse battery", None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        identity
+            .login_session("ada@example.com", "wrong password!", None)
+            .await,
+        Err(IdentityError::InvalidCredentials)
+    ));
+
+    // Signing out ends that session at once, and only that one.
+    identity.end_session(secret.expose()).await.unwrap();
+    assert!(matches!(
+        auth.session(secret.expose()).await,
+        Err(AuthError::Invalid)
+    ));
+    assert!(auth.session(again.expose()).await.is_ok());
+
+    // Past its lifetime it is refused, then swept.
+    clock.advance(time::Duration::hours(12));
+    assert!(matches!(
+        auth.session(again.expose()).await,
+        Err(AuthError::Expired)
+    ));
+    assert_eq!(identity.sweep_sessions().await.unwrap(), 1);
+    assert!(matches!(
+        auth.session(again.expose()).await,
+        Err(AuthError::Invalid)
+    ));
+}

@@ -167,22 +167,27 @@ pub const REFRESH_PREFIX: &str = "hc_rt_";
 /// A refresh token's plaintext. Its `Debug` hides it.
 pub struct RefreshSecret(String);
 
+/// `prefix` and 256 random bits in hex.
+fn random_token(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    #[allow(
+        clippy::expect_used,
+        reason = "no safe token can be made without randomness"
+    )]
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the system CSPRNG failed");
+    let mut s = String::from(prefix);
+    for b in bytes {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
 impl RefreshSecret {
     /// A fresh token: 256 random bits.
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        #[allow(
-            clippy::expect_used,
-            reason = "no safe token can be made without randomness"
-        )]
-        SystemRandom::new()
-            .fill(&mut bytes)
-            .expect("the system CSPRNG failed");
-        let mut s = String::from(REFRESH_PREFIX);
-        for b in bytes {
-            s.push_str(&format!("{b:02x}"));
-        }
-        Self(s)
+        Self(random_token(REFRESH_PREFIX))
     }
 
     pub fn expose(&self) -> &str {
@@ -200,7 +205,48 @@ impl fmt::Debug for RefreshSecret {
     }
 }
 
-/// The SHA-256 of a presented refresh token.
+/// Every console session's secret starts with this.
+pub const SESSION_PREFIX: &str = "hc_s_";
+
+/// A console session's secret, as its cookie carries it. Its `Debug` hides it.
+pub struct SessionSecret(String);
+
+impl SessionSecret {
+    /// A fresh secret: 256 random bits.
+    pub fn generate() -> Self {
+        Self(random_token(SESSION_PREFIX))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn hash(&self) -> [u8; 32] {
+        hash(&self.0)
+    }
+}
+
+impl fmt::Debug for SessionSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionSecret(…)")
+    }
+}
+
+/// The CSRF token of the session whose secret is `secret`: derived from it (SHA-256,
+/// domain-separated), so it needs no storage, changes with every session, and reveals
+/// nothing of the secret to a page that shows it.
+pub fn session_csrf_token(secret: &str) -> String {
+    let d = digest(
+        &SHA256,
+        format!("hydracore console csrf\0{secret}").as_bytes(),
+    );
+    d.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The SHA-256 of a presented refresh token or session secret.
 pub fn hash(presented: &str) -> [u8; 32] {
     let d = digest(&SHA256, presented.as_bytes());
     let mut out = [0u8; 32];
@@ -247,6 +293,19 @@ mod tests {
         assert_eq!(t.verify(&flipped, now), Err(TokenError::Invalid));
         assert_eq!(t.verify("eyJ.garbage", now), Err(TokenError::Invalid));
         assert!(AccessTokens::new(vec![1; 31], time::Duration::minutes(1)).is_err());
+    }
+
+    #[test]
+    fn session_secrets_hide_in_debug_and_derive_distinct_csrf_tokens() {
+        let (a, b) = (SessionSecret::generate(), SessionSecret::generate());
+        assert!(a.expose().starts_with(SESSION_PREFIX));
+        assert_eq!(a.expose().len(), SESSION_PREFIX.len() + 64);
+        assert!(!format!("{a:?}").contains(a.expose()));
+        let token = session_csrf_token(a.expose());
+        assert_eq!(token.len(), 32);
+        assert_eq!(token, session_csrf_token(a.expose()));
+        assert_ne!(token, session_csrf_token(b.expose()));
+        assert!(!a.expose().contains(&token));
     }
 
     #[test]

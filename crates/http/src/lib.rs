@@ -80,7 +80,7 @@ pub struct AppState {
     /// How long a request body may take to arrive before the request is answered 408.
     pub body_timeout: std::time::Duration,
     /// The proxies whose `X-Forwarded-For` names the client.
-    pub trusted_proxies: client::TrustedProxies,
+    pub trusted_proxies: hydracore_api::TrustedProxies,
 }
 
 /// Mounts every documented route.

@@ -7,7 +7,7 @@ use hydracore_instances::{
     RuntimeImageId, Status,
 };
 use hydracore_keys::{ApiKey, ApiKeyId, KeySecret, RateLimit};
-use hydracore_mcp_log::{CallId, CallStatus, McpCall};
+use hydracore_mcp_log::{CallId, CallQuery, CallStatus, McpCall};
 use hydracore_scopes::Role;
 use hydracore_scopes::ScopeSet;
 use hydracore_tenants::{
@@ -470,8 +470,71 @@ pub async fn call_log_append_and_list(ports: &Ports) {
         .await
         .unwrap();
     ports.calls.append(&[]).await.unwrap();
-    let listed = all_pages(1, |p| ports.calls.list(t, p)).await;
+    let all = CallQuery::default();
+    let listed = all_pages(1, |p| ports.calls.list(t, &all, p)).await;
     assert_eq!(listed, mine);
+}
+
+/// The call log filters by key, tool and status, and reads newest first page by page.
+pub async fn call_log_filters_and_reads_newest_first(ports: &Ports) {
+    let t = tenant(ports).await;
+    let (k1, k2) = (ApiKeyId::new(), ApiKeyId::new());
+    let call = |key: ApiKeyId, tool: &str, status: CallStatus, n: i64| McpCall {
+        id: CallId::new(),
+        tenant_id: t,
+        key_id: key,
+        tool: tool.into(),
+        scope: "instances:read".into(),
+        status,
+        latency_us: 10,
+        created_at: now() + Duration::microseconds(n),
+    };
+    let calls = vec![
+        call(k1, "instances_list", CallStatus::Ok, 0),
+        call(k2, "instances_list", CallStatus::Denied, 1),
+        call(k1, "instances_get", CallStatus::Error, 2),
+        call(k1, "instances_list", CallStatus::Ok, 3),
+        call(k2, "api_keys_list", CallStatus::Ok, 4),
+    ];
+    ports.calls.append(&calls).await.unwrap();
+    let list = |q: CallQuery| async move {
+        all_pages(2, |p| {
+            let q = q.clone();
+            async move { ports.calls.list(t, &q, p).await }
+        })
+        .await
+    };
+    let newest = list(CallQuery {
+        newest_first: true,
+        ..CallQuery::default()
+    })
+    .await;
+    let mut reversed = calls.clone();
+    reversed.reverse();
+    assert_eq!(newest, reversed);
+    let of_k1 = list(CallQuery {
+        key_id: Some(k1),
+        newest_first: true,
+        ..CallQuery::default()
+    })
+    .await;
+    assert_eq!(
+        of_k1,
+        vec![calls[3].clone(), calls[2].clone(), calls[0].clone()]
+    );
+    let listed_ok = list(CallQuery {
+        tool: Some("instances_list".into()),
+        status: Some(CallStatus::Ok),
+        ..CallQuery::default()
+    })
+    .await;
+    assert_eq!(listed_ok, vec![calls[0].clone(), calls[3].clone()]);
+    let none = list(CallQuery {
+        tool: Some("instances".into()),
+        ..CallQuery::default()
+    })
+    .await;
+    assert!(none.is_empty());
 }
 
 fn user(email: &str) -> User {
@@ -1186,5 +1249,57 @@ pub async fn instances_unsettled_cross_tenants_oldest_first(ports: &Ports) {
     assert_eq!(
         names(ports.instances.unsettled(before, 100).await.unwrap()),
         ["u1", "u6"]
+    );
+}
+
+/// Sessions are found by the hash of their secret, end one at a time, and are swept
+/// once expired (at exactly their expiry).
+pub async fn sessions_find_end_and_sweep(ports: &Ports) {
+    use hydracore_auth::{Session, SessionId};
+    let (u, _) = signed_up(ports, "ada@example.com").await;
+    let t0 = now();
+    let session = |minutes: i64| Session {
+        id: SessionId::new(),
+        user_id: u.id,
+        created_at: t0,
+        expires_at: t0 + Duration::minutes(minutes),
+    };
+    let (a, b, c) = (session(10), session(20), session(30));
+    for (s, h) in [(&a, [1u8; 32]), (&b, [2u8; 32]), (&c, [3u8; 32])] {
+        ports.sessions.insert(s, &h).await.unwrap();
+    }
+    assert!(is_duplicate(
+        ports.sessions.insert(&session(5), &[3u8; 32]).await
+    ));
+    assert_eq!(
+        ports.sessions.find_by_hash(&[1u8; 32]).await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(ports.sessions.find_by_hash(&[9u8; 32]).await.unwrap(), None);
+
+    assert!(ports.sessions.delete_by_hash(&[2u8; 32]).await.unwrap());
+    assert!(!ports.sessions.delete_by_hash(&[2u8; 32]).await.unwrap());
+    assert_eq!(ports.sessions.find_by_hash(&[2u8; 32]).await.unwrap(), None);
+
+    assert_eq!(
+        ports
+            .sessions
+            .delete_expired(t0 + Duration::minutes(9))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        ports
+            .sessions
+            .delete_expired(t0 + Duration::minutes(10))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(ports.sessions.find_by_hash(&[1u8; 32]).await.unwrap(), None);
+    assert_eq!(
+        ports.sessions.find_by_hash(&[3u8; 32]).await.unwrap(),
+        Some(c)
     );
 }

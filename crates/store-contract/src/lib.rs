@@ -14,7 +14,7 @@ pub mod cases;
 
 use std::sync::Arc;
 
-use hydracore_auth::RefreshTokenRepository;
+use hydracore_auth::{RefreshTokenRepository, SessionRepository};
 use hydracore_core::idempotency::IdempotencyStore;
 use hydracore_instances::{InstanceRepository, RuntimeImageRepository};
 use hydracore_keys::KeyRepository;
@@ -33,6 +33,7 @@ pub struct Ports {
     pub users: Arc<dyn UserRepository>,
     pub members: Arc<dyn MembershipRepository>,
     pub refresh: Arc<dyn RefreshTokenRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
     pub creds: Arc<dyn McpCredentialRepository>,
     pub idempotency: Arc<dyn IdempotencyStore>,
 }
@@ -66,7 +67,7 @@ macro_rules! contract_cases {
                 instances_pages_return_every_row_once,
                 instances_unsettled_cross_tenants_oldest_first;
             images: images_promotion;
-            call_log: call_log_append_and_list;
+            call_log: call_log_append_and_list, call_log_filters_and_reads_newest_first;
             users:
                 users_signup_is_all_or_nothing,
                 users_switch_only_to_their_tenants;
@@ -77,6 +78,7 @@ macro_rules! contract_cases {
                 memberships_change_only_roles_the_caller_manages,
                 memberships_cap_the_tenants_a_user_owns;
             refresh_tokens: refresh_tokens_rotate_once_and_revoke_families;
+            sessions: sessions_find_end_and_sweep;
             mcp_credentials: mcp_credentials_round_trip_sealed;
             idempotency:
                 idempotency_claims_replay_and_lapse,

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use hydracore_auth::testing::InMemoryRefreshTokens;
+use hydracore_auth::testing::{InMemoryRefreshTokens, InMemorySessions};
 use hydracore_core::idempotency::testing::InMemoryIdempotency;
 use hydracore_instances::testing::{InMemoryInstanceRepository, InMemoryRuntimeImageRepository};
 use hydracore_keys::testing::InMemoryKeyRepository;
@@ -28,6 +28,7 @@ impl Harness for Fakes {
                 users: tenants.clone(),
                 members: tenants,
                 refresh: Arc::new(InMemoryRefreshTokens::default()),
+                sessions: Arc::new(InMemorySessions::default()),
                 creds: Arc::new(InMemoryMcpCredentials::default()),
                 keys: Arc::new(InMemoryKeyRepository::default()),
                 instances: Arc::new(InMemoryInstanceRepository::default()),

@@ -107,6 +107,16 @@ macro_rules! define_tables {
         }
 
         diesel::table! {
+            console_sessions (id) {
+                id -> crate::schema::$b::sql::Id,
+                user_id -> crate::schema::$b::sql::Id,
+                token_hash -> Binary,
+                created_at -> crate::schema::$b::sql::Instant,
+                expires_at -> crate::schema::$b::sql::Instant,
+            }
+        }
+
+        diesel::table! {
             mcp_credentials (id) {
                 id -> crate::schema::$b::sql::Id,
                 tenant_id -> crate::schema::$b::sql::Id,

@@ -23,6 +23,7 @@ fn ports(store: &Store) -> Ports {
         users: s.clone(),
         members: s.clone(),
         refresh: s.clone(),
+        sessions: s.clone(),
         creds: s.clone(),
         idempotency: s,
     }

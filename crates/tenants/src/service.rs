@@ -198,6 +198,29 @@ impl MemberService {
         Ok(self.members.list(tenant, page).await?)
     }
 
+    /// One of the tenant's members.
+    ///
+    /// # Errors
+    /// `MemberNotFound` unless the user is a member of the tenant.
+    pub async fn get(&self, tenant: TenantId, user: UserId) -> Result<Member, MemberError> {
+        let membership = self
+            .members
+            .find(tenant, user)
+            .await?
+            .ok_or(MemberError::MemberNotFound)?;
+        let user = self
+            .users
+            .find(user)
+            .await?
+            .ok_or(MemberError::MemberNotFound)?;
+        Ok(Member {
+            user_id: user.id,
+            email: user.email,
+            role: membership.role,
+            created_at: membership.created_at,
+        })
+    }
+
     /// Adds an existing user to the tenant in `role`; the grantor must hold every
     /// scope of that role.
     ///

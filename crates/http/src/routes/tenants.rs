@@ -80,6 +80,18 @@ async fn add(
     ))
 }
 
+/// Get a member
+#[api_v2_operation(operation_id = "getMember", tags(Members))]
+async fn get(
+    auth: Scoped<MembersRead>,
+    state: State,
+    path: ResourcePath<MemberPath>,
+) -> Result<Json<MemberDto>, ApiError> {
+    Ok(Json(
+        api::get_member(&state.api, &auth.caller(), UserId(path.0.user_id)).await?,
+    ))
+}
+
 /// Change a member's role
 ///
 /// The caller must hold every scope of both the old and the new role. Demoting the
@@ -130,8 +142,9 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
     )
     .service(
         web::resource("/members/{user_id}")
+            .route(web::get().to(get))
             .route(web::patch().to(update))
             .route(web::delete().to(remove))
-            .default_service(method_not_allowed("PATCH, DELETE")),
+            .default_service(method_not_allowed("GET, PATCH, DELETE")),
     );
 }
