@@ -8,6 +8,7 @@
 
 mod auth;
 mod clients;
+mod console;
 mod credentials;
 mod errors;
 mod faults;

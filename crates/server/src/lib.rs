@@ -251,7 +251,8 @@ pub async fn compose(
                 per_email: settings.serve.signin_limit_per_email,
                 per_address: settings.serve.signin_limit_per_address,
             },
-        ),
+        )
+        .with_sessions(shared.clone(), settings.serve.session_ttl()),
         keys: keys.clone(),
         instances: InstanceService::new(
             shared.clone(),
@@ -270,11 +271,10 @@ pub async fn compose(
         default_rate_limit,
         ops,
         smoke: Arc::new(NoSmoke),
-        trusted_proxies: hydracore_http::client::TrustedProxies::parse(
-            &settings.serve.trusted_proxies,
-        )
-        .map_err(|e| anyhow::anyhow!("HYDRACORE_TRUSTED_PROXIES: {e}"))?,
-        auth: Authenticator::new(keys, shared.clone(), shared, tokens, clock),
+        trusted_proxies: hydracore_api::TrustedProxies::parse(&settings.serve.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("HYDRACORE_TRUSTED_PROXIES: {e}"))?,
+        auth: Authenticator::new(keys, shared.clone(), shared.clone(), tokens, clock)
+            .with_sessions(shared),
         readiness: Arc::new(StoreReadiness(store.clone())),
         body_timeout: settings.serve.client_timeout(),
         idempotency_lease: settings.serve.idempotency_lease(),
@@ -361,10 +361,12 @@ pub struct Application {
     keys: KeyService,
 }
 
-/// Deletes expired `Idempotency-Key` records at start and every ten minutes after, for
-/// as long as the server runs (every node does; deleting twice is harmless).
-async fn sweep_idempotency(
+/// Deletes what has expired (`Idempotency-Key` records, console sessions) at start
+/// and every ten minutes after, for as long as the server runs (every node does;
+/// deleting twice is harmless).
+async fn sweep_expired(
     records: Arc<dyn hydracore_core::idempotency::IdempotencyStore>,
+    identity: IdentityService,
     clock: SharedClock,
 ) {
     const EVERY: std::time::Duration = std::time::Duration::from_secs(600);
@@ -376,6 +378,11 @@ async fn sweep_idempotency(
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "swept expired idempotency records"),
             Err(e) => tracing::warn!(error = %e, "could not sweep idempotency records; will retry"),
+        }
+        match identity.sweep_sessions().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "swept expired console sessions"),
+            Err(e) => tracing::warn!(error = %e, "could not sweep console sessions; will retry"),
         }
     }
 }
@@ -460,8 +467,9 @@ impl Application {
                 }
             }
         });
-        actix_web::rt::spawn(sweep_idempotency(
+        actix_web::rt::spawn(sweep_expired(
             state.idempotency.clone(),
+            state.api.identity.clone(),
             state.clock.clone(),
         ));
         if settings.serve.reconcile_interval_secs > 0 {
@@ -499,11 +507,23 @@ impl Application {
                 fallbacks: limiter_fallbacks,
             },
         )));
+        let console = hydracore_console::ConsoleState {
+            api: state.api.clone(),
+            auth: state.auth.clone(),
+            public_url: settings.serve.public_url.as_str().into(),
+            secure_cookies: settings.serve.public_url.starts_with("https://"),
+            signup_enabled: settings.serve.signup_enabled,
+            trusted_proxies: state.trusted_proxies.clone(),
+            clock: state.clock.clone(),
+            default_rate_limit: state.default_rate_limit,
+        };
         let listener = TcpListener::bind(&settings.serve.bind)
             .with_context(|| format!("binding {}", settings.serve.bind))?;
         let port = listener.local_addr()?.port();
         let mut server = HttpServer::new(move || {
             hydracore_http::app(state.clone(), spec.clone(), metrics.clone())
+                // Before `/mcp`: the console's `/mcp/call-log` page is not the MCP endpoint.
+                .configure(hydracore_console::configure(console.clone()))
                 .service(
                     actix_web::web::scope("/mcp")
                         .wrap(actix_web::middleware::from_fn(hydracore_http::authenticate))

@@ -178,7 +178,15 @@ pub struct ServeArgs {
     /// Lifetime of an access token, in seconds.
     #[arg(long, env = "HYDRACORE_ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
     pub access_token_ttl_secs: u32,
-    /// Whether `POST /auth/signup` is open.
+    /// The server as people and clients reach it (scheme, host, port; behind a proxy,
+    /// the proxy's). The console's snippets name it, and its cookies are `Secure` when
+    /// it is https.
+    #[arg(long, env = "HYDRACORE_PUBLIC_URL", default_value = "http://127.0.0.1:8000", value_parser = public_url)]
+    pub public_url: String,
+    /// How long a console sign-in lasts, in hours.
+    #[arg(long, env = "HYDRACORE_SESSION_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=720))]
+    pub session_hours: u32,
+    /// Whether `POST /auth/signup` (and the console's sign-up) is open.
     #[arg(long, env = "HYDRACORE_SIGNUP_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
     pub signup_enabled: bool,
     /// Where generated key files live (`jwt.key`, `mcp-creds.key`). Default: the
@@ -281,9 +289,24 @@ fn image_reference(s: &str) -> Result<ImageReference, String> {
     ImageReference::parse(s).map_err(|e| e.message)
 }
 
+/// An http or https URL without a path beyond `/`, kept without its trailing slash.
+fn public_url(s: &str) -> Result<String, String> {
+    let t = s.trim().trim_end_matches('/');
+    let rest = t
+        .strip_prefix("https://")
+        .or_else(|| t.strip_prefix("http://"))
+        .ok_or_else(|| format!("'{s}' is not an http:// or https:// URL"))?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
+        return Err(format!(
+            "'{s}' must be scheme://host[:port] only (https://hydracore.example.com)"
+        ));
+    }
+    Ok(t.to_owned())
+}
+
 /// One trusted proxy entry, checked.
 fn proxy(s: &str) -> Result<String, String> {
-    hydracore_http::client::TrustedProxies::parse([s])
+    hydracore_api::TrustedProxies::parse([s])
         .map(|_| s.trim().to_owned())
         .map_err(|e| e.to_string())
 }
@@ -292,6 +315,11 @@ impl ServeArgs {
     /// [`ServeArgs::client_timeout_ms`] as a duration (at least 100 ms).
     pub fn client_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.client_timeout_ms.max(100))
+    }
+
+    /// [`ServeArgs::session_hours`] as a duration.
+    pub fn session_ttl(&self) -> time::Duration {
+        time::Duration::hours(i64::from(self.session_hours))
     }
 
     /// [`ServeArgs::idempotency_lease_secs`] as a duration (at least 1 s).

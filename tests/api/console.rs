@@ -1,0 +1,375 @@
+//! The console: in a real browser (Chromium through Playwright, `tests/browser/
+//! console.py`), and the rules a browser cannot show from the outside: the headers of
+//! every page, sessions that end at once, lists that page.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use hydracore_api_tests::{PASSWORD, TestApp, TestResponse, api_tests};
+use serde_json::{Value, json};
+
+/// A tool `.ci/run` installs, named by an environment variable.
+fn tool(var: &str) -> Option<PathBuf> {
+    hydracore_core::testing::needs(var, "HYDRACORE_REQUIRE_DOC_TOOLS").map(PathBuf::from)
+}
+
+/// A browser without a browser: the console's cookies, kept by hand.
+struct Visitor<'a> {
+    app: &'a TestApp,
+    cookies: Vec<(String, String)>,
+}
+
+impl<'a> Visitor<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            cookies: Vec::new(),
+        }
+    }
+
+    fn keep(&mut self, res: &TestResponse) {
+        for (k, v) in &res.headers {
+            if !k.eq_ignore_ascii_case("set-cookie") {
+                continue;
+            }
+            let pair = v.split(';').next().unwrap_or_default();
+            let Some((name, value)) = pair.split_once('=') else {
+                continue;
+            };
+            self.cookies.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn get(&mut self, path: &str) -> TestResponse {
+        let req = ureq::http::Request::builder()
+            .method("GET")
+            .uri(format!("{}{path}", self.app.address))
+            .header("Cookie", self.cookie_header())
+            .body(String::new())
+            .unwrap();
+        let res = self.app.send(req);
+        self.keep(&res);
+        res
+    }
+
+    fn post(&mut self, path: &str, form: &[(&str, &str)]) -> TestResponse {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let req = ureq::http::Request::builder()
+            .method("POST")
+            .uri(format!("{}{path}", self.app.address))
+            .header("Cookie", self.cookie_header())
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .unwrap();
+        let res = self.app.send(req);
+        self.keep(&res);
+        res
+    }
+
+    /// Signs in through the sign-in form.
+    fn sign_in(&mut self, email: &str) {
+        self.get("/login");
+        let token = self.cookie("hc_form").unwrap().to_owned();
+        let res = self.post(
+            "/login",
+            &[
+                ("csrf_token", &token),
+                ("email", email),
+                ("password", PASSWORD),
+                ("next", "/instances"),
+            ],
+        );
+        assert_eq!(res.status, 303, "{}", res.body);
+        assert!(self.cookie("hc_session").is_some());
+    }
+
+    /// The CSRF token of the signed-in session, as its pages carry it.
+    fn csrf(&mut self) -> String {
+        let page = self.get("/settings/tenant");
+        let marker = "name=\"csrf_token\" value=\"";
+        let at = page.body.find(marker).unwrap() + marker.len();
+        page.body[at..at + 32].to_owned()
+    }
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn console_in_a_real_browser(app: &TestApp) {
+    let (Some(python), Some(axe)) = (tool("HYDRACORE_PLAYWRIGHT_PYTHON"), tool("HYDRACORE_AXE"))
+    else {
+        return;
+    };
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser/console.py");
+    let mut cmd = Command::new(&python);
+    cmd.arg(&script).arg(&app.address).arg(&axe);
+    if let Ok(dir) = std::env::var("HYDRACORE_CONSOLE_SHOTS") {
+        std::fs::create_dir_all(&dir).unwrap();
+        cmd.arg(dir);
+    }
+    let out = cmd.output().expect("python");
+    assert!(
+        out.status.success(),
+        "the console walk-through failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pages: Vec<&str> = report["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for page in [
+        "login",
+        "signup",
+        "instances",
+        "instance",
+        "api-keys",
+        "api-key",
+        "api-key-created",
+        "members",
+        "mcp-credentials",
+        "mcp-call-log",
+        "tenant",
+    ] {
+        assert!(pages.contains(&page), "axe never saw {page}: {pages:?}");
+    }
+    assert_eq!(report["csp_violations"], json!([]));
+}
+
+/// Every console response forbids framing, inline script and style, other origins,
+/// caching; cookies are HttpOnly and SameSite=Lax.
+fn console_pages_carry_the_security_headers(app: &TestApp) {
+    let mut v = Visitor::new(app);
+    let login = v.get("/login");
+    assert_eq!(login.status, 200);
+    let signed_in = {
+        app.signup("ada@example.com", "Acme");
+        v.sign_in("ada@example.com");
+        v.get("/settings/api-keys")
+    };
+    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
+    for res in [&login, &signed_in] {
+        let csp = res.header("content-security-policy").unwrap();
+        assert!(csp.starts_with("default-src 'self'"), "{csp}");
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(res.header("x-frame-options"), Some("DENY"));
+        assert_eq!(res.header("referrer-policy"), Some("same-origin"));
+        assert_eq!(res.header("cache-control"), Some("no-store"));
+        assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
+        assert!(!res.body.contains("<script>") && !res.body.contains(" style="));
+    }
+    let cookie = login
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http by default: {cookie}"
+    );
+    // Every script and stylesheet comes from this server.
+    for asset in ["console.css", "console.js", "htmx.min.js"] {
+        let res = app.request("GET", &format!("/console/assets/{asset}"), None, None);
+        assert_eq!(res.status, 200, "{asset}");
+        assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
+        let tag = res.header("etag").unwrap().to_owned();
+        let again = app.send(
+            ureq::http::Request::builder()
+                .uri(format!("{}/console/assets/{asset}", app.address))
+                .header("If-None-Match", &tag)
+                .body(String::new())
+                .unwrap(),
+        );
+        assert_eq!(again.status, 304, "{asset}");
+    }
+    // The API keeps answering as before around the console's pages.
+    assert_eq!(app.request("GET", "/nothing-here", None, None).status, 404);
+    assert_eq!(app.request("GET", "/mcp/call-log", None, None).status, 303);
+}
+
+/// Signing out and losing a membership end a console session at once; a form without
+/// the session's token, or posted from another site, changes nothing.
+fn console_sessions_end_at_once_and_forms_need_their_token(app: &TestApp) {
+    app.signup("ada@example.com", "Acme");
+    app.signup("bob@example.com", "Bob's");
+    let mut ada = Visitor::new(app);
+    ada.sign_in("ada@example.com");
+    let token = ada.csrf();
+    let added = ada.post(
+        "/settings/members",
+        &[
+            ("csrf_token", &token),
+            ("email", "bob@example.com"),
+            ("role", "admin"),
+        ],
+    );
+    assert_eq!(added.status, 303, "{}", added.body);
+
+    let mut bob = Visitor::new(app);
+    bob.sign_in("bob@example.com");
+    let bob_token = bob.csrf();
+    let acme = ada.get("/settings/tenant");
+    let marker = "<code id=\"tenant-id\">";
+    let at = acme.body.find(marker).unwrap() + marker.len();
+    let acme_id = acme.body[at..at + 36].to_owned();
+    let switched = bob.post(
+        "/switch-tenant",
+        &[("csrf_token", &bob_token), ("tenant_id", &acme_id)],
+    );
+    assert_eq!(switched.status, 303);
+    let keys = bob.get("/settings/api-keys");
+    assert_eq!(keys.status, 200);
+    assert!(keys.body.contains("Create key"), "an admin may mint");
+
+    // No token, a wrong token, another site: refused, nothing made.
+    for (form, origin) in [
+        (vec![("name", "x1")], None),
+        (
+            vec![
+                ("csrf_token", "0123456789abcdef0123456789abcdef"),
+                ("name", "x2"),
+            ],
+            None,
+        ),
+        (
+            vec![("csrf_token", bob_token.as_str()), ("name", "x3")],
+            Some("http://evil.test"),
+        ),
+    ] {
+        let mut req = ureq::http::Request::builder()
+            .method("POST")
+            .uri(format!("{}/instances", app.address))
+            .header("Cookie", bob.cookie_header())
+            .header("Content-Type", "application/x-www-form-urlencoded");
+        if let Some(o) = origin {
+            req = req
+                .header("Origin", o)
+                .header("Sec-Fetch-Site", "cross-site");
+        }
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        let res = app.send(req.body(body).unwrap());
+        assert_eq!(res.status, 403, "{form:?} {origin:?}: {}", res.body);
+    }
+    assert!(!bob.get("/instances").body.contains("x3"));
+
+    // Ada removes Bob: his next page in Acme is refused, though his session lives.
+    let bob_id = ada.get("/settings/members");
+    let bob_row = bob_id.body.find("bob@example.com").unwrap();
+    let href = bob_id.body[bob_row..]
+        .find("/settings/members/")
+        .map(|i| &bob_id.body[bob_row + i + 18..bob_row + i + 18 + 36])
+        .unwrap()
+        .to_owned();
+    let removed = ada.post(
+        &format!("/settings/members/{href}/remove"),
+        &[("csrf_token", &token)],
+    );
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    let after = bob.get("/settings/api-keys");
+    assert_eq!(after.status, 403, "{}", after.body);
+    assert!(
+        after.body.contains("not a member of any tenant"),
+        "{}",
+        after.body
+    );
+
+    // Signing out ends the session: the same cookie opens nothing any more.
+    let cookie = bob.cookie("hc_session").unwrap().to_owned();
+    assert_eq!(
+        bob.post("/logout", &[("csrf_token", &bob_token)]).status,
+        303
+    );
+    bob.cookies.push(("hc_session".into(), cookie));
+    let res = bob.get("/settings/tenant");
+    assert_eq!(res.status, 303);
+    assert_eq!(res.header("location"), Some("/login?next=/settings/tenant"));
+}
+
+/// The key list shows a page at a time: 1,000 keys are all reachable from the first
+/// page's "Next page" links, 100 rows a page, and a page of 1,000 when asked.
+fn the_key_list_pages_a_thousand_keys(app: &TestApp) {
+    let owner = app.signup("ada@example.com", "Acme");
+    let token = owner["access_token"].as_str().unwrap();
+    let tenant =
+        hydracore_tenants::TenantId(owner["tenant"]["id"].as_str().unwrap().parse().unwrap());
+    for _ in 0..1000 {
+        app.key(tenant, &["instances:read"]);
+    }
+    assert_eq!(app.bearer("GET", "/auth/me", token, None).status, 200);
+    let mut v = Visitor::new(app);
+    v.sign_in("ada@example.com");
+    let mut path = "/settings/api-keys".to_owned();
+    let mut rows = 0;
+    let mut pages = 0;
+    loop {
+        let page = v.get(&path);
+        assert_eq!(page.status, 200, "{}", page.body);
+        let here = page.body.matches("<tr id=\"key-").count();
+        assert!(here <= 100, "{here} rows on one page");
+        rows += here;
+        pages += 1;
+        match page.body.find("rel=\"next\"") {
+            Some(_) => {
+                let at = page.body.find("href=\"/settings/api-keys?cursor=").unwrap() + 6;
+                let end = page.body[at..].find('"').unwrap();
+                path = page.body[at..at + end].replace("&amp;", "&");
+            }
+            None => break,
+        }
+    }
+    assert_eq!((rows, pages), (1000, 10));
+    let all = v.get("/settings/api-keys?limit=1000");
+    assert_eq!(all.body.matches("<tr id=\"key-").count(), 1000);
+    let bad = v.get("/settings/api-keys?cursor=nonsense");
+    assert_eq!(bad.status, 422);
+}
+
+api_tests!(
+    console_in_a_real_browser,
+    console_pages_carry_the_security_headers,
+    console_sessions_end_at_once_and_forms_need_their_token,
+    the_key_list_pages_a_thousand_keys,
+);
