@@ -224,8 +224,13 @@ fn three_nodes_started_at_once_migrate_a_fresh_database_once() {
                 .env("HYDRACORE_MCP_CREDS_KEY", MCP_CREDS_KEY);
             Node::start(&mut c)
         };
+        let started = std::time::Instant::now();
         let mut nodes = [node(), node(), node()];
         let ports: Vec<u16> = nodes.iter_mut().map(Node::wait_listening).collect();
+        eprintln!(
+            "startup[three nodes, one fresh database]: all listening after {:?}",
+            started.elapsed()
+        );
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
