@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use hydracore_api_tests::{PASSWORD, TestApp, TestResponse, api_tests};
+use hydracore_api_tests::{Backend, PASSWORD, TestApp, TestResponse, api_tests, spawn_app_with};
 use serde_json::{Value, json};
 
 /// A tool `.ci/run` installs, named by an environment variable.
@@ -373,3 +373,31 @@ api_tests!(
     console_sessions_end_at_once_and_forms_need_their_token,
     the_key_list_pages_a_thousand_keys,
 );
+
+/// With sign-up turned off, the console neither offers nor takes it.
+#[test]
+fn the_console_offers_no_sign_up_when_it_is_off() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.serve.signup_enabled = false).unwrap();
+    let mut v = Visitor::new(&app);
+    let login = v.get("/login");
+    assert_eq!(login.status, 200);
+    assert!(
+        !login.body.contains("/signup"),
+        "no link to a closed sign-up"
+    );
+    let page = v.get("/signup");
+    assert_eq!(page.status, 403);
+    assert!(page.body.contains("Sign-up is disabled"));
+    let token = v.cookie("hc_form").unwrap().to_owned();
+    let posted = v.post(
+        "/signup",
+        &[
+            ("csrf_token", &token),
+            ("email", "a@example.com"),
+            ("password", PASSWORD),
+            ("tenant_name", "A"),
+        ],
+    );
+    assert_eq!(posted.status, 403);
+    assert!(v.cookie("hc_session").is_none());
+}

@@ -5,7 +5,7 @@ use actix_web::web::{self, Path, Query, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use hydracore_api::{self as api, CreateMcpCredentialRequest, McpAuthKindDto, McpCredentialDto};
-use uuid::Uuid;
+use hydracore_mcp_creds::CredentialId;
 
 use super::{Confirm, ListQuery, Pager, chrome};
 use crate::request::{Action, Signed};
@@ -129,13 +129,13 @@ async fn create(req: HttpRequest, action: Action) -> Result<HttpResponse, Refusa
     }
 }
 
-fn credential_id(id: &str) -> Result<Uuid, Refusal> {
-    Uuid::parse_str(id).map_err(|_| api::Problem::not_found("Credential not found").into())
+fn credential_id(id: &str) -> Result<CredentialId, Refusal> {
+    super::path_id(id, "Credential not found")
 }
 
 async fn confirm_delete(signed: Signed, id: Path<String>) -> Result<HttpResponse, Refusal> {
     let id = credential_id(&id)?;
-    let c = api::get_credential(&signed.state.api, &signed.caller()?, id.into()).await?;
+    let c = api::get_credential(&signed.state.api, &signed.caller()?, id).await?;
     Ok(view::ok(&Confirm {
         chrome: chrome(&signed, "Delete credential", Section::Credentials, None).await?,
         heading: format!("Delete {}?", c.name),
@@ -157,7 +157,7 @@ async fn delete(
 ) -> Result<HttpResponse, Refusal> {
     let signed = &action.signed;
     let id = credential_id(&id)?;
-    api::delete_credential(&signed.state.api, &signed.caller()?, id.into()).await?;
+    api::delete_credential(&signed.state.api, &signed.caller()?, id).await?;
     Ok(view::see_other(
         &req,
         "/settings/mcp-credentials?done=credential-deleted",

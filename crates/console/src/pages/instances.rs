@@ -8,7 +8,6 @@ use hydracore_api::{
     self as api, CreateInstanceRequest, InstanceDto, JsonObject, UpdateInstanceRequest,
 };
 use hydracore_instances::{InstanceId, InstanceName};
-use uuid::Uuid;
 
 use super::{Confirm, ListQuery, Pager, chrome};
 use crate::request::{Action, Fields, Signed};
@@ -184,9 +183,7 @@ async fn create(req: HttpRequest, action: Action) -> Result<HttpResponse, Refusa
 }
 
 fn instance_id(id: &str) -> Result<InstanceId, Refusal> {
-    Uuid::parse_str(id)
-        .map(InstanceId)
-        .map_err(|_| api::Problem::not_found("Instance not found").into())
+    super::path_id(id, "Instance not found")
 }
 
 async fn detail_page(

@@ -12,7 +12,6 @@ use hydracore_api::{
 use hydracore_keys::ApiKeyId;
 use hydracore_scopes::{CATALOGUE, Scope};
 use time::{Date, Duration, OffsetDateTime, Time};
-use uuid::Uuid;
 
 use super::{Confirm, ListQuery, Pager, chrome};
 use crate::request::{Action, Fields, Signed};
@@ -495,9 +494,7 @@ async fn create(action: Action) -> Result<HttpResponse, Refusal> {
 }
 
 fn key_id(id: &str) -> Result<ApiKeyId, Refusal> {
-    Uuid::parse_str(id)
-        .map(ApiKeyId)
-        .map_err(|_| api::Problem::not_found("API key not found").into())
+    super::path_id(id, "API key not found")
 }
 
 async fn key_page(

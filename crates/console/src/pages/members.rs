@@ -6,7 +6,6 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use hydracore_api::{self as api, AddMemberRequest, MemberDto, RoleDto, UpdateMemberRequest};
 use hydracore_tenants::UserId;
-use uuid::Uuid;
 
 use super::{Confirm, ListQuery, Pager, chrome};
 use crate::request::{Action, Signed};
@@ -121,9 +120,7 @@ async fn add(req: HttpRequest, action: Action) -> Result<HttpResponse, Refusal> 
 }
 
 fn user_id(id: &str) -> Result<UserId, Refusal> {
-    Uuid::parse_str(id)
-        .map(UserId)
-        .map_err(|_| api::Problem::not_found("Member not found").into())
+    super::path_id(id, "Member not found")
 }
 
 async fn change_role(
@@ -149,6 +146,15 @@ async fn change_role(
         }
     };
     let (status, errors) = outcome;
+    row_refused(signed, status, &errors).await
+}
+
+/// The members page again, saying why a change to a row was refused.
+async fn row_refused(
+    signed: &Signed,
+    status: StatusCode,
+    errors: &FormErrors,
+) -> Result<HttpResponse, Refusal> {
     let added = Added {
         email: String::new(),
         role: RoleDto::Member.as_str(),
@@ -203,20 +209,7 @@ async fn remove(
         )),
         Err(problem) => {
             let (status, errors) = view::form_problem(problem)?;
-            let added = Added {
-                email: String::new(),
-                role: RoleDto::Member.as_str(),
-            };
-            let message = errors.all().join(" ");
-            page(
-                signed,
-                &ListQuery::default(),
-                status,
-                added,
-                FormErrors::none(),
-                Some(message),
-            )
-            .await
+            row_refused(signed, status, &errors).await
         }
     }
 }

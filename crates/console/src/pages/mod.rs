@@ -50,6 +50,14 @@ impl ListQuery {
     }
 }
 
+/// The id in a page's path. One that is not a UUID names nothing here: 404, with the
+/// operation's own sentence for a missing row (`missing`).
+pub fn path_id<T: From<uuid::Uuid>>(raw: &str, missing: &'static str) -> Result<T, Refusal> {
+    uuid::Uuid::parse_str(raw)
+        .map(T::from)
+        .map_err(|_| api::Problem::not_found(missing).into())
+}
+
 /// The links between the pages of a list.
 pub struct Pager {
     pub first: Option<String>,
