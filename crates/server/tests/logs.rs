@@ -2,8 +2,9 @@
 //! of secret: no password, API key, access or refresh token, MCP credential secret,
 //! MCP tool argument or configured key reaches its logs (even at debug level) or any
 //! table, also when keys are minted and rotated under an `Idempotency-Key` (replays
-//! are kept) and when requests carrying secrets are refused with 422; SIGTERM stops it
-//! gracefully with exit status 0.
+//! are kept), when requests carrying secrets are refused with 422, and when a person
+//! signs in to the console, mints a key and stores a credential there; SIGTERM stops
+//! it gracefully with exit status 0.
 
 #![allow(
     clippy::unwrap_used,
@@ -321,6 +322,7 @@ fn run_scenario(database_url: &str) {
         None,
     );
     assert_eq!(status, 401);
+    let console = console_scenario(&base);
     std::thread::sleep(Duration::from_millis(200));
 
     let stopped = Command::new("kill")
@@ -353,6 +355,10 @@ fn run_scenario(database_url: &str) {
         refused_secret,
         tool_secret,
         tool_number.to_string(),
+        console.session.clone(),
+        console.key.clone(),
+        console.key[8..].to_owned(),
+        console.wrong_password.clone(),
     ];
     let configured: Vec<String> = if database_url.starts_with("postgres") {
         vec![JWT_SECRET.to_owned(), MCP_CREDS_KEY.to_owned()]
@@ -382,6 +388,7 @@ fn run_scenario(database_url: &str) {
         argument_id,
         argument_text,
         PASSWORD.to_owned(),
+        console.credential_secret.clone(),
     ];
     for secret in secrets.iter().chain(&more) {
         assert!(
@@ -402,6 +409,159 @@ fn run_scenario(database_url: &str) {
         );
     }
     let _ = std::fs::remove_file(&log_path);
+}
+
+/// What the console scenario handled that must stay secret.
+struct ConsoleSecrets {
+    session: String,
+    key: String,
+    wrong_password: String,
+    credential_secret: String,
+}
+
+/// A form post with cookies; answers the status, the `Set-Cookie` values and the body.
+fn form(
+    agent: &ureq::Agent,
+    url: &str,
+    cookies: &str,
+    fields: &[(&str, &str)],
+) -> (u16, Vec<String>, String) {
+    let body = fields
+        .iter()
+        .map(|(k, v)| {
+            let v: String = v
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() {
+                        char::from(b).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect();
+            format!("{k}={v}")
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let req = ureq::http::Request::builder()
+        .method(if fields.is_empty() { "GET" } else { "POST" })
+        .uri(url)
+        .header("Cookie", cookies)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .unwrap();
+    let mut res = agent.run(req).unwrap();
+    let set: Vec<String> = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(str::to_owned)
+        .collect();
+    let status = res.status().as_u16();
+    (
+        status,
+        set,
+        res.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+/// Signs in to the console (once with a wrong password), mints a key and stores an MCP
+/// credential there, and signs out.
+fn console_scenario(base: &str) -> ConsoleSecrets {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let agent = &agent;
+    let (_, set, _) = form(agent, &format!("{base}/login"), "", &[]);
+    let form_cookie = set
+        .iter()
+        .find(|c| c.starts_with("hc_form="))
+        .unwrap()
+        .clone();
+    let token = form_cookie.trim_start_matches("hc_form=").to_owned();
+    let wrong_password = format!("{PASSWORD}-console-wrong");
+    let (status, _, _) = form(
+        agent,
+        &format!("{base}/login"),
+        &form_cookie,
+        &[
+            ("csrf_token", &token),
+            ("email", "ops@example.com"),
+            ("password", &wrong_password),
+        ],
+    );
+    assert_eq!(status, 401);
+    let (status, set, _) = form(
+        agent,
+        &format!("{base}/login"),
+        &form_cookie,
+        &[
+            ("csrf_token", &token),
+            ("email", "ops@example.com"),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!(status, 303);
+    let session = set
+        .iter()
+        .find(|c| c.starts_with("hc_session="))
+        .unwrap()
+        .clone();
+    let (_, _, page) = form(agent, &format!("{base}/settings/tenant"), &session, &[]);
+    let marker = "name=\"csrf_token\" value=\"";
+    let at = page.find(marker).unwrap() + marker.len();
+    let csrf = page[at..at + 32].to_owned();
+    let (status, _, page) = form(
+        agent,
+        &format!("{base}/settings/api-keys"),
+        &session,
+        &[
+            ("csrf_token", &csrf),
+            ("name", "console-key"),
+            ("scopes", "instances:read"),
+            ("expires", "never"),
+        ],
+    );
+    assert_eq!(status, 201, "{page}");
+    // The key itself, shown once in its own element (the page also shows its prefix).
+    let element = page.find("id=\"new-key\"").unwrap();
+    let at = element + page[element..].find("hc_live_").unwrap();
+    let key: String = page[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    assert!(key.len() > 40, "{key}");
+    let credential_secret = "console-credential-secret-7731".to_owned();
+    let (status, _, _) = form(
+        agent,
+        &format!("{base}/settings/mcp-credentials"),
+        &session,
+        &[
+            ("csrf_token", &csrf),
+            ("name", "console-cred"),
+            ("server_url", "https://mcp.example.com/mcp"),
+            ("auth_kind", "bearer"),
+            ("secret", &credential_secret),
+        ],
+    );
+    assert_eq!(status, 303);
+    let (status, _, _) = form(
+        agent,
+        &format!("{base}/logout"),
+        &session,
+        &[("csrf_token", &csrf)],
+    );
+    assert_eq!(status, 303);
+    ConsoleSecrets {
+        session: session.trim_start_matches("hc_session=").to_owned(),
+        key,
+        wrong_password,
+        credential_secret,
+    }
 }
 
 /// Every row of every table, as text: the SQLite file and its WAL, or `pg_dump` with
