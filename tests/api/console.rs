@@ -163,6 +163,8 @@ fn console_in_a_real_browser(app: &TestApp) {
         "members",
         "mcp-credentials",
         "mcp-call-log",
+        "audit-log",
+        "audit-event",
         "tenant",
     ] {
         assert!(pages.contains(&page), "axe never saw {page}: {pages:?}");

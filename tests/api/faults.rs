@@ -625,6 +625,7 @@ fn a_silent_key_change_feed_stops_the_key_cache() {
         tenant,
         id,
         time::OffsetDateTime::now_utc(),
+        &hydracore_api_tests::ops_event(hydracore_core::audit::Action::ApiKeyRevoked),
     ))
     .unwrap();
     // 5 s to the next heartbeat, 2 s for its answer, and the first request that then
@@ -844,6 +845,71 @@ fn writes_cut_half_way_leave_nothing_half_made() {
     check_instances(&app, tenant, &admin, &creates, Instant::now());
     check_rotations(&app, tenant, &keys, &rotations);
     check_signups(&app, &signups);
+    check_audit(&app, tenant, &signups);
+}
+
+/// Every change the cuts let through has its event, and no event is left by a change
+/// they undid: the instances created, the keys rotated and the users signed up are
+/// exactly the targets of `instance.created`, `api_key.rotated` and `user.signed_up`.
+fn check_audit(app: &TestApp, tenant: TenantId, signups: &[(String, Call)]) {
+    use hydracore_audit::{Action, AuditLog, AuditQuery};
+    use std::collections::BTreeSet;
+    let targets = |action: Action, of: Option<TenantId>| -> BTreeSet<uuid::Uuid> {
+        let mut out = BTreeSet::new();
+        let mut after = None;
+        loop {
+            let query = AuditQuery {
+                actions: vec![action],
+                ..AuditQuery::default()
+            };
+            let page = app
+                .block_on(AuditLog::list(
+                    &app.store,
+                    of,
+                    &query,
+                    PageRequest::new(1000, after).unwrap(),
+                ))
+                .unwrap();
+            out.extend(page.items.iter().map(|e| e.target.id));
+            match page.next {
+                Some(n) => after = Some(n),
+                None => return out,
+            }
+        }
+    };
+    let instances: BTreeSet<uuid::Uuid> = settled_instances(app, tenant)
+        .values()
+        .map(|i| i.id.0)
+        .collect();
+    assert_eq!(targets(Action::InstanceCreated, Some(tenant)), instances);
+    let keys = app
+        .block_on(KeyRepository::list(&app.store, tenant, first_page()))
+        .unwrap()
+        .items;
+    let rotated: BTreeSet<uuid::Uuid> = keys
+        .iter()
+        .filter(|k| k.rotated_at.is_some())
+        .map(|k| k.id.0)
+        .collect();
+    assert_eq!(targets(Action::ApiKeyRotated, Some(tenant)), rotated);
+    let users: BTreeSet<uuid::Uuid> = signups
+        .iter()
+        .filter_map(|(email, _)| {
+            app.block_on(UserRepository::find_by_email(
+                &app.store,
+                &Email::parse(email).unwrap(),
+            ))
+            .unwrap()
+        })
+        .map(|u| u.id.0)
+        .collect();
+    assert_eq!(targets(Action::UserSignedUp, None), users);
+    eprintln!(
+        "faults[writes]: audit events match the changes: {} instances, {} rotations, {} sign-ups",
+        instances.len(),
+        rotated.len(),
+        users.len()
+    );
 }
 
 /// The idempotency lease and the reconciler's wait in the write test.

@@ -170,12 +170,20 @@ fn new_instances_take_the_stable_image(app: &TestApp) {
         created_at: time::OffsetDateTime::now_utc(),
     };
     app.block_on(async {
-        RuntimeImageRepository::insert(&app.store, &image)
+        let event = hydracore_api_tests::ops_event;
+        use hydracore_core::audit::Action;
+        RuntimeImageRepository::insert(&app.store, &image, &event(Action::RuntimeImageRegistered))
             .await
             .unwrap();
-        RuntimeImageRepository::promote(&app.store, Channel::Stable, image.id, image.created_at)
-            .await
-            .unwrap();
+        RuntimeImageRepository::promote(
+            &app.store,
+            Channel::Stable,
+            image.id,
+            image.created_at,
+            &event(Action::RuntimeImagePromoted),
+        )
+        .await
+        .unwrap();
     });
     let fresh = app.post("/v1/instances", &key, &json!({"name": "fresh"}));
     assert_eq!(

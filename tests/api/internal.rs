@@ -143,7 +143,8 @@ fn smoke_round_trips_every_store(app: &TestApp) {
     let body = res.json();
     assert_eq!(body["ok"], true);
     let steps = body["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 8);
+    assert_eq!(steps.len(), 9);
+    assert!(steps.iter().any(|s| s["step"] == "audit log: read"));
     assert!(
         steps
             .iter()

@@ -79,6 +79,11 @@ struct PathParam {
 /// Every path parameter the matrix knows. A spec parameter missing here fails the test.
 const PATH_PARAMS: &[PathParam] = &[
     PathParam {
+        name: "event_id",
+        of_tenant_a: true,
+        make: |w, _| w.audit_event(),
+    },
+    PathParam {
         name: "instance_id",
         of_tenant_a: true,
         make: |w, op| w.instance(op),
@@ -776,6 +781,22 @@ impl<'a> World<'a> {
         plain(self.create("/v1/api-keys", &body)["id"].clone())
     }
 
+    /// The newest event of tenant A's audit log (a fixture made one: a credential).
+    fn audit_event(&mut self) -> Filled {
+        let made = self.credential();
+        let res = send(
+            self.app,
+            "GET",
+            "/v1/audit-log?order=desc&limit=1",
+            &self.owner_key,
+            None,
+        );
+        assert_eq!(res.status, 200, "fixture audit event: {}", res.body);
+        let event = res.json()[0].clone();
+        assert_eq!(event["target"]["id"], made.value, "{event}");
+        plain(event["id"].clone())
+    }
+
     fn credential(&mut self) -> Filled {
         let body = json!({"name": self.unique(), "server_url": "https://mcp.example.com/mcp",
             "auth_kind": "bearer", "secret": "fixture-secret"});
@@ -977,7 +998,209 @@ fn every_operation_meets_every_credential(app: &TestApp) {
     );
 }
 
-api_tests!(every_operation_meets_every_credential);
+/// Each mutating operation of the spec (POST, PATCH, DELETE), the action of the one
+/// audit event it leaves, or `None` and why it leaves none. A mutating operation
+/// missing here fails the audit test: a new route must say what it records.
+const AUDITED: &[(&str, &str, Option<&str>)] = &[
+    ("POST", "/auth/signup", Some("user.signed_up")),
+    ("POST", "/auth/login", Some("user.signed_in")),
+    // Renews a sign-in that is already recorded.
+    ("POST", "/auth/refresh", None),
+    ("POST", "/auth/logout", Some("user.signed_out")),
+    ("POST", "/auth/switch-tenant", Some("user.switched_tenant")),
+    ("POST", "/v1/tenants", Some("tenant.created")),
+    ("POST", "/v1/members", Some("member.added")),
+    (
+        "PATCH",
+        "/v1/members/{user_id}",
+        Some("member.role_changed"),
+    ),
+    ("DELETE", "/v1/members/{user_id}", Some("member.removed")),
+    ("POST", "/v1/api-keys", Some("api_key.minted")),
+    ("PATCH", "/v1/api-keys/{key_id}", Some("api_key.updated")),
+    ("DELETE", "/v1/api-keys/{key_id}", Some("api_key.revoked")),
+    (
+        "POST",
+        "/v1/api-keys/{key_id}/rotate",
+        Some("api_key.rotated"),
+    ),
+    ("POST", "/v1/instances", Some("instance.created")),
+    (
+        "PATCH",
+        "/v1/instances/{instance_id}",
+        Some("instance.updated"),
+    ),
+    (
+        "DELETE",
+        "/v1/instances/{instance_id}",
+        Some("instance.deleted"),
+    ),
+    (
+        "POST",
+        "/v1/instances/{instance_id}/start",
+        Some("instance.started"),
+    ),
+    (
+        "POST",
+        "/v1/instances/{instance_id}/stop",
+        Some("instance.stopped"),
+    ),
+    (
+        "POST",
+        "/v1/mcp/credentials",
+        Some("mcp_credential.created"),
+    ),
+    (
+        "DELETE",
+        "/v1/mcp/credentials/{credential_id}",
+        Some("mcp_credential.deleted"),
+    ),
+    (
+        "POST",
+        "/internal/v1/runtime-images",
+        Some("runtime_image.registered"),
+    ),
+    (
+        "POST",
+        "/internal/v1/runtime-images/{image_id}/promote",
+        Some("runtime_image.promoted"),
+    ),
+    // Its test data leaves with the tenant it makes and deletes, events included.
+    ("POST", "/internal/v1/smoke", None),
+];
+
+/// The audit log across every tenant, newest first, as the operator reads it.
+fn all_events(app: &TestApp, limit: u32) -> Vec<Value> {
+    let res = send(
+        app,
+        "GET",
+        &format!("/internal/v1/audit-log?order=desc&limit={limit}"),
+        &Cred::Ops,
+        None,
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    res.json().as_array().unwrap().clone()
+}
+
+/// The events newer than the one with id `marker` (all, when there was none).
+fn since(app: &TestApp, marker: &Value) -> Vec<Value> {
+    all_events(app, 100)
+        .into_iter()
+        .take_while(|e| &e["id"] != marker)
+        .collect()
+}
+
+/// Every mutating operation of the spec, performed once by a credential it takes,
+/// leaves exactly one audit event with its action, its actor and its target; refused
+/// writes (422, 409) leave none.
+fn every_change_leaves_exactly_one_audit_event(app: &TestApp) {
+    let spec = app.request("GET", "/openapi.json", None, None);
+    let (ops, _) = operations(&spec.json());
+    let mut world = World::new(app);
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for op in ops.iter().filter(|o| o.method != "GET") {
+        let Some(&(_, _, action)) = AUDITED
+            .iter()
+            .find(|(m, t, _)| *m == op.method && *t == op.template)
+        else {
+            failures.push(format!("{op}: not in AUDITED; say what it records"));
+            continue;
+        };
+        let cred = if op.schemes.is_empty() {
+            Cred::Anonymous
+        } else if op.takes(OPS) {
+            Cred::Ops
+        } else if op.takes(API_KEY) {
+            world.owner_key.clone()
+        } else {
+            world.credential_for(Column::User(Role::Owner), op)
+        };
+        let req = world.build(op);
+        let marker = all_events(app, 1)
+            .first()
+            .map_or(Value::Null, |e| e["id"].clone());
+        let res = send(app, &op.method, &req.path, &cred, req.body.as_ref());
+        if !(200..300).contains(&res.status) {
+            failures.push(format!("{op}: {} {}", res.status, res.body));
+            continue;
+        }
+        checked += 1;
+        let new = since(app, &marker);
+        let got: Vec<&str> = new.iter().filter_map(|e| e["action"].as_str()).collect();
+        match action {
+            None if got.is_empty() => {}
+            None => failures.push(format!("{op}: records nothing, left {got:?}")),
+            Some(a) if got == [a] => {
+                let e = &new[0];
+                let actor = e["actor"]["kind"].as_str().unwrap_or_default();
+                let want = match &cred {
+                    Cred::Ops => "ops",
+                    Cred::Key { .. } => "api_key",
+                    _ => "user",
+                };
+                if actor != want {
+                    failures.push(format!("{op}: actor {actor}, not {want}: {e}"));
+                }
+                let target = &e["target"];
+                let resource = a.split('.').next().unwrap_or_default();
+                let kind = target["kind"].as_str().unwrap_or_default();
+                let kind_fits = kind == resource || (resource == "user" && kind == "tenant");
+                if !kind_fits || target["id"].as_str().is_none() {
+                    failures.push(format!("{op}: target {target} for {a}"));
+                }
+                if let Some(id) = req
+                    .path
+                    .split('/')
+                    .find_map(|seg| uuid::Uuid::parse_str(seg).ok().map(|u| u.to_string()))
+                    && target["id"] != id.as_str()
+                {
+                    failures.push(format!("{op}: target {target}, not the path's {id}"));
+                }
+                if e["request_id"].as_str().is_none_or(str::is_empty) || e["client"].is_null() {
+                    failures.push(format!("{op}: no request id or client: {e}"));
+                }
+            }
+            Some(a) => failures.push(format!("{op}: expected [{a}], left {got:?}")),
+        }
+    }
+    // Refused writes leave nothing.
+    let owner = world.owner_key.clone();
+    let taken = json!({"name": world.unique()});
+    assert_eq!(
+        send(app, "POST", "/v1/instances", &owner, Some(&taken)).status,
+        201
+    );
+    let marker = all_events(app, 1)[0]["id"].clone();
+    for (method, path, body) in [
+        ("POST", "/v1/instances", taken.clone()),
+        ("POST", "/v1/instances", json!({"name": "Not A Name"})),
+        (
+            "POST",
+            "/v1/api-keys",
+            json!({"name": "k", "scopes": ["nope:read"]}),
+        ),
+        (
+            "POST",
+            "/v1/members",
+            json!({"email": "nobody@example.com", "role": "viewer"}),
+        ),
+    ] {
+        let res = send(app, method, path, &owner, Some(&body));
+        assert!((400..500).contains(&res.status), "{path}: {}", res.status);
+    }
+    let left = since(app, &marker);
+    if !left.is_empty() {
+        failures.push(format!("refused writes left events: {left:?}"));
+    }
+    eprintln!("audit: {checked} mutating operations performed once each");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+api_tests!(
+    every_operation_meets_every_credential,
+    every_change_leaves_exactly_one_audit_event
+);
 
 /// A route the matrix cannot build a request for fails it, rather than being skipped.
 #[test]

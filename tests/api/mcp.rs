@@ -188,7 +188,13 @@ fn every_tool_answers_within_its_own_schemas(app: &TestApp) {
     let tenant = app.tenant("every-tool");
     let key = app.key(
         tenant,
-        &["instances:*", "api-keys:*", "mcp-creds:*", "mcp-log:read"],
+        &[
+            "instances:*",
+            "api-keys:*",
+            "mcp-creds:*",
+            "mcp-log:read",
+            "audit-log:read",
+        ],
     );
     let url = format!("{}/mcp", app.address);
     let all: Vec<&str> = hydracore_mcp::TOOLS.iter().map(|t| t.name).collect();

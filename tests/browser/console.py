@@ -239,6 +239,25 @@ with sync_playwright() as p:
     audit(page, "mcp-credentials")
     page.get_by_role("link", name="MCP call log").click()
     audit(page, "mcp-call-log")
+    # The audit log: who did what, newest first, filtered, one event in detail.
+    page.get_by_role("link", name="Audit log").click()
+    expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+    for action in ["mcp_credential.created", "member.added", "api_key.revoked",
+                   "api_key.rotated", "api_key.minted", "instance.started",
+                   "instance.created", "user.signed_up"]:
+        expect(page.get_by_role("cell", name=action, exact=True).first).to_be_visible()
+    page.get_by_label("Action").select_option("api_key.minted")
+    page.get_by_role("button", name="Filter").click()
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(ADA)
+    expect(rows.first).to_contain_text("reader")
+    audit(page, "audit-log")
+    rows.first.get_by_role("link").click()
+    expect(page.get_by_role("heading", name="api_key.minted")).to_be_visible()
+    expect(page.get_by_text("An API key was minted")).to_be_visible()
+    assert key not in page.content() and rotated not in page.content()
+    audit(page, "audit-event")
     page.get_by_role("link", name="Tenant", exact=True).click()
     expect(page.get_by_text("Acme").first).to_be_visible()
     audit(page, "tenant")
@@ -277,6 +296,7 @@ with sync_playwright() as p:
     expect(bpage.get_by_text("The agents of Acme.")).to_be_visible()
     expect(bpage.get_by_role("row", name="web-1")).to_be_visible()
     expect(bpage.get_by_role("button", name="Create instance")).to_have_count(0)
+    expect(bpage.get_by_role("link", name="Audit log")).to_have_count(0)
     expect(bpage.get_by_role("button", name="Stop web-1")).to_have_count(0)
     bpage.get_by_role("link", name="API keys").click()
     expect(bpage.get_by_text("can view keys but not create or change them")).to_be_visible()

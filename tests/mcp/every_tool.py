@@ -55,7 +55,11 @@ async def main():
             {"name": f"short-{LINE}", "server_url": "https://mcp.example.com/mcp", "auth_kind": "bearer", "secret": "tiny"},
         )
         await run("mcp_credentials_list", {"limit": 5})
-        await run("mcp_call_log_list", {"limit": 5})
+        await run("mcp_call_log_list", {"limit": 5, "order": "desc", "status": "ok"})
+        await run(
+            "audit_log_list",
+            {"action": ["instance.created", "instance.updated"], "order": "desc", "limit": 5},
+        )
         await run("mcp_credentials_delete", {"credential_id": cred.get("id")})
         await run("instances_delete", {"instance_id": iid})
         report["listed"] = sorted(schemas)

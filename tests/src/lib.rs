@@ -8,6 +8,7 @@
 )]
 
 use hydracore_core::SharedClock;
+use hydracore_core::audit::{Action, AuditEvent, AuditTarget, TargetKind, Who};
 use hydracore_core::testing::ManualClock;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -112,6 +113,18 @@ impl TestResponse {
 /// When `HYDRACORE_REQUIRE_PG=1` and `TEST_DATABASE_URL` is not set.
 pub fn postgres_url() -> Option<String> {
     hydracore_core::testing::needs("TEST_DATABASE_URL", "HYDRACORE_REQUIRE_PG")
+}
+
+/// An audit event of `action` by the operator, of no tenant: for changes a test makes
+/// straight through a repository.
+pub fn ops_event(action: Action) -> AuditEvent {
+    AuditEvent::new(
+        None,
+        time::OffsetDateTime::now_utc(),
+        action,
+        &Who::ops(),
+        AuditTarget::new(TargetKind::Tenant, uuid::Uuid::new_v4(), "test"),
+    )
 }
 
 /// Starts the server on `backend`, or `None` (after saying so) when that backend is
@@ -420,7 +433,7 @@ impl TestApp {
     /// On store failures.
     pub fn tenant(&self, name: &str) -> TenantId {
         let tenants = TenantService::new(Arc::new(self.store.clone()), Arc::new(SystemClock));
-        self.block_on(tenants.create(name))
+        self.block_on(tenants.create(&Who::ops(), name))
             .expect("create tenant")
             .id
     }
@@ -435,6 +448,7 @@ impl TestApp {
             .block_on(keys.mint(
                 tenant,
                 Grantor::Operator,
+                &Who::ops(),
                 MintKey {
                     name: "test".into(),
                     scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
@@ -458,8 +472,20 @@ impl TestApp {
     /// # Panics
     /// On store failures.
     pub fn insert_raw_key(&self, key: &ApiKey, secret: &hydracore_keys::KeySecret) {
-        self.block_on(KeyRepository::insert(&self.store, key, &secret.hash()))
-            .expect("insert key");
+        let event = AuditEvent::new(
+            Some(key.tenant_id.0),
+            key.created_at,
+            Action::ApiKeyMinted,
+            &Who::ops(),
+            AuditTarget::new(TargetKind::ApiKey, key.id.0, key.name.as_str()),
+        );
+        self.block_on(KeyRepository::insert(
+            &self.store,
+            key,
+            &secret.hash(),
+            &event,
+        ))
+        .expect("insert key");
     }
 }
 

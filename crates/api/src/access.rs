@@ -18,6 +18,7 @@ pub const API_KEYS_WRITE: Scope = Scope::named("api-keys", "write");
 pub const MCP_CREDS_READ: Scope = Scope::named("mcp-creds", "read");
 pub const MCP_CREDS_WRITE: Scope = Scope::named("mcp-creds", "write");
 pub const MCP_LOG_READ: Scope = Scope::named("mcp-log", "read");
+pub const AUDIT_LOG_READ: Scope = Scope::named("audit-log", "read");
 
 /// Whether `principal` holds `need`.
 pub fn holds(principal: &Principal, need: &Scope) -> bool {
@@ -52,6 +53,7 @@ mod tests {
             MCP_CREDS_READ,
             MCP_CREDS_WRITE,
             MCP_LOG_READ,
+            AUDIT_LOG_READ,
         ] {
             assert_eq!(need.to_string().parse::<Scope>(), Ok(need));
         }

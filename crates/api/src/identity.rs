@@ -8,7 +8,7 @@ use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use std::net::IpAddr;
+use hydracore_audit::Origin;
 
 use hydracore_tenants::{TenantId, UserId};
 
@@ -185,11 +185,11 @@ impl MeDto {
 pub async fn signup(
     svc: &Services,
     req: SignupRequest,
-    client: Option<IpAddr>,
+    origin: &Origin,
 ) -> Result<SignupDto, Problem> {
     let (user, tenant, pair) = svc
         .identity
-        .signup(&req.email, &req.password, &req.tenant_name, client)
+        .signup(&req.email, &req.password, &req.tenant_name, origin)
         .await?;
     let tokens = TokenDto::from(pair);
     Ok(SignupDto {
@@ -209,11 +209,11 @@ pub async fn signup(
 pub async fn login(
     svc: &Services,
     req: LoginRequest,
-    client: Option<IpAddr>,
+    origin: &Origin,
 ) -> Result<TokenDto, Problem> {
     Ok(svc
         .identity
-        .login(&req.email, &req.password, client)
+        .login(&req.email, &req.password, origin)
         .await?
         .into())
 }
@@ -225,11 +225,11 @@ pub async fn login(
 pub async fn refresh(
     svc: &Services,
     req: RefreshRequest,
-    client: Option<IpAddr>,
+    origin: &Origin,
 ) -> Result<TokenDto, Problem> {
     Ok(svc
         .identity
-        .refresh(&req.refresh_token, client)
+        .refresh(&req.refresh_token, origin)
         .await?
         .into())
 }
@@ -242,11 +242,11 @@ pub async fn refresh(
 pub async fn start_session(
     svc: &Services,
     req: LoginRequest,
-    client: Option<IpAddr>,
+    origin: &Origin,
 ) -> Result<SessionSecret, Problem> {
     Ok(svc
         .identity
-        .login_session(&req.email, &req.password, client)
+        .login_session(&req.email, &req.password, origin)
         .await?)
 }
 
@@ -257,11 +257,11 @@ pub async fn start_session(
 pub async fn sign_up_session(
     svc: &Services,
     req: SignupRequest,
-    client: Option<IpAddr>,
+    origin: &Origin,
 ) -> Result<SessionSecret, Problem> {
     Ok(svc
         .identity
-        .signup_session(&req.email, &req.password, &req.tenant_name, client)
+        .signup_session(&req.email, &req.password, &req.tenant_name, origin)
         .await?)
 }
 
@@ -269,16 +269,16 @@ pub async fn sign_up_session(
 ///
 /// # Errors
 /// Store failures.
-pub async fn end_session(svc: &Services, presented: &str) -> Result<(), Problem> {
-    Ok(svc.identity.end_session(presented).await?)
+pub async fn end_session(svc: &Services, presented: &str, origin: &Origin) -> Result<(), Problem> {
+    Ok(svc.identity.end_session(presented, origin).await?)
 }
 
 /// Signs out: revokes the refresh token's session.
 ///
 /// # Errors
 /// Store failures.
-pub async fn logout(svc: &Services, req: RefreshRequest) -> Result<(), Problem> {
-    Ok(svc.identity.logout(&req.refresh_token).await?)
+pub async fn logout(svc: &Services, req: RefreshRequest, origin: &Origin) -> Result<(), Problem> {
+    Ok(svc.identity.logout(&req.refresh_token, origin).await?)
 }
 
 /// Makes one of the user's tenants the active one, and answers who the user is then.
@@ -289,9 +289,10 @@ pub async fn switch_tenant(
     svc: &Services,
     user: UserId,
     req: SwitchTenantRequest,
+    origin: &Origin,
 ) -> Result<MeDto, Problem> {
     svc.identity
-        .switch_tenant(user, TenantId(req.tenant_id))
+        .switch_tenant(user, TenantId(req.tenant_id), origin)
         .await?;
     me(svc, user).await
 }

@@ -104,11 +104,13 @@ pub async fn list_images(
 /// A field rule, a taken name and version (conflict).
 pub async fn create_image(
     svc: &Services,
+    origin: &hydracore_audit::Origin,
     req: CreateRuntimeImageRequest,
 ) -> Result<RuntimeImageDto, Problem> {
+    let who = origin.by(hydracore_audit::AuditActor::ops());
     Ok(svc
         .images
-        .create(&req.name, &req.version, &req.digest)
+        .create(&who, &req.name, &req.version, &req.digest)
         .await?
         .into())
 }
@@ -119,8 +121,14 @@ pub async fn create_image(
 /// Not found.
 pub async fn promote_image(
     svc: &Services,
+    origin: &hydracore_audit::Origin,
     id: RuntimeImageId,
     req: PromoteRequest,
 ) -> Result<RuntimeImageDto, Problem> {
-    Ok(svc.images.promote(id, req.channel.into()).await?.into())
+    let who = origin.by(hydracore_audit::AuditActor::ops());
+    Ok(svc
+        .images
+        .promote(&who, id, req.channel.into())
+        .await?
+        .into())
 }

@@ -185,7 +185,7 @@ pub async fn create_instance(
     caller.require(&crate::access::INSTANCES_WRITE)?;
     Ok(svc
         .instances
-        .create(caller.tenant, req.into_domain())
+        .create(caller.tenant, &caller.who(), req.into_domain())
         .await?
         .into())
 }
@@ -216,7 +216,7 @@ pub async fn update_instance(
     caller.require(&crate::access::INSTANCES_WRITE)?;
     Ok(svc
         .instances
-        .update(caller.tenant, id, req.into_domain())
+        .update(caller.tenant, &caller.who(), id, req.into_domain())
         .await?
         .into())
 }
@@ -231,7 +231,10 @@ pub async fn delete_instance(
     id: InstanceId,
 ) -> Result<(), Problem> {
     caller.require(&crate::access::INSTANCES_DELETE)?;
-    Ok(svc.instances.delete(caller.tenant, id).await?)
+    Ok(svc
+        .instances
+        .delete(caller.tenant, &caller.who(), id)
+        .await?)
 }
 
 /// Starts an instance.
@@ -244,7 +247,11 @@ pub async fn start_instance(
     id: InstanceId,
 ) -> Result<InstanceDto, Problem> {
     caller.require(&crate::access::INSTANCES_WRITE)?;
-    Ok(svc.instances.start(caller.tenant, id).await?.into())
+    Ok(svc
+        .instances
+        .start(caller.tenant, &caller.who(), id)
+        .await?
+        .into())
 }
 
 /// Stops an instance.
@@ -257,5 +264,9 @@ pub async fn stop_instance(
     id: InstanceId,
 ) -> Result<InstanceDto, Problem> {
     caller.require(&crate::access::INSTANCES_WRITE)?;
-    Ok(svc.instances.stop(caller.tenant, id).await?.into())
+    Ok(svc
+        .instances
+        .stop(caller.tenant, &caller.who(), id)
+        .await?
+        .into())
 }

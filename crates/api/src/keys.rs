@@ -226,7 +226,12 @@ pub async fn create_api_key(
     caller.require(&crate::access::API_KEYS_WRITE)?;
     Ok(svc
         .keys
-        .mint(caller.tenant, caller.grantor(), req.into_domain()?)
+        .mint(
+            caller.tenant,
+            caller.grantor(),
+            &caller.who(),
+            req.into_domain()?,
+        )
         .await?
         .into())
 }
@@ -274,7 +279,13 @@ pub async fn update_api_key(
     caller.require(&crate::access::API_KEYS_WRITE)?;
     Ok(svc
         .keys
-        .update(caller.tenant, caller.grantor(), id, req.into_domain()?)
+        .update(
+            caller.tenant,
+            caller.grantor(),
+            &caller.who(),
+            id,
+            req.into_domain()?,
+        )
         .await?
         .into())
 }
@@ -289,7 +300,10 @@ pub async fn revoke_api_key(
     id: ApiKeyId,
 ) -> Result<(), Problem> {
     caller.require(&crate::access::API_KEYS_WRITE)?;
-    Ok(svc.keys.revoke(caller.tenant, caller.grantor(), id).await?)
+    Ok(svc
+        .keys
+        .revoke(caller.tenant, caller.grantor(), &caller.who(), id)
+        .await?)
 }
 
 /// Replaces a key with a successor; the old one works through the grace period.
@@ -307,7 +321,7 @@ pub async fn rotate_api_key(
     let grace = req.and_then(|r| r.grace_seconds);
     Ok(svc
         .keys
-        .rotate(caller.tenant, caller.grantor(), id, grace)
+        .rotate(caller.tenant, caller.grantor(), &caller.who(), id, grace)
         .await?
         .into())
 }

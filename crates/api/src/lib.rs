@@ -3,6 +3,7 @@
 //! its route answer alike. Domain types never serialise; these do.
 
 mod access;
+mod audit;
 mod client;
 mod cursor;
 mod identity;
@@ -20,6 +21,7 @@ mod shapes;
 mod time;
 
 pub use access::*;
+pub use audit::*;
 pub use client::{ProxyError, TrustedProxies};
 pub use cursor::*;
 pub use identity::*;

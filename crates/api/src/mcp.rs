@@ -265,7 +265,7 @@ pub async fn create_credential(
     caller.require(&crate::access::MCP_CREDS_WRITE)?;
     Ok(svc
         .credentials
-        .create(caller.tenant, req.into_domain())
+        .create(caller.tenant, &caller.who(), req.into_domain())
         .await?
         .into())
 }
@@ -293,7 +293,10 @@ pub async fn delete_credential(
     id: CredentialId,
 ) -> Result<(), Problem> {
     caller.require(&crate::access::MCP_CREDS_WRITE)?;
-    Ok(svc.credentials.delete(caller.tenant, id).await?)
+    Ok(svc
+        .credentials
+        .delete(caller.tenant, &caller.who(), id)
+        .await?)
 }
 
 /// The tenant's MCP tool calls that `filter` matches, oldest first unless it says

@@ -152,11 +152,16 @@ pub async fn current_tenant(svc: &Services, caller: &Caller<'_>) -> Result<Tenan
 /// A field rule; the most tenants one user may own (forbidden).
 pub async fn create_tenant(
     svc: &Services,
-    user: UserId,
+    user: &hydracore_auth::Principal,
+    origin: &hydracore_audit::Origin,
     req: CreateTenantRequest,
 ) -> Result<TenantDto, Problem> {
+    let owner = user
+        .user_id()
+        .ok_or_else(|| Problem::unauthorized("Only a signed-in user may create a tenant"))?;
+    let who = origin.by(crate::services::actor(user));
     Ok(TenantDto::from(
-        &svc.members.create_tenant(user, &req.name).await?,
+        &svc.members.create_tenant(owner, &who, &req.name).await?,
     ))
 }
 
@@ -193,6 +198,7 @@ pub async fn add_member(
         .add(
             caller.tenant,
             &caller.principal.scopes,
+            &caller.who(),
             &req.email,
             req.role.into(),
         )
@@ -229,6 +235,7 @@ pub async fn update_member(
         .change_role(
             caller.tenant,
             &caller.principal.scopes,
+            &caller.who(),
             user,
             req.role.into(),
         )
@@ -248,6 +255,6 @@ pub async fn remove_member(
     caller.require(&crate::access::MEMBERS_WRITE)?;
     Ok(svc
         .members
-        .remove(caller.tenant, &caller.principal.scopes, user)
+        .remove(caller.tenant, &caller.principal.scopes, &caller.who(), user)
         .await?)
 }

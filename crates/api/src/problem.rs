@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use hydracore_audit::AuditError;
 use hydracore_auth::{AuthError, IdentityError};
 use hydracore_core::{BoxError, RepoError, ValidationError};
 use hydracore_instances::{ImageError, InstanceError};
@@ -195,6 +196,15 @@ impl From<KeyError> for Problem {
                 Problem::conflict("This key has expired: mint a new one")
             }
             KeyError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<AuditError> for Problem {
+    fn from(e: AuditError) -> Self {
+        match e {
+            AuditError::NotFound => Problem::not_found("Audit event not found"),
+            AuditError::Store(e) => e.into(),
         }
     }
 }

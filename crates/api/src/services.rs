@@ -1,6 +1,7 @@
 //! What the operations run on: the application services, and who is calling.
 
-use hydracore_auth::{IdentityService, Principal};
+use hydracore_audit::{AuditActor, AuditService, Origin, Who};
+use hydracore_auth::{Actor, IdentityService, Principal};
 use hydracore_instances::{ImageService, InstanceService};
 use hydracore_keys::{Grantor, KeyService};
 use hydracore_mcp_creds::CredentialService;
@@ -19,6 +20,7 @@ pub struct Services {
     pub tenants: TenantService,
     pub members: MemberService,
     pub identity: IdentityService,
+    pub audit: AuditService,
 }
 
 /// Who calls a tenant's operation: the authenticated principal, acting in `tenant`
@@ -27,16 +29,35 @@ pub struct Services {
 pub struct Caller<'a> {
     pub principal: &'a Principal,
     pub tenant: TenantId,
+    /// Where the request came from, for the audit log.
+    pub origin: &'a Origin,
 }
 
 impl<'a> Caller<'a> {
-    pub fn new(principal: &'a Principal, tenant: TenantId) -> Self {
-        Self { principal, tenant }
+    pub fn new(principal: &'a Principal, tenant: TenantId, origin: &'a Origin) -> Self {
+        Self {
+            principal,
+            tenant,
+            origin,
+        }
+    }
+
+    /// Who the audit log says made a change: the user or the key, from where.
+    pub fn who(&self) -> Who {
+        self.origin.by(actor(self.principal))
     }
 
     /// The caller as the grantor of key operations: its scopes, and its own key when
     /// it is one.
     pub fn grantor(&self) -> Grantor<'a> {
         Grantor::holder(&self.principal.scopes, self.principal.key_id())
+    }
+}
+
+/// A principal as the audit log names it.
+pub fn actor(principal: &Principal) -> AuditActor {
+    match &principal.actor {
+        Actor::User { id, email } => AuditActor::user(id.0, email.as_str()),
+        Actor::ApiKey { id, name } => AuditActor::api_key(id.0, name.as_str()),
     }
 }

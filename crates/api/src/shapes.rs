@@ -6,8 +6,8 @@ use paperclip::v2::schema::Apiv2Schema;
 use serde_json::Value;
 
 use crate::{
-    ChannelDto, InstanceStatus, McpAuthKindDto, McpCallStatusDto, MembershipDto, RateLimitDto,
-    RoleDto, SmokeStepDto, TenantDto, UserDto,
+    AuditActorDto, AuditTargetDto, ChannelDto, InstanceStatus, McpAuthKindDto, McpCallStatusDto,
+    MembershipDto, RateLimitDto, RoleDto, SmokeStepDto, TenantDto, UserDto,
 };
 
 /// Every DTO used inside another, by name, with the schema paperclip makes of it.
@@ -27,5 +27,7 @@ pub fn nested_shapes() -> Vec<(String, Value)> {
         of::<TenantDto>(),
         of::<MembershipDto>(),
         of::<SmokeStepDto>(),
+        of::<AuditActorDto>(),
+        of::<AuditTargetDto>(),
     ]
 }

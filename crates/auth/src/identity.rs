@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use hydracore_core::audit::{Action, AuditActor, AuditEvent, AuditTarget, Origin, TargetKind};
 use hydracore_core::{RepoError, SharedClock, ValidationError};
 use hydracore_keys::{Budget, RateLimit, RateLimiter};
 use hydracore_tenants::{
@@ -140,8 +141,13 @@ impl IdentityService {
         })
     }
 
-    /// A new console session for `user`.
-    async fn start_session(&self, user: UserId) -> Result<SessionSecret, IdentityError> {
+    /// A new console session for `user`, with the event of the sign-in (none right
+    /// after a sign-up, which has its own).
+    async fn start_session(
+        &self,
+        user: UserId,
+        event: Option<&AuditEvent>,
+    ) -> Result<SessionSecret, IdentityError> {
         let (repo, ttl) = self.sessions()?;
         let now = self.clock.now();
         let secret = SessionSecret::generate();
@@ -151,8 +157,26 @@ impl IdentityService {
             created_at: now,
             expires_at: now + *ttl,
         };
-        repo.insert(&session, &secret.hash()).await?;
+        repo.insert(&session, &secret.hash(), event).await?;
         Ok(secret)
+    }
+
+    /// The audit event of `action` by `user` on themselves, in `tenant`.
+    fn user_event(
+        &self,
+        user: &User,
+        tenant: Option<TenantId>,
+        action: Action,
+        origin: &Origin,
+    ) -> AuditEvent {
+        let who = origin.by(AuditActor::user(user.id.0, user.email.as_str()));
+        AuditEvent::new(
+            tenant.map(|t| t.0),
+            self.clock.now(),
+            action,
+            &who,
+            AuditTarget::new(TargetKind::User, user.id.0, user.email.as_str()),
+        )
     }
 
     /// Signs in to the console: the same checks and budgets as [`Self::login`], and a
@@ -164,10 +188,11 @@ impl IdentityService {
         &self,
         email: &str,
         password: &str,
-        client: Option<IpAddr>,
+        origin: &Origin,
     ) -> Result<SessionSecret, IdentityError> {
-        let user = self.check_password(email, password, client).await?;
-        self.start_session(user.id).await
+        let user = self.check_password(email, password, origin.client).await?;
+        let event = self.user_event(&user, user.active_tenant_id, Action::UserSignedIn, origin);
+        self.start_session(user.id, Some(&event)).await
     }
 
     /// Signs up in the console: the same rules as [`Self::signup`], and a session
@@ -180,19 +205,29 @@ impl IdentityService {
         email: &str,
         password: &str,
         tenant_name: &str,
-        client: Option<IpAddr>,
+        origin: &Origin,
     ) -> Result<SessionSecret, IdentityError> {
-        let (user, _) = self.register(email, password, tenant_name, client).await?;
-        self.start_session(user.id).await
+        let (user, _) = self.register(email, password, tenant_name, origin).await?;
+        self.start_session(user.id, None).await
     }
 
     /// Ends the console session whose secret is `presented`; unknown ones are ignored.
     ///
     /// # Errors
     /// Store failures only.
-    pub async fn end_session(&self, presented: &str) -> Result<(), IdentityError> {
+    pub async fn end_session(&self, presented: &str, origin: &Origin) -> Result<(), IdentityError> {
         let (repo, _) = self.sessions()?;
-        repo.delete_by_hash(&refresh_hash(presented)).await?;
+        let hash = refresh_hash(presented);
+        let Some(session) = repo.find_by_hash(&hash).await? else {
+            return Ok(());
+        };
+        let event = match self.users.find(session.user_id).await? {
+            Some(user) => {
+                Some(self.user_event(&user, user.active_tenant_id, Action::UserSignedOut, origin))
+            }
+            None => None,
+        };
+        repo.delete_by_hash(&hash, event.as_ref()).await?;
         Ok(())
     }
 
@@ -255,11 +290,17 @@ impl IdentityService {
         (record, RefreshSecret::generate())
     }
 
-    /// A new session (a new family) for `user`.
-    async fn issue(&self, user: UserId, family: TokenFamilyId) -> Result<TokenPair, IdentityError> {
+    /// A new session (a new family) for `user`, with the event of the sign-in (none
+    /// right after a sign-up, which has its own).
+    async fn issue(
+        &self,
+        user: UserId,
+        family: TokenFamilyId,
+        event: Option<&AuditEvent>,
+    ) -> Result<TokenPair, IdentityError> {
         let now = self.clock.now();
         let (record, secret) = Self::new_refresh(user, family, now);
-        self.refresh.insert(&record, &secret.hash()).await?;
+        self.refresh.insert(&record, &secret.hash(), event).await?;
         self.pair(user, secret, now)
     }
 
@@ -291,10 +332,10 @@ impl IdentityService {
         email: &str,
         password: &str,
         tenant_name: &str,
-        client: Option<IpAddr>,
+        origin: &Origin,
     ) -> Result<(User, Tenant, TokenPair), IdentityError> {
-        let (user, tenant) = self.register(email, password, tenant_name, client).await?;
-        let pair = self.issue(user.id, TokenFamilyId::new()).await?;
+        let (user, tenant) = self.register(email, password, tenant_name, origin).await?;
+        let pair = self.issue(user.id, TokenFamilyId::new(), None).await?;
         Ok((user, tenant, pair))
     }
 
@@ -304,12 +345,12 @@ impl IdentityService {
         email: &str,
         password: &str,
         tenant_name: &str,
-        client: Option<IpAddr>,
+        origin: &Origin,
     ) -> Result<(User, Tenant), IdentityError> {
         if !self.signup_enabled {
             return Err(IdentityError::SignupDisabled);
         }
-        self.spend(client, Some(email)).await?;
+        self.spend(origin.client, Some(email)).await?;
         let email = Email::parse(email)?;
         Passwords::check_new(password)?;
         let tenant_name = TenantName::parse(tenant_name).map_err(|mut e| {
@@ -336,8 +377,9 @@ impl IdentityService {
             active_tenant_id: Some(tenant.id),
             created_at: now,
         };
+        let event = self.user_event(&user, Some(tenant.id), Action::UserSignedUp, origin);
         self.users
-            .insert_with_tenant(&user, &tenant)
+            .insert_with_tenant(&user, &tenant, &event)
             .await
             .map_err(|e| match e {
                 RepoError::Duplicate { .. } => IdentityError::EmailTaken,
@@ -355,10 +397,12 @@ impl IdentityService {
         &self,
         email: &str,
         password: &str,
-        client: Option<IpAddr>,
+        origin: &Origin,
     ) -> Result<TokenPair, IdentityError> {
-        let user = self.check_password(email, password, client).await?;
-        self.issue(user.id, TokenFamilyId::new()).await
+        let user = self.check_password(email, password, origin.client).await?;
+        let event = self.user_event(&user, user.active_tenant_id, Action::UserSignedIn, origin);
+        self.issue(user.id, TokenFamilyId::new(), Some(&event))
+            .await
     }
 
     /// The user whose e-mail and password these are. A wrong password and an unknown
@@ -393,9 +437,9 @@ impl IdentityService {
     pub async fn refresh(
         &self,
         presented: &str,
-        client: Option<IpAddr>,
+        origin: &Origin,
     ) -> Result<TokenPair, IdentityError> {
-        self.spend(client, None).await?;
+        self.spend(origin.client, None).await?;
         let now = self.clock.now();
         let token = self
             .refresh
@@ -415,7 +459,9 @@ impl IdentityService {
             // Reuse: whoever holds this family's tokens may be an attacker. The token
             // that replaced this one was stored with the exchange, so it is revoked
             // with the rest of the family here, even when the two calls raced.
-            self.refresh.revoke_family(token.family_id, now).await?;
+            self.refresh
+                .revoke_family(token.family_id, now, None)
+                .await?;
             return Err(IdentityError::InvalidRefreshToken);
         }
         self.pair(token.user_id, secret, now)
@@ -425,10 +471,19 @@ impl IdentityService {
     ///
     /// # Errors
     /// Store failures only.
-    pub async fn logout(&self, presented: &str) -> Result<(), IdentityError> {
+    pub async fn logout(&self, presented: &str, origin: &Origin) -> Result<(), IdentityError> {
         if let Some(token) = self.refresh.find_by_hash(&refresh_hash(presented)).await? {
+            let event = match self.users.find(token.user_id).await? {
+                Some(user) => Some(self.user_event(
+                    &user,
+                    user.active_tenant_id,
+                    Action::UserSignedOut,
+                    origin,
+                )),
+                None => None,
+            };
             self.refresh
-                .revoke_family(token.family_id, self.clock.now())
+                .revoke_family(token.family_id, self.clock.now(), event.as_ref())
                 .await?;
         }
         Ok(())
@@ -438,8 +493,38 @@ impl IdentityService {
     ///
     /// # Errors
     /// `TenantNotFound` unless the user is a member.
-    pub async fn switch_tenant(&self, user: UserId, tenant: TenantId) -> Result<(), IdentityError> {
-        if self.users.set_active_tenant(user, tenant).await? {
+    pub async fn switch_tenant(
+        &self,
+        user: UserId,
+        tenant: TenantId,
+        origin: &Origin,
+    ) -> Result<(), IdentityError> {
+        let user = self
+            .users
+            .find(user)
+            .await?
+            .ok_or(IdentityError::UserNotFound)?;
+        let name = self
+            .members
+            .tenants_of(user.id)
+            .await?
+            .into_iter()
+            .find(|t| t.tenant.id == tenant)
+            .map(|t| t.tenant.name.as_str().to_owned())
+            .ok_or(IdentityError::TenantNotFound)?;
+        let who = origin.by(AuditActor::user(user.id.0, user.email.as_str()));
+        let event = AuditEvent::new(
+            Some(tenant.0),
+            self.clock.now(),
+            Action::UserSwitchedTenant,
+            &who,
+            AuditTarget::new(TargetKind::Tenant, tenant.0, name),
+        );
+        if self
+            .users
+            .set_active_tenant(user.id, tenant, &event)
+            .await?
+        {
             Ok(())
         } else {
             Err(IdentityError::TenantNotFound)

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use hydracore_core::RepoError;
+use hydracore_core::audit::AuditEvent;
 use time::OffsetDateTime;
 
 use crate::{RefreshToken, RefreshTokenId, Session, TokenFamilyId};
@@ -13,7 +14,13 @@ pub trait RefreshTokenRepository: Send + Sync {
     ///
     /// # Errors
     /// MUST return `RepoError::Duplicate` if the hash exists already.
-    async fn insert(&self, token: &RefreshToken, hash: &[u8; 32]) -> Result<(), RepoError>;
+    /// With an `event` (a sign-in), stores it in the same transaction.
+    async fn insert(
+        &self,
+        token: &RefreshToken,
+        hash: &[u8; 32],
+        event: Option<&AuditEvent>,
+    ) -> Result<(), RepoError>;
 
     /// The token whose plaintext hashes to `hash`, used or revoked or not.
     async fn find_by_hash(&self, hash: &[u8; 32]) -> Result<Option<RefreshToken>, RepoError>;
@@ -32,11 +39,13 @@ pub trait RefreshTokenRepository: Send + Sync {
         hash: &[u8; 32],
     ) -> Result<bool, RepoError>;
 
-    /// Revokes every token of the family that is not revoked yet.
+    /// Revokes every token of the family that is not revoked yet. With an `event` (a
+    /// sign-out), stores it in the same transaction.
     async fn revoke_family(
         &self,
         family: TokenFamilyId,
         at: OffsetDateTime,
+        event: Option<&AuditEvent>,
     ) -> Result<(), RepoError>;
 }
 
@@ -47,14 +56,26 @@ pub trait SessionRepository: Send + Sync {
     ///
     /// # Errors
     /// MUST return `RepoError::Duplicate` if the hash exists already.
-    async fn insert(&self, session: &Session, hash: &[u8; 32]) -> Result<(), RepoError>;
+    /// With an `event` (a sign-in), stores it in the same transaction.
+    async fn insert(
+        &self,
+        session: &Session,
+        hash: &[u8; 32],
+        event: Option<&AuditEvent>,
+    ) -> Result<(), RepoError>;
 
     /// The session whose secret hashes to `hash`, expired or not.
     async fn find_by_hash(&self, hash: &[u8; 32]) -> Result<Option<Session>, RepoError>;
 
     /// Deletes the session whose secret hashes to `hash`; MUST return `false` when
     /// there is none.
-    async fn delete_by_hash(&self, hash: &[u8; 32]) -> Result<bool, RepoError>;
+    /// With an `event` (a sign-out), stores it in the same transaction when a session
+    /// was deleted.
+    async fn delete_by_hash(
+        &self,
+        hash: &[u8; 32],
+        event: Option<&AuditEvent>,
+    ) -> Result<bool, RepoError>;
 
     /// Deletes every session that expired at or before `now`; returns how many.
     async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64, RepoError>;

@@ -4,6 +4,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use hydracore_core::RepoError;
+use hydracore_core::audit::AuditEvent;
+use hydracore_core::testing::EventSink;
 use time::OffsetDateTime;
 
 use crate::ports::{RefreshTokenRepository, SessionRepository};
@@ -13,6 +15,22 @@ use crate::{RefreshToken, RefreshTokenId, Session, TokenFamilyId};
 #[derive(Debug, Default)]
 pub struct InMemoryRefreshTokens {
     rows: Mutex<Vec<(RefreshToken, [u8; 32])>>,
+    events: EventSink,
+}
+
+impl InMemoryRefreshTokens {
+    /// A repository recording its events in `events` (shared with other fakes).
+    pub fn with_events(events: EventSink) -> Self {
+        Self {
+            rows: Mutex::default(),
+            events,
+        }
+    }
+
+    /// The audit events of the changes made.
+    pub fn events(&self) -> Vec<AuditEvent> {
+        self.events.events()
+    }
 }
 
 fn poisoned<T>(e: std::sync::PoisonError<T>) -> RepoError {
@@ -21,7 +39,12 @@ fn poisoned<T>(e: std::sync::PoisonError<T>) -> RepoError {
 
 #[async_trait]
 impl RefreshTokenRepository for InMemoryRefreshTokens {
-    async fn insert(&self, token: &RefreshToken, hash: &[u8; 32]) -> Result<(), RepoError> {
+    async fn insert(
+        &self,
+        token: &RefreshToken,
+        hash: &[u8; 32],
+        event: Option<&AuditEvent>,
+    ) -> Result<(), RepoError> {
         let mut rows = self.rows.lock().map_err(poisoned)?;
         if rows.iter().any(|(_, h)| h == hash) {
             return Err(RepoError::Duplicate {
@@ -29,6 +52,9 @@ impl RefreshTokenRepository for InMemoryRefreshTokens {
             });
         }
         rows.push((token.clone(), *hash));
+        if let Some(e) = event {
+            self.events.record(e);
+        }
         Ok(())
     }
 
@@ -64,12 +90,16 @@ impl RefreshTokenRepository for InMemoryRefreshTokens {
         &self,
         family: TokenFamilyId,
         at: OffsetDateTime,
+        event: Option<&AuditEvent>,
     ) -> Result<(), RepoError> {
         let mut rows = self.rows.lock().map_err(poisoned)?;
         for (t, _) in rows.iter_mut() {
             if t.family_id == family && t.revoked_at.is_none() {
                 t.revoked_at = Some(at);
             }
+        }
+        if let Some(e) = event {
+            self.events.record(e);
         }
         Ok(())
     }
@@ -79,11 +109,32 @@ impl RefreshTokenRepository for InMemoryRefreshTokens {
 #[derive(Debug, Default)]
 pub struct InMemorySessions {
     rows: Mutex<Vec<(Session, [u8; 32])>>,
+    events: EventSink,
+}
+
+impl InMemorySessions {
+    /// A repository recording its events in `events` (shared with other fakes).
+    pub fn with_events(events: EventSink) -> Self {
+        Self {
+            rows: Mutex::default(),
+            events,
+        }
+    }
+
+    /// The audit events of the changes made.
+    pub fn events(&self) -> Vec<AuditEvent> {
+        self.events.events()
+    }
 }
 
 #[async_trait]
 impl SessionRepository for InMemorySessions {
-    async fn insert(&self, session: &Session, hash: &[u8; 32]) -> Result<(), RepoError> {
+    async fn insert(
+        &self,
+        session: &Session,
+        hash: &[u8; 32],
+        event: Option<&AuditEvent>,
+    ) -> Result<(), RepoError> {
         let mut rows = self.rows.lock().map_err(poisoned)?;
         if rows.iter().any(|(_, h)| h == hash) {
             return Err(RepoError::Duplicate {
@@ -91,6 +142,9 @@ impl SessionRepository for InMemorySessions {
             });
         }
         rows.push((session.clone(), *hash));
+        if let Some(e) = event {
+            self.events.record(e);
+        }
         Ok(())
     }
 
@@ -99,11 +153,19 @@ impl SessionRepository for InMemorySessions {
         Ok(rows.iter().find(|(_, h)| h == hash).map(|(s, _)| s.clone()))
     }
 
-    async fn delete_by_hash(&self, hash: &[u8; 32]) -> Result<bool, RepoError> {
+    async fn delete_by_hash(
+        &self,
+        hash: &[u8; 32],
+        event: Option<&AuditEvent>,
+    ) -> Result<bool, RepoError> {
         let mut rows = self.rows.lock().map_err(poisoned)?;
         let before = rows.len();
         rows.retain(|(_, h)| h != hash);
-        Ok(rows.len() < before)
+        let deleted = rows.len() < before;
+        if let (true, Some(e)) = (deleted, event) {
+            self.events.record(e);
+        }
+        Ok(deleted)
     }
 
     async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64, RepoError> {

@@ -56,7 +56,21 @@ async fn owner(tenants: &InMemoryTenants) -> (User, Tenant) {
         name: TenantName::parse("Acme").unwrap(),
         created_at: now,
     };
-    tenants.insert_with_tenant(&user, &tenant).await.unwrap();
+    let event = hydracore_core::audit::AuditEvent::new(
+        Some(tenant.id.0),
+        now,
+        hydracore_core::audit::Action::UserSignedUp,
+        &hydracore_core::audit::Who::ops(),
+        hydracore_core::audit::AuditTarget::new(
+            hydracore_core::audit::TargetKind::User,
+            user.id.0,
+            "ada@example.com",
+        ),
+    );
+    tenants
+        .insert_with_tenant(&user, &tenant, &event)
+        .await
+        .unwrap();
     (user, tenant)
 }
 
@@ -90,6 +104,7 @@ async fn an_api_key_authenticates_as_itself_until_revoked() {
         .mint(
             tenant,
             Grantor::Operator,
+            &hydracore_core::audit::Who::ops(),
             MintKey {
                 name: "ci".into(),
                 scopes: vec!["instances:read".into()],
@@ -108,7 +123,12 @@ async fn an_api_key_authenticates_as_itself_until_revoked() {
         Err(AuthError::Invalid)
     ));
     f.keys
-        .revoke(tenant, Grantor::Operator, minted.key.id)
+        .revoke(
+            tenant,
+            Grantor::Operator,
+            &hydracore_core::audit::Who::ops(),
+            minted.key.id,
+        )
         .await
         .unwrap();
     assert!(matches!(
@@ -175,8 +195,12 @@ async fn a_console_session_is_a_users_principal_until_it_ends_or_expires() {
     )
     .with_sessions(sessions.clone());
 
+    let origin = hydracore_core::audit::Origin {
+        request_id: Some("req-1".into()),
+        client: Some("203.0.113.9".parse().unwrap()),
+    };
     let secret = identity
-        .signup_session("ada@example.com", "correct horse battery", "Acme", None)
+        .signup_session("ada@example.com", "correct horse battery", "Acme", &origin)
         .await
         .unwrap();
     let p = auth.session(secret.expose()).await.unwrap();
@@ -189,18 +213,21 @@ async fn a_console_session_is_a_users_principal_until_it_ends_or_expires() {
 
     // Signed in again with the password: a second, separate session.
     let again = identity
-        .login_session("ada@example.com", "correct horse battery", None)
+        .login_session("ada@example.com", "correct horse battery", &origin)
         .await
         .unwrap();
     assert!(matches!(
         identity
-            .login_session("ada@example.com", "wrong password!", None)
+            .login_session("ada@example.com", "wrong password!", &origin)
             .await,
         Err(IdentityError::InvalidCredentials)
     ));
 
     // Signing out ends that session at once, and only that one.
-    identity.end_session(secret.expose()).await.unwrap();
+    identity
+        .end_session(secret.expose(), &origin)
+        .await
+        .unwrap();
     assert!(matches!(
         auth.session(secret.expose()).await,
         Err(AuthError::Invalid)
@@ -214,6 +241,19 @@ async fn a_console_session_is_a_users_principal_until_it_ends_or_expires() {
         Err(AuthError::Expired)
     ));
     assert_eq!(identity.sweep_sessions().await.unwrap(), 1);
+
+    // The sign-up, the one sign-in that worked and the sign-out were recorded, with
+    // where they came from; the failed sign-in was not.
+    use hydracore_core::audit::Action;
+    let signed_up: Vec<Action> = tenants.events().iter().map(|e| e.action).collect();
+    assert_eq!(signed_up, [Action::UserSignedUp]);
+    let events = sessions.events();
+    let seen: Vec<Action> = events.iter().map(|e| e.action).collect();
+    assert_eq!(seen, [Action::UserSignedIn, Action::UserSignedOut]);
+    assert!(events.iter().all(|e| e.actor.name == "ada@example.com"
+        && e.client == origin.client
+        && e.request_id.as_deref() == Some("req-1")
+        && e.tenant_id == p.tenant_id.map(|t| t.0)));
     assert!(matches!(
         auth.session(again.expose()).await,
         Err(AuthError::Invalid)

@@ -3,15 +3,15 @@
 //! fields as sent.
 
 use std::future::Future;
-use std::net::IpAddr;
 use std::pin::Pin;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::web::{Bytes, Data};
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use hydracore_api::{Caller, Problem};
+use hydracore_audit::Origin;
 use hydracore_auth::{Principal, session_csrf_token};
 use hydracore_tenants::{TenantId, UserId};
 
@@ -33,16 +33,23 @@ pub fn state(req: &HttpRequest) -> Data<ConsoleState> {
         .expect("the console's state is registered by hydracore_console::configure")
 }
 
-/// The client's address, for the sign-in budgets.
-pub fn client(req: &HttpRequest, state: &ConsoleState) -> Option<IpAddr> {
+/// Where the request came from: its id (as the logs carry it) and the client's address
+/// (for the sign-in budgets and the audit log).
+pub fn origin(req: &HttpRequest, state: &ConsoleState) -> Origin {
     let forwarded: Vec<&str> = req
         .headers()
         .get_all("x-forwarded-for")
         .filter_map(|v| v.to_str().ok())
         .collect();
-    state
-        .trusted_proxies
-        .client(req.peer_addr().map(|a| a.ip()), &forwarded)
+    Origin {
+        request_id: req
+            .extensions()
+            .get::<tracing_actix_web::RequestId>()
+            .map(ToString::to_string),
+        client: state
+            .trusted_proxies
+            .client(req.peer_addr().map(|a| a.ip()), &forwarded),
+    }
 }
 
 /// A cookie of the console: HttpOnly, `SameSite=Lax`, `Secure` when the public URL is
@@ -72,6 +79,8 @@ pub struct Signed {
     pub user: UserId,
     pub email: String,
     pub csrf: String,
+    /// Where the request came from.
+    pub origin: Origin,
     /// The session cookie's value: only to end the session with.
     secret: String,
 }
@@ -88,7 +97,7 @@ impl Signed {
     /// The person belongs to no tenant (any more).
     pub fn caller(&self) -> Result<Caller<'_>, Refusal> {
         let tenant = self.tenant().ok_or(Refusal::NoTenant)?;
-        Ok(Caller::new(&self.principal, tenant))
+        Ok(Caller::new(&self.principal, tenant, &self.origin))
     }
 
     pub fn tenant(&self) -> Option<TenantId> {
@@ -129,6 +138,7 @@ async fn signed(req: &HttpRequest) -> Result<Signed, Refusal> {
         hydracore_auth::Actor::ApiKey { .. } => return Err(sign_in()),
     };
     Ok(Signed {
+        origin: origin(req, &state),
         state,
         csrf: session_csrf_token(&secret),
         principal,
@@ -264,7 +274,7 @@ impl FromRequest for Action {
 /// token its page set in [`FORM_COOKIE`] (a double-submitted cookie).
 pub struct PublicForm {
     pub form: Fields,
-    pub client: Option<IpAddr>,
+    pub origin: Origin,
 }
 
 impl FromRequest for PublicForm {
@@ -284,7 +294,7 @@ impl FromRequest for PublicForm {
             match (presented_token(&req, &form), expected) {
                 (Some(t), Some(e)) if equal(&t, &e) => Ok(PublicForm {
                     form,
-                    client: client(&req, &state),
+                    origin: origin(&req, &state),
                 }),
                 _ => Err(Refusal::Csrf),
             }

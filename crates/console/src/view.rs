@@ -86,6 +86,7 @@ pub enum Section {
     Members,
     Credentials,
     CallLog,
+    AuditLog,
     Tenant,
 }
 
@@ -108,6 +109,8 @@ pub struct Chrome {
     pub role: String,
     /// A message about what just happened (from `?done=`).
     pub notice: Option<&'static str>,
+    /// Whether the person may read the audit log (its link is shown).
+    pub audit: bool,
 }
 
 impl Chrome {
@@ -152,6 +155,7 @@ impl Chrome {
             tenant_name,
             role,
             notice: None,
+            audit: signed.may(&hydracore_api::AUDIT_LOG_READ),
         })
     }
 

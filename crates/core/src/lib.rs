@@ -1,9 +1,11 @@
 //! Cross-cutting primitives shared by every HydraCore domain crate: the clock port,
-//! keyset pagination, validation failures, the storage error that every port uses, and
-//! [`id_type!`], which declares every entity's id.
+//! keyset pagination, validation failures, the storage error that every port uses, the
+//! audit record every change leaves ([`audit`]), and [`id_type!`], which declares
+//! every entity's id.
 //!
 //! This crate knows nothing of HTTP, SQL or serialisation formats.
 
+pub mod audit;
 mod id;
 pub mod idempotency;
 pub mod rules;

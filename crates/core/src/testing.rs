@@ -1,6 +1,9 @@
-//! Test support: a clock tests move forward instead of sleeping.
+//! Test support: a clock tests move forward instead of sleeping, and the audit events
+//! in-memory repositories record.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use crate::audit::AuditEvent;
 
 use time::{Duration, OffsetDateTime};
 
@@ -91,5 +94,39 @@ mod tests {
         assert!(after - before >= Duration::hours(2));
         assert!(after - before < Duration::hours(2) + Duration::seconds(5));
         assert!(clock.now() >= after);
+    }
+}
+
+/// Where the in-memory repositories put the audit events of the changes they make
+/// (each has its own unless given a shared one, as a store shares one table).
+#[derive(Debug, Clone, Default)]
+pub struct EventSink(Arc<Mutex<Vec<AuditEvent>>>);
+
+impl EventSink {
+    /// Records an event (with the change it belongs to).
+    pub fn record(&self, event: &AuditEvent) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(event.clone());
+    }
+
+    /// Every event recorded, oldest first.
+    pub fn events(&self) -> Vec<AuditEvent> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Keeps only the events `keep` accepts; answers how many went.
+    pub fn retain(&self, keep: impl Fn(&AuditEvent) -> bool) -> usize {
+        let mut events = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = events.len();
+        events.retain(|e| keep(e));
+        before - events.len()
     }
 }

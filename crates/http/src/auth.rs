@@ -98,7 +98,9 @@ pub async fn authenticate(
         }
         None => None,
     };
+    let origin = crate::client::origin(req.request());
     req.extensions_mut().insert(principal);
+    req.extensions_mut().insert(origin);
     let mut res = next.call(req).await?;
     if let Some(d) = decision {
         crate::error::rate_limit_headers(res.headers_mut(), &d);

@@ -93,6 +93,7 @@ fn configure_api(cfg: &mut web::ServiceConfig<'_>) {
             .configure(routes::keys::configure)
             .configure(routes::tenants::configure)
             .configure(routes::mcp::configure)
+            .configure(routes::audit::configure)
             .configure(routes::meta::configure_v1),
     );
     routes::auth::configure(cfg);

@@ -118,13 +118,17 @@ fn shape_key(schema: &Value) -> Value {
 fn name_nested_shapes(schemas: &mut Map<String, Value>) {
     let shapes: Vec<(String, Value, Value)> = hydracore_api::nested_shapes()
         .into_iter()
-        .map(|(name, _)| {
+        .map(|(name, raw)| {
             let name = name
                 .strip_suffix("Dto")
                 .map_or_else(|| name.clone(), str::to_owned);
-            let own = schemas.get(&name);
-            let key = own.map(shape_key).unwrap_or_default();
-            let description = own.map(|s| s["description"].clone()).unwrap_or_default();
+            // Inline copies are as paperclip wrote them: compared with the shape before
+            // its component was finished (its optional fields marked nullable).
+            let key = shape_key(&raw);
+            let description = schemas
+                .get(&name)
+                .map(|s| s["description"].clone())
+                .unwrap_or_default();
             (name, key, description)
         })
         .collect();

@@ -2,6 +2,7 @@
 //! instances.
 
 use async_trait::async_trait;
+use hydracore_core::audit::AuditEvent;
 use hydracore_core::{BoxError, Page, PageRequest, RepoError};
 use hydracore_tenants::TenantId;
 use time::OffsetDateTime;
@@ -9,14 +10,15 @@ use time::OffsetDateTime;
 use crate::{Channel, Instance, InstanceId, RuntimeImage, RuntimeImageId, Status};
 
 /// Persistence of instances. Every method is scoped to one tenant: another tenant's
-/// instance MUST behave as if it did not exist.
+/// instance MUST behave as if it did not exist. A change given an `event` stores it in
+/// the same transaction: the event if and only if the change.
 #[async_trait]
 pub trait InstanceRepository: Send + Sync {
     /// Stores a new instance.
     ///
     /// # Errors
     /// MUST return `RepoError::Duplicate` if the tenant has an instance of that name.
-    async fn insert(&self, instance: &Instance) -> Result<(), RepoError>;
+    async fn insert(&self, instance: &Instance, event: &AuditEvent) -> Result<(), RepoError>;
 
     /// The tenant's instance with this id, or `None`.
     async fn find(&self, tenant: TenantId, id: InstanceId) -> Result<Option<Instance>, RepoError>;
@@ -29,11 +31,13 @@ pub trait InstanceRepository: Send + Sync {
     ///
     /// # Errors
     /// MUST return `RepoError::Duplicate` if the new name is taken in the tenant.
-    async fn update(&self, instance: &Instance) -> Result<bool, RepoError>;
+    async fn update(&self, instance: &Instance, event: &AuditEvent) -> Result<bool, RepoError>;
 
     /// Moves the instance from `from` to `to`, setting `updated_at = at`, only if its
     /// status is `from` at that moment (compare-and-set). Returns the instance after
-    /// the change, or `None` if it does not exist or its status was not `from`.
+    /// the change, or `None` if it does not exist or its status was not `from`. A
+    /// transition someone asked for carries its `event`; one the runtime or the
+    /// reconciler reached carries none.
     async fn transition(
         &self,
         tenant: TenantId,
@@ -41,10 +45,16 @@ pub trait InstanceRepository: Send + Sync {
         from: Status,
         to: Status,
         at: OffsetDateTime,
+        event: Option<&AuditEvent>,
     ) -> Result<Option<Instance>, RepoError>;
 
     /// Deletes the instance. MUST return `false` if the tenant has no such instance.
-    async fn delete(&self, tenant: TenantId, id: InstanceId) -> Result<bool, RepoError>;
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: InstanceId,
+        event: &AuditEvent,
+    ) -> Result<bool, RepoError>;
 
     /// Instances of any tenant that are `starting` or `stopping` and have not changed
     /// since `before` (`updated_at <= before`), the longest-waiting first, at most
@@ -57,7 +67,8 @@ pub trait InstanceRepository: Send + Sync {
     ) -> Result<Vec<Instance>, RepoError>;
 }
 
-/// Persistence of runtime images and channel promotions.
+/// Persistence of runtime images and channel promotions; each change stores its
+/// `event` in the same transaction.
 #[async_trait]
 pub trait RuntimeImageRepository: Send + Sync {
     /// Stores a new image.
@@ -65,7 +76,7 @@ pub trait RuntimeImageRepository: Send + Sync {
     /// # Errors
     /// MUST return `RepoError::Duplicate` if an image with the same name and version
     /// exists.
-    async fn insert(&self, image: &RuntimeImage) -> Result<(), RepoError>;
+    async fn insert(&self, image: &RuntimeImage, event: &AuditEvent) -> Result<(), RepoError>;
 
     /// The image with this id, or `None`.
     async fn find(&self, id: RuntimeImageId) -> Result<Option<RuntimeImage>, RepoError>;
@@ -80,6 +91,7 @@ pub trait RuntimeImageRepository: Send + Sync {
         channel: Channel,
         id: RuntimeImageId,
         at: OffsetDateTime,
+        event: &AuditEvent,
     ) -> Result<bool, RepoError>;
 
     /// The image currently promoted to `channel`, or `None`.

@@ -1,8 +1,13 @@
-use crate::RuntimeImage;
+//! The instance lifecycle and the runtime-image channels.
+
 use std::sync::Arc;
 
+use hydracore_core::audit::{self, AuditEvent, AuditTarget, TargetKind, Who};
 use hydracore_core::{Page, PageRequest, RepoError, SharedClock, ValidationError};
 use hydracore_tenants::TenantId;
+use time::OffsetDateTime;
+
+use crate::RuntimeImage;
 
 use crate::ports::{InstanceRepository, Runtime, RuntimeError, RuntimeImageRepository};
 use crate::{Channel, Config, ImageReference, Instance, InstanceId, InstanceName, Status};
@@ -111,6 +116,7 @@ impl InstanceService {
     pub async fn create(
         &self,
         tenant: TenantId,
+        who: &Who,
         req: CreateInstance,
     ) -> Result<Instance, InstanceError> {
         let name = InstanceName::parse(&req.name)?;
@@ -142,8 +148,9 @@ impl InstanceService {
             created_at: now,
             updated_at: now,
         };
+        let event = audit(&instance, now, audit::Action::InstanceCreated, who);
         self.repo
-            .insert(&instance)
+            .insert(&instance, &event)
             .await
             .map_err(Self::duplicate(&instance.name))?;
         if req.start {
@@ -180,10 +187,12 @@ impl InstanceService {
     pub async fn update(
         &self,
         tenant: TenantId,
+        who: &Who,
         id: InstanceId,
         patch: InstancePatch,
     ) -> Result<Instance, InstanceError> {
         let mut instance = self.get(tenant, id).await?;
+        let before = instance.clone();
         if let Some(name) = patch.name {
             instance.name = InstanceName::parse(&name)?;
         }
@@ -194,9 +203,26 @@ impl InstanceService {
             instance.config = Config::from_value(&config)?;
         }
         instance.updated_at = self.clock.now();
+        let changed = [
+            ("name", before.name != instance.name),
+            (
+                "runtime_image",
+                before.runtime_image != instance.runtime_image,
+            ),
+            ("config", before.config.as_str() != instance.config.as_str()),
+        ]
+        .into_iter()
+        .filter_map(|(field, differs)| differs.then_some(field));
+        let event = audit(
+            &before,
+            instance.updated_at,
+            audit::Action::InstanceUpdated,
+            who,
+        )
+        .with_fields(changed);
         let found = self
             .repo
-            .update(&instance)
+            .update(&instance, &event)
             .await
             .map_err(Self::duplicate(&instance.name))?;
         if found {
@@ -210,12 +236,23 @@ impl InstanceService {
     ///
     /// # Errors
     /// `NotFound`; `Runtime` when a live instance cannot be stopped (it is kept).
-    pub async fn delete(&self, tenant: TenantId, id: InstanceId) -> Result<(), InstanceError> {
+    pub async fn delete(
+        &self,
+        tenant: TenantId,
+        who: &Who,
+        id: InstanceId,
+    ) -> Result<(), InstanceError> {
         let instance = self.get(tenant, id).await?;
         if instance.status.may_be_live() {
             self.runtime.stop(&instance).await?;
         }
-        if self.repo.delete(tenant, id).await? {
+        let event = audit(
+            &instance,
+            self.clock.now(),
+            audit::Action::InstanceDeleted,
+            who,
+        );
+        if self.repo.delete(tenant, id, &event).await? {
             Ok(())
         } else {
             Err(InstanceError::NotFound)
@@ -227,8 +264,13 @@ impl InstanceService {
     /// # Errors
     /// `IllegalTransition` unless it is `stopped` or `failed`; `Runtime` when the
     /// runtime fails (the instance is then `failed`).
-    pub async fn start(&self, tenant: TenantId, id: InstanceId) -> Result<Instance, InstanceError> {
-        self.drive(tenant, id, Action::Start).await
+    pub async fn start(
+        &self,
+        tenant: TenantId,
+        who: &Who,
+        id: InstanceId,
+    ) -> Result<Instance, InstanceError> {
+        self.drive(tenant, who, id, Action::Start).await
     }
 
     /// Stops an instance through the runtime.
@@ -236,13 +278,19 @@ impl InstanceService {
     /// # Errors
     /// `IllegalTransition` unless it is `running`, `starting` or `failed`; `Runtime`
     /// when the runtime fails (the instance is then `failed`).
-    pub async fn stop(&self, tenant: TenantId, id: InstanceId) -> Result<Instance, InstanceError> {
-        self.drive(tenant, id, Action::Stop).await
+    pub async fn stop(
+        &self,
+        tenant: TenantId,
+        who: &Who,
+        id: InstanceId,
+    ) -> Result<Instance, InstanceError> {
+        self.drive(tenant, who, id, Action::Stop).await
     }
 
     async fn drive(
         &self,
         tenant: TenantId,
+        who: &Who,
         id: InstanceId,
         action: Action,
     ) -> Result<Instance, InstanceError> {
@@ -257,9 +305,15 @@ impl InstanceService {
                 status: current.status,
             });
         }
+        let now = self.clock.now();
+        let asked = match action {
+            Action::Start => audit::Action::InstanceStarted,
+            Action::Stop => audit::Action::InstanceStopped,
+        };
+        let event = audit(&current, now, asked, who);
         let Some(moving) = self
             .repo
-            .transition(tenant, id, current.status, via, self.clock.now())
+            .transition(tenant, id, current.status, via, now, Some(&event))
             .await?
         else {
             // Someone else moved it in between: report what it is now.
@@ -288,7 +342,7 @@ impl InstanceService {
             Some(moving)
         } else {
             self.repo
-                .transition(tenant, id, via, reached, self.clock.now())
+                .transition(tenant, id, via, reached, self.clock.now(), None)
                 .await?
         };
         if let Some(e) = failure {
@@ -393,6 +447,7 @@ impl ImageService {
     /// `Duplicate` name and version.
     pub async fn create(
         &self,
+        who: &Who,
         name: &str,
         version: &str,
         digest: &str,
@@ -416,13 +471,22 @@ impl ImageService {
             digest: digest.to_ascii_lowercase(),
             created_at: self.clock.now(),
         };
-        self.images.insert(&image).await.map_err(|e| match e {
-            RepoError::Duplicate { .. } => ImageError::Duplicate {
-                name: image.name.clone(),
-                version: image.version.clone(),
-            },
-            other => ImageError::Store(other),
-        })?;
+        let event = image_audit(
+            &image,
+            image.created_at,
+            audit::Action::RuntimeImageRegistered,
+            who,
+        );
+        self.images
+            .insert(&image, &event)
+            .await
+            .map_err(|e| match e {
+                RepoError::Duplicate { .. } => ImageError::Duplicate {
+                    name: image.name.clone(),
+                    version: image.version.clone(),
+                },
+                other => ImageError::Store(other),
+            })?;
         Ok(image)
     }
 
@@ -438,12 +502,48 @@ impl ImageService {
     /// `NotFound`.
     pub async fn promote(
         &self,
+        who: &Who,
         id: crate::RuntimeImageId,
         channel: Channel,
     ) -> Result<RuntimeImage, ImageError> {
-        if !self.images.promote(channel, id, self.clock.now()).await? {
+        let image = self.images.find(id).await?.ok_or(ImageError::NotFound)?;
+        let now = self.clock.now();
+        let event = image_audit(&image, now, audit::Action::RuntimeImagePromoted, who)
+            .with_fields([channel.as_str()]);
+        if !self.images.promote(channel, id, now, &event).await? {
             return Err(ImageError::NotFound);
         }
         self.images.find(id).await?.ok_or(ImageError::NotFound)
     }
+}
+
+/// The audit event of `action` on `instance` (as it was before the change).
+fn audit(instance: &Instance, at: OffsetDateTime, action: audit::Action, who: &Who) -> AuditEvent {
+    AuditEvent::new(
+        Some(instance.tenant_id.0),
+        at,
+        action,
+        who,
+        AuditTarget::new(TargetKind::Instance, instance.id.0, instance.name.as_str()),
+    )
+}
+
+/// The audit event of `action` on a runtime image (belonging to no tenant).
+fn image_audit(
+    image: &RuntimeImage,
+    at: OffsetDateTime,
+    action: audit::Action,
+    who: &Who,
+) -> AuditEvent {
+    AuditEvent::new(
+        None,
+        at,
+        action,
+        who,
+        AuditTarget::new(
+            TargetKind::RuntimeImage,
+            image.id.0,
+            format!("{}:{}", image.name, image.version),
+        ),
+    )
 }

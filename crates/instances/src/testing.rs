@@ -4,6 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use hydracore_core::audit::AuditEvent;
+use hydracore_core::testing::EventSink;
 use hydracore_core::{Page, PageKey, PageRequest, RepoError};
 use hydracore_tenants::TenantId;
 use time::OffsetDateTime;
@@ -39,15 +41,31 @@ fn instance_key(i: &Instance) -> PageKey {
     }
 }
 
-/// An [`InstanceRepository`] in a map.
+/// An [`InstanceRepository`] in a map, recording the audit event of each change.
 #[derive(Debug, Default)]
 pub struct InMemoryInstanceRepository {
     rows: Mutex<BTreeMap<InstanceId, Instance>>,
+    events: EventSink,
+}
+
+impl InMemoryInstanceRepository {
+    /// A repository recording its events in `events` (shared with other fakes).
+    pub fn with_events(events: EventSink) -> Self {
+        Self {
+            rows: Mutex::default(),
+            events,
+        }
+    }
+
+    /// The audit events of the changes made.
+    pub fn events(&self) -> Vec<AuditEvent> {
+        self.events.events()
+    }
 }
 
 #[async_trait]
 impl InstanceRepository for InMemoryInstanceRepository {
-    async fn insert(&self, instance: &Instance) -> Result<(), RepoError> {
+    async fn insert(&self, instance: &Instance, event: &AuditEvent) -> Result<(), RepoError> {
         let mut rows = self.rows.lock().map_err(poisoned)?;
         if rows
             .values()
@@ -56,6 +74,7 @@ impl InstanceRepository for InMemoryInstanceRepository {
             return Err(duplicate("instances_tenant_id_name"));
         }
         rows.insert(instance.id, instance.clone());
+        self.events.record(event);
         Ok(())
     }
 
@@ -74,7 +93,7 @@ impl InstanceRepository for InMemoryInstanceRepository {
         Ok(page(mine, req, instance_key))
     }
 
-    async fn update(&self, instance: &Instance) -> Result<bool, RepoError> {
+    async fn update(&self, instance: &Instance, event: &AuditEvent) -> Result<bool, RepoError> {
         let mut rows = self.rows.lock().map_err(poisoned)?;
         if rows.values().any(|i| {
             i.tenant_id == instance.tenant_id && i.name == instance.name && i.id != instance.id
@@ -87,6 +106,7 @@ impl InstanceRepository for InMemoryInstanceRepository {
                 i.runtime_image.clone_from(&instance.runtime_image);
                 i.config = instance.config.clone();
                 i.updated_at = instance.updated_at;
+                self.events.record(event);
                 Ok(true)
             }
             _ => Ok(false),
@@ -100,22 +120,32 @@ impl InstanceRepository for InMemoryInstanceRepository {
         from: Status,
         to: Status,
         at: OffsetDateTime,
+        event: Option<&AuditEvent>,
     ) -> Result<Option<Instance>, RepoError> {
         let mut rows = self.rows.lock().map_err(poisoned)?;
         match rows.get_mut(&id) {
             Some(i) if i.tenant_id == tenant && i.status == from => {
                 i.status = to;
                 i.updated_at = at;
+                if let Some(e) = event {
+                    self.events.record(e);
+                }
                 Ok(Some(i.clone()))
             }
             _ => Ok(None),
         }
     }
 
-    async fn delete(&self, tenant: TenantId, id: InstanceId) -> Result<bool, RepoError> {
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: InstanceId,
+        event: &AuditEvent,
+    ) -> Result<bool, RepoError> {
         let mut rows = self.rows.lock().map_err(poisoned)?;
         if rows.get(&id).is_some_and(|i| i.tenant_id == tenant) {
             rows.remove(&id);
+            self.events.record(event);
             Ok(true)
         } else {
             Ok(false)
@@ -140,11 +170,22 @@ impl InstanceRepository for InMemoryInstanceRepository {
     }
 }
 
-/// A [`RuntimeImageRepository`] in maps.
+/// A [`RuntimeImageRepository`] in maps, recording the audit event of each change.
 #[derive(Debug, Default)]
 pub struct InMemoryRuntimeImageRepository {
     images: Mutex<BTreeMap<RuntimeImageId, RuntimeImage>>,
     channels: Mutex<HashMap<Channel, RuntimeImageId>>,
+    events: EventSink,
+}
+
+impl InMemoryRuntimeImageRepository {
+    /// A repository recording its events in `events` (shared with other fakes).
+    pub fn with_events(events: EventSink) -> Self {
+        Self {
+            events,
+            ..Self::default()
+        }
+    }
 }
 
 fn image_key(i: &RuntimeImage) -> PageKey {
@@ -156,7 +197,7 @@ fn image_key(i: &RuntimeImage) -> PageKey {
 
 #[async_trait]
 impl RuntimeImageRepository for InMemoryRuntimeImageRepository {
-    async fn insert(&self, image: &RuntimeImage) -> Result<(), RepoError> {
+    async fn insert(&self, image: &RuntimeImage, event: &AuditEvent) -> Result<(), RepoError> {
         let mut images = self.images.lock().map_err(poisoned)?;
         if images
             .values()
@@ -165,6 +206,7 @@ impl RuntimeImageRepository for InMemoryRuntimeImageRepository {
             return Err(duplicate("runtime_images_name_version"));
         }
         images.insert(image.id, image.clone());
+        self.events.record(event);
         Ok(())
     }
 
@@ -182,11 +224,13 @@ impl RuntimeImageRepository for InMemoryRuntimeImageRepository {
         channel: Channel,
         id: RuntimeImageId,
         _at: OffsetDateTime,
+        event: &AuditEvent,
     ) -> Result<bool, RepoError> {
         if !self.images.lock().map_err(poisoned)?.contains_key(&id) {
             return Ok(false);
         }
         self.channels.lock().map_err(poisoned)?.insert(channel, id);
+        self.events.record(event);
         Ok(true)
     }
 

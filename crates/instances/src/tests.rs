@@ -7,6 +7,18 @@ use serde_json::json;
 use crate::ports::{RecordingRuntime, Runtime};
 use crate::testing::{FailingRuntime, InMemoryInstanceRepository, InMemoryRuntimeImageRepository};
 use crate::*;
+use hydracore_core::audit::{Action as Audited, AuditEvent, AuditTarget, TargetKind, Who};
+
+/// An event for a change a test makes straight through a repository.
+fn some_event() -> AuditEvent {
+    AuditEvent::new(
+        None,
+        time::OffsetDateTime::now_utc(),
+        Audited::RuntimeImageRegistered,
+        &Who::ops(),
+        AuditTarget::new(TargetKind::RuntimeImage, InstanceId::new().0, "test"),
+    )
+}
 
 fn service_with(
     runtime: Arc<dyn Runtime>,
@@ -33,33 +45,39 @@ fn create(name: &str) -> CreateInstance {
 async fn lifecycle_follows_the_state_machine() {
     let (svc, _) = service_with(Arc::new(RecordingRuntime));
     let t = TenantId::new();
-    let i = svc.create(t, create("web-1")).await.unwrap();
+    let i = svc.create(t, &Who::ops(), create("web-1")).await.unwrap();
     assert_eq!(i.status, Status::Stopped);
     assert!(matches!(
-        svc.stop(t, i.id).await,
+        svc.stop(t, &Who::ops(), i.id).await,
         Err(InstanceError::IllegalTransition {
             action: Action::Stop,
             status: Status::Stopped
         })
     ));
-    assert_eq!(svc.start(t, i.id).await.unwrap().status, Status::Running);
+    assert_eq!(
+        svc.start(t, &Who::ops(), i.id).await.unwrap().status,
+        Status::Running
+    );
     assert!(matches!(
-        svc.start(t, i.id).await,
+        svc.start(t, &Who::ops(), i.id).await,
         Err(InstanceError::IllegalTransition {
             action: Action::Start,
             status: Status::Running
         })
     ));
-    assert_eq!(svc.stop(t, i.id).await.unwrap().status, Status::Stopped);
+    assert_eq!(
+        svc.stop(t, &Who::ops(), i.id).await.unwrap().status,
+        Status::Stopped
+    );
 }
 
 #[tokio::test]
 async fn a_failing_runtime_leaves_the_instance_failed() {
     let (svc, _) = service_with(Arc::new(FailingRuntime));
     let t = TenantId::new();
-    let i = svc.create(t, create("web-1")).await.unwrap();
+    let i = svc.create(t, &Who::ops(), create("web-1")).await.unwrap();
     assert!(matches!(
-        svc.start(t, i.id).await,
+        svc.start(t, &Who::ops(), i.id).await,
         Err(InstanceError::Runtime(_))
     ));
     assert_eq!(svc.get(t, i.id).await.unwrap().status, Status::Failed);
@@ -69,12 +87,12 @@ async fn a_failing_runtime_leaves_the_instance_failed() {
 async fn names_are_unique_per_tenant_only() {
     let (svc, _) = service_with(Arc::new(RecordingRuntime));
     let (a, b) = (TenantId::new(), TenantId::new());
-    svc.create(a, create("web")).await.unwrap();
+    svc.create(a, &Who::ops(), create("web")).await.unwrap();
     assert!(matches!(
-        svc.create(a, create("web")).await,
+        svc.create(a, &Who::ops(), create("web")).await,
         Err(InstanceError::Duplicate { .. })
     ));
-    svc.create(b, create("web")).await.unwrap();
+    svc.create(b, &Who::ops(), create("web")).await.unwrap();
 }
 
 #[tokio::test]
@@ -84,7 +102,7 @@ async fn validates_name_and_config() {
     for bad in ["", "Web", "a_b", &"a".repeat(65)] {
         assert!(
             matches!(
-                svc.create(t, create(bad)).await,
+                svc.create(t, &Who::ops(), create(bad)).await,
                 Err(InstanceError::Invalid(_))
             ),
             "{bad}"
@@ -92,7 +110,7 @@ async fn validates_name_and_config() {
     }
     let mut req = create("ok");
     req.config = Some(json!([1, 2]));
-    match svc.create(t, req).await {
+    match svc.create(t, &Who::ops(), req).await {
         Err(InstanceError::Invalid(v)) => assert_eq!(v.kind, "dict_type"),
         other => panic!("unexpected {other:?}"),
     }
@@ -102,7 +120,7 @@ async fn validates_name_and_config() {
 async fn new_instances_take_the_stable_image_or_the_default() {
     let (svc, images) = service_with(Arc::new(RecordingRuntime));
     let t = TenantId::new();
-    let first = svc.create(t, create("a")).await.unwrap();
+    let first = svc.create(t, &Who::ops(), create("a")).await.unwrap();
     assert_eq!(
         first.runtime_image.as_str(),
         "hydracore/agent-runtime:latest"
@@ -114,12 +132,12 @@ async fn new_instances_take_the_stable_image_or_the_default() {
         digest: "sha256:00".into(),
         created_at: time::OffsetDateTime::now_utc(),
     };
-    images.insert(&image).await.unwrap();
+    images.insert(&image, &some_event()).await.unwrap();
     images
-        .promote(Channel::Stable, image.id, image.created_at)
+        .promote(Channel::Stable, image.id, image.created_at, &some_event())
         .await
         .unwrap();
-    let second = svc.create(t, create("b")).await.unwrap();
+    let second = svc.create(t, &Who::ops(), create("b")).await.unwrap();
     assert_eq!(
         second.runtime_image.as_str(),
         "hydracore/agent-runtime:1.4.2"
@@ -129,22 +147,26 @@ async fn new_instances_take_the_stable_image_or_the_default() {
 #[tokio::test]
 async fn other_tenants_instances_are_not_found() {
     let (svc, _) = service_with(Arc::new(RecordingRuntime));
-    let i = svc.create(TenantId::new(), create("web")).await.unwrap();
+    let i = svc
+        .create(TenantId::new(), &Who::ops(), create("web"))
+        .await
+        .unwrap();
     let other = TenantId::new();
     assert!(matches!(
         svc.get(other, i.id).await,
         Err(InstanceError::NotFound)
     ));
     assert!(matches!(
-        svc.start(other, i.id).await,
+        svc.start(other, &Who::ops(), i.id).await,
         Err(InstanceError::NotFound)
     ));
     assert!(matches!(
-        svc.delete(other, i.id).await,
+        svc.delete(other, &Who::ops(), i.id).await,
         Err(InstanceError::NotFound)
     ));
     assert!(matches!(
-        svc.update(other, i.id, InstancePatch::default()).await,
+        svc.update(other, &Who::ops(), i.id, InstancePatch::default())
+            .await,
         Err(InstanceError::NotFound)
     ));
 }
@@ -219,15 +241,18 @@ async fn the_reconciler_finishes_what_a_dead_request_began() {
     req.start = true;
     let cut = std::time::Duration::from_millis(20);
     assert!(
-        tokio::time::timeout(cut, dying.create(t, req))
+        tokio::time::timeout(cut, dying.create(t, &Who::ops(), req))
             .await
             .is_err()
     );
-    let running = dying.create(t, create("to-stop")).await.unwrap();
+    let running = dying
+        .create(t, &Who::ops(), create("to-stop"))
+        .await
+        .unwrap();
     let healthy = over(&repo, Arc::new(RecordingRuntime));
-    let running = healthy.start(t, running.id).await.unwrap();
+    let running = healthy.start(t, &Who::ops(), running.id).await.unwrap();
     assert!(
-        tokio::time::timeout(cut, dying.stop(t, running.id))
+        tokio::time::timeout(cut, dying.stop(t, &Who::ops(), running.id))
             .await
             .is_err()
     );
@@ -287,7 +312,7 @@ async fn the_reconciler_marks_what_the_runtime_refuses_failed() {
     let cut = std::time::Duration::from_millis(20);
     let dying = over(&repo, Arc::new(HangingRuntime));
     assert!(
-        tokio::time::timeout(cut, dying.create(t, req))
+        tokio::time::timeout(cut, dying.create(t, &Who::ops(), req))
             .await
             .is_err()
     );
@@ -314,4 +339,48 @@ fn the_name_pattern_states_the_same_bound_as_the_parser() {
     let longest = "a".repeat(crate::InstanceName::MAX_LEN);
     assert!(crate::InstanceName::parse(&longest).is_ok());
     assert!(crate::InstanceName::parse(&format!("{longest}a")).is_err());
+}
+
+#[tokio::test]
+async fn each_asked_for_change_leaves_one_event_and_the_runtimes_moves_none() {
+    let repo = Arc::new(InMemoryInstanceRepository::default());
+    let svc = InstanceService::new(
+        repo.clone(),
+        Arc::new(InMemoryRuntimeImageRepository::default()),
+        Arc::new(RecordingRuntime),
+        Arc::new(SystemClock),
+        crate::ImageReference::trusted("hydracore/agent-runtime:latest"),
+    );
+    let (t, who) = (TenantId::new(), Who::ops());
+    let mut req = create("web-1");
+    req.start = true;
+    let i = svc.create(t, &who, req).await.unwrap();
+    svc.stop(t, &who, i.id).await.unwrap();
+    assert!(svc.stop(t, &who, i.id).await.is_err(), "illegal: no event");
+    svc.start(t, &who, i.id).await.unwrap();
+    let patch = InstancePatch {
+        name: Some("web-2".into()),
+        config: Some(json!({"model": "small"})),
+        ..InstancePatch::default()
+    };
+    svc.update(t, &who, i.id, patch).await.unwrap();
+    assert!(svc.create(t, &who, create("web-2")).await.is_err(), "taken");
+    svc.delete(t, &who, i.id).await.unwrap();
+    let seen: Vec<(Audited, String, Vec<String>)> = repo
+        .events()
+        .into_iter()
+        .map(|e| (e.action, e.target.name, e.fields))
+        .collect();
+    let named =
+        |a, n: &str, f: &[&str]| (a, n.to_owned(), f.iter().map(|s| (*s).to_owned()).collect());
+    assert_eq!(
+        seen,
+        vec![
+            named(Audited::InstanceCreated, "web-1", &[]),
+            named(Audited::InstanceStopped, "web-1", &[]),
+            named(Audited::InstanceStarted, "web-1", &[]),
+            named(Audited::InstanceUpdated, "web-1", &["name", "config"]),
+            named(Audited::InstanceDeleted, "web-2", &[]),
+        ]
+    );
 }

@@ -1,6 +1,7 @@
 //! The API key store port.
 
 use async_trait::async_trait;
+use hydracore_core::audit::AuditEvent;
 use hydracore_core::{Page, PageRequest, RepoError};
 use hydracore_tenants::TenantId;
 use time::OffsetDateTime;
@@ -14,13 +15,21 @@ use crate::{ApiKey, ApiKeyId, KeyHash};
 /// `rotate` MUST announce the changed key to every node in the same transaction as the
 /// change, so a change is announced if and only if it is committed (PostgreSQL:
 /// `pg_notify`, heard by `listen_key_changes`).
+///
+/// Every change stores its `event` in the same transaction: the event if and only if
+/// the change.
 #[async_trait]
 pub trait KeyRepository: Send + Sync {
     /// Stores a new key with the hash of its plaintext.
     ///
     /// # Errors
     /// MUST return `RepoError::Duplicate` if the id or the hash exists already.
-    async fn insert(&self, key: &ApiKey, hash: &KeyHash) -> Result<(), RepoError>;
+    async fn insert(
+        &self,
+        key: &ApiKey,
+        hash: &KeyHash,
+        event: &AuditEvent,
+    ) -> Result<(), RepoError>;
 
     /// The key whose plaintext hashes to `hash`, revoked or not.
     async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKey>, RepoError>;
@@ -33,7 +42,7 @@ pub trait KeyRepository: Send + Sync {
 
     /// Saves name, scopes, expiry and rate limit of a key that is not revoked.
     /// MUST return `false` if no such key of `key.tenant_id` exists.
-    async fn update(&self, key: &ApiKey) -> Result<bool, RepoError>;
+    async fn update(&self, key: &ApiKey, event: &AuditEvent) -> Result<bool, RepoError>;
 
     /// Marks the key revoked at `at`. MUST return `false` if the tenant has no such
     /// key or it is revoked already.
@@ -42,6 +51,7 @@ pub trait KeyRepository: Send + Sync {
         tenant: TenantId,
         id: ApiKeyId,
         at: OffsetDateTime,
+        event: &AuditEvent,
     ) -> Result<bool, RepoError>;
 
     /// Stores `new` (a rotation of key `old`), sets `old`'s expiry to `old_expires_at`
@@ -56,6 +66,7 @@ pub trait KeyRepository: Send + Sync {
         old_expires_at: OffsetDateTime,
         new: &ApiKey,
         hash: &KeyHash,
+        event: &AuditEvent,
     ) -> Result<bool, RepoError>;
 
     /// Records when keys were last used; later instants win, earlier ones are ignored.

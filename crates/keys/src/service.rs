@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use dashmap::DashMap;
+use hydracore_core::audit::{Action, AuditEvent, AuditTarget, TargetKind, Who};
 use hydracore_core::{Page, PageRequest, SharedClock, ValidationError};
 use hydracore_scopes::{ScopeError, ScopeSet};
 use hydracore_tenants::TenantId;
@@ -176,6 +177,7 @@ impl KeyService {
         &self,
         tenant: TenantId,
         grantor: Grantor<'_>,
+        who: &Who,
         id: ApiKeyId,
         grace_seconds: Option<u32>,
     ) -> Result<MintedKey, KeyError> {
@@ -214,9 +216,11 @@ impl KeyService {
             rate_limit: old.rate_limit,
             rotated_at: None,
         };
+        let event = audit(tenant, now, Action::ApiKeyRotated, who, id, &key.name)
+            .with_fields(["expires_at"]);
         if self
             .repo
-            .rotate(id, now, old_expires_at, &key, &secret.hash())
+            .rotate(id, now, old_expires_at, &key, &secret.hash(), &event)
             .await?
         {
             self.forget(id);
@@ -250,6 +254,7 @@ impl KeyService {
         &self,
         tenant: TenantId,
         grantor: Grantor<'_>,
+        who: &Who,
         req: MintKey,
     ) -> Result<MintedKey, KeyError> {
         let name = parse_name(&req.name)?;
@@ -269,7 +274,15 @@ impl KeyService {
             rate_limit: req.rate_limit,
             rotated_at: None,
         };
-        self.repo.insert(&key, &secret.hash()).await?;
+        let event = audit(
+            tenant,
+            key.created_at,
+            Action::ApiKeyMinted,
+            who,
+            key.id,
+            &key.name,
+        );
+        self.repo.insert(&key, &secret.hash(), &event).await?;
         Ok(MintedKey { key, secret })
     }
 
@@ -336,10 +349,12 @@ impl KeyService {
         &self,
         tenant: TenantId,
         grantor: Grantor<'_>,
+        who: &Who,
         id: ApiKeyId,
         patch: KeyPatch,
     ) -> Result<ApiKey, KeyError> {
         let mut key = self.get(tenant, id).await?;
+        let before = key.clone();
         check_manages(grantor, &key)?;
         let itself = matches!(grantor, Grantor::Holder { key: Some(caller), .. } if caller == id);
         if let Some(name) = patch.name {
@@ -367,7 +382,24 @@ impl KeyService {
             }
             key.rate_limit = rate_limit;
         }
-        if self.repo.update(&key).await? {
+        let changed = [
+            ("name", before.name != key.name),
+            ("scopes", before.scopes != key.scopes),
+            ("expires_at", before.expires_at != key.expires_at),
+            ("rate_limit", before.rate_limit != key.rate_limit),
+        ]
+        .into_iter()
+        .filter_map(|(field, differs)| differs.then_some(field));
+        let event = audit(
+            tenant,
+            self.clock.now(),
+            Action::ApiKeyUpdated,
+            who,
+            id,
+            &before.name,
+        )
+        .with_fields(changed);
+        if self.repo.update(&key, &event).await? {
             self.forget(key.id);
             Ok(key)
         } else {
@@ -385,15 +417,36 @@ impl KeyService {
         &self,
         tenant: TenantId,
         grantor: Grantor<'_>,
+        who: &Who,
         id: ApiKeyId,
     ) -> Result<(), KeyError> {
         let key = self.get(tenant, id).await?;
         check_manages(grantor, &key)?;
-        if self.repo.revoke(tenant, id, self.clock.now()).await? {
+        let now = self.clock.now();
+        let event = audit(tenant, now, Action::ApiKeyRevoked, who, id, &key.name);
+        if self.repo.revoke(tenant, id, now, &event).await? {
             self.forget(id);
             Ok(())
         } else {
             Err(KeyError::NotFound)
         }
     }
+}
+
+/// The audit event of `action` on key `id` (named `name` then) of `tenant`.
+fn audit(
+    tenant: TenantId,
+    at: OffsetDateTime,
+    action: Action,
+    who: &Who,
+    id: ApiKeyId,
+    name: &str,
+) -> AuditEvent {
+    AuditEvent::new(
+        Some(tenant.0),
+        at,
+        action,
+        who,
+        AuditTarget::new(TargetKind::ApiKey, id.0, name),
+    )
 }

@@ -4,16 +4,34 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use hydracore_core::audit::AuditEvent;
+use hydracore_core::testing::EventSink;
 use hydracore_core::{Page, PageKey, PageRequest, RepoError};
 use hydracore_tenants::TenantId;
 use time::OffsetDateTime;
 
 use crate::{ApiKey, ApiKeyId, KeyHash, KeyRepository};
 
-/// A [`KeyRepository`] in a map.
+/// A [`KeyRepository`] in a map, recording the audit event of each change.
 #[derive(Debug, Default)]
 pub struct InMemoryKeyRepository {
     rows: Mutex<BTreeMap<ApiKeyId, (ApiKey, KeyHash)>>,
+    events: EventSink,
+}
+
+impl InMemoryKeyRepository {
+    /// A repository recording its events in `events` (shared with other fakes).
+    pub fn with_events(events: EventSink) -> Self {
+        Self {
+            rows: Mutex::default(),
+            events,
+        }
+    }
+
+    /// The audit events of the changes made.
+    pub fn events(&self) -> Vec<AuditEvent> {
+        self.events.events()
+    }
 }
 
 fn poisoned<T>(e: std::sync::PoisonError<T>) -> RepoError {
@@ -29,7 +47,12 @@ fn key_of(k: &ApiKey) -> PageKey {
 
 #[async_trait]
 impl KeyRepository for InMemoryKeyRepository {
-    async fn insert(&self, key: &ApiKey, hash: &KeyHash) -> Result<(), RepoError> {
+    async fn insert(
+        &self,
+        key: &ApiKey,
+        hash: &KeyHash,
+        event: &AuditEvent,
+    ) -> Result<(), RepoError> {
         let mut rows = self.rows.lock().map_err(poisoned)?;
         if rows.contains_key(&key.id) || rows.values().any(|(_, h)| h == hash) {
             return Err(RepoError::Duplicate {
@@ -37,6 +60,7 @@ impl KeyRepository for InMemoryKeyRepository {
             });
         }
         rows.insert(key.id, (key.clone(), *hash));
+        self.events.record(event);
         Ok(())
     }
 
@@ -70,7 +94,7 @@ impl KeyRepository for InMemoryKeyRepository {
         Ok(Page::from_overfetch(keys, &page, key_of))
     }
 
-    async fn update(&self, key: &ApiKey) -> Result<bool, RepoError> {
+    async fn update(&self, key: &ApiKey, event: &AuditEvent) -> Result<bool, RepoError> {
         let mut rows = self.rows.lock().map_err(poisoned)?;
         match rows.get_mut(&key.id) {
             Some((k, _)) if k.tenant_id == key.tenant_id && k.revoked_at.is_none() => {
@@ -78,6 +102,7 @@ impl KeyRepository for InMemoryKeyRepository {
                 k.scopes = key.scopes.clone();
                 k.expires_at = key.expires_at;
                 k.rate_limit = key.rate_limit;
+                self.events.record(event);
                 Ok(true)
             }
             _ => Ok(false),
@@ -89,11 +114,13 @@ impl KeyRepository for InMemoryKeyRepository {
         tenant: TenantId,
         id: ApiKeyId,
         at: OffsetDateTime,
+        event: &AuditEvent,
     ) -> Result<bool, RepoError> {
         let mut rows = self.rows.lock().map_err(poisoned)?;
         match rows.get_mut(&id) {
             Some((k, _)) if k.tenant_id == tenant && k.revoked_at.is_none() => {
                 k.revoked_at = Some(at);
+                self.events.record(event);
                 Ok(true)
             }
             _ => Ok(false),
@@ -107,6 +134,7 @@ impl KeyRepository for InMemoryKeyRepository {
         old_expires_at: OffsetDateTime,
         new: &ApiKey,
         hash: &KeyHash,
+        event: &AuditEvent,
     ) -> Result<bool, RepoError> {
         let mut rows = self.rows.lock().map_err(poisoned)?;
         match rows.get_mut(&old) {
@@ -122,6 +150,7 @@ impl KeyRepository for InMemoryKeyRepository {
             _ => return Ok(false),
         }
         rows.insert(new.id, (new.clone(), *hash));
+        self.events.record(event);
         Ok(true)
     }
 

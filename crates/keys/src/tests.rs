@@ -6,6 +6,18 @@ use super::cache::Lookup;
 use super::testing::InMemoryKeyRepository;
 use super::*;
 use hydracore_core::PageRequest;
+use hydracore_core::audit::{Action, AuditEvent, AuditTarget, TargetKind, Who};
+
+/// An event for a change a test makes straight through the repository.
+fn some_event() -> AuditEvent {
+    AuditEvent::new(
+        None,
+        OffsetDateTime::now_utc(),
+        Action::ApiKeyRevoked,
+        &Who::ops(),
+        AuditTarget::new(TargetKind::ApiKey, ApiKeyId::new().0, "test"),
+    )
+}
 use hydracore_scopes::ScopeSet;
 use hydracore_tenants::TenantId;
 use time::OffsetDateTime;
@@ -30,7 +42,12 @@ async fn minted_key_verifies_and_is_stored_only_hashed() {
     let svc = service();
     let tenant = TenantId::new();
     let minted = svc
-        .mint(tenant, Grantor::Operator, mint_req(&["instances:read"]))
+        .mint(
+            tenant,
+            Grantor::Operator,
+            &Who::ops(),
+            mint_req(&["instances:read"]),
+        )
         .await
         .unwrap();
     assert!(minted.secret.expose().starts_with(KEY_PREFIX));
@@ -49,10 +66,15 @@ async fn revoked_and_expired_keys_do_not_verify() {
     let svc = service();
     let tenant = TenantId::new();
     let minted = svc
-        .mint(tenant, Grantor::Operator, mint_req(&["instances:read"]))
+        .mint(
+            tenant,
+            Grantor::Operator,
+            &Who::ops(),
+            mint_req(&["instances:read"]),
+        )
         .await
         .unwrap();
-    svc.revoke(tenant, Grantor::Operator, minted.key.id)
+    svc.revoke(tenant, Grantor::Operator, &Who::ops(), minted.key.id)
         .await
         .unwrap();
     assert!(matches!(
@@ -67,7 +89,7 @@ async fn revoked_and_expired_keys_do_not_verify() {
     let mut req = mint_req(&["instances:read"]);
     req.expires_at = Some(past);
     assert!(matches!(
-        svc.mint(tenant, Grantor::Operator, req).await,
+        svc.mint(tenant, Grantor::Operator, &Who::ops(), req).await,
         Err(KeyError::Invalid(_))
     ));
 }
@@ -80,6 +102,7 @@ async fn a_key_cannot_grant_more_than_it_holds() {
         .mint(
             TenantId::new(),
             Grantor::holder(&holder, None),
+            &Who::ops(),
             mint_req(&["instances:read", "instances:write"]),
         )
         .await
@@ -96,6 +119,7 @@ async fn bad_scopes_name_their_index() {
         .mint(
             TenantId::new(),
             Grantor::Operator,
+            &Who::ops(),
             mint_req(&["instances:read", "instances:fly"]),
         )
         .await
@@ -113,6 +137,7 @@ async fn other_tenants_keys_are_invisible() {
         .mint(
             TenantId::new(),
             Grantor::Operator,
+            &Who::ops(),
             mint_req(&["instances:read"]),
         )
         .await
@@ -123,7 +148,8 @@ async fn other_tenants_keys_are_invisible() {
         Err(KeyError::NotFound)
     ));
     assert!(matches!(
-        svc.revoke(other, Grantor::Operator, minted.key.id).await,
+        svc.revoke(other, Grantor::Operator, &Who::ops(), minted.key.id)
+            .await,
         Err(KeyError::NotFound)
     ));
     assert!(
@@ -140,11 +166,16 @@ async fn rotation_keeps_scopes_and_bounds_the_old_keys_life() {
     let svc = service();
     let tenant = TenantId::new();
     let old = svc
-        .mint(tenant, Grantor::Operator, mint_req(&["instances:read"]))
+        .mint(
+            tenant,
+            Grantor::Operator,
+            &Who::ops(),
+            mint_req(&["instances:read"]),
+        )
         .await
         .unwrap();
     let new = svc
-        .rotate(tenant, Grantor::Operator, old.key.id, Some(0))
+        .rotate(tenant, Grantor::Operator, &Who::ops(), old.key.id, Some(0))
         .await
         .unwrap();
     assert_eq!(new.key.scopes, old.key.scopes);
@@ -156,14 +187,21 @@ async fn rotation_keeps_scopes_and_bounds_the_old_keys_life() {
     ));
     let weaker = ScopeSet::parse(&["api-keys:write"]).unwrap();
     assert!(matches!(
-        svc.rotate(tenant, Grantor::holder(&weaker, None), new.key.id, None)
-            .await,
+        svc.rotate(
+            tenant,
+            Grantor::holder(&weaker, None),
+            &Who::ops(),
+            new.key.id,
+            None
+        )
+        .await,
         Err(KeyError::NotManageable(_))
     ));
     assert!(matches!(
         svc.rotate(
             tenant,
             Grantor::Operator,
+            &Who::ops(),
             new.key.id,
             Some(MAX_ROTATION_GRACE_SECONDS + 1)
         )
@@ -177,7 +215,12 @@ async fn usage_is_written_only_when_flushed() {
     let svc = service();
     let tenant = TenantId::new();
     let minted = svc
-        .mint(tenant, Grantor::Operator, mint_req(&["instances:read"]))
+        .mint(
+            tenant,
+            Grantor::Operator,
+            &Who::ops(),
+            mint_req(&["instances:read"]),
+        )
         .await
         .unwrap();
     svc.verify(minted.secret.expose()).await.unwrap();
@@ -203,12 +246,17 @@ async fn cached_keys_are_dropped_when_changed_here_or_elsewhere() {
     let svc = KeyService::new(repo.clone(), Arc::new(SystemClock)).with_cache(cache.clone());
     let tenant = TenantId::new();
     let minted = svc
-        .mint(tenant, Grantor::Operator, mint_req(&["instances:read"]))
+        .mint(
+            tenant,
+            Grantor::Operator,
+            &Who::ops(),
+            mint_req(&["instances:read"]),
+        )
         .await
         .unwrap();
     svc.verify(minted.secret.expose()).await.unwrap();
     // Revoked here: dropped at once.
-    svc.revoke(tenant, Grantor::Operator, minted.key.id)
+    svc.revoke(tenant, Grantor::Operator, &Who::ops(), minted.key.id)
         .await
         .unwrap();
     assert!(matches!(
@@ -217,13 +265,23 @@ async fn cached_keys_are_dropped_when_changed_here_or_elsewhere() {
     ));
     // Revoked by another node: the cached entry serves until that node's announcement.
     let other = svc
-        .mint(tenant, Grantor::Operator, mint_req(&["instances:read"]))
+        .mint(
+            tenant,
+            Grantor::Operator,
+            &Who::ops(),
+            mint_req(&["instances:read"]),
+        )
         .await
         .unwrap();
     svc.verify(other.secret.expose()).await.unwrap();
-    repo.revoke(tenant, other.key.id, OffsetDateTime::now_utc())
-        .await
-        .unwrap();
+    repo.revoke(
+        tenant,
+        other.key.id,
+        OffsetDateTime::now_utc(),
+        &some_event(),
+    )
+    .await
+    .unwrap();
     assert!(svc.verify(other.secret.expose()).await.is_ok());
     svc.forget(other.key.id);
     assert!(matches!(
@@ -232,14 +290,24 @@ async fn cached_keys_are_dropped_when_changed_here_or_elsewhere() {
     ));
     // With the change feed down the cache is bypassed.
     let third = svc
-        .mint(tenant, Grantor::Operator, mint_req(&["instances:read"]))
+        .mint(
+            tenant,
+            Grantor::Operator,
+            &Who::ops(),
+            mint_req(&["instances:read"]),
+        )
         .await
         .unwrap();
     svc.verify(third.secret.expose()).await.unwrap();
     cache.set_live(false);
-    repo.revoke(tenant, third.key.id, OffsetDateTime::now_utc())
-        .await
-        .unwrap();
+    repo.revoke(
+        tenant,
+        third.key.id,
+        OffsetDateTime::now_utc(),
+        &some_event(),
+    )
+    .await
+    .unwrap();
     assert!(matches!(
         svc.verify(third.secret.expose()).await,
         Err(VerifyError::Revoked)
@@ -251,24 +319,35 @@ async fn a_key_is_rotated_once_and_never_once_expired() {
     let svc = service();
     let tenant = TenantId::new();
     let old = svc
-        .mint(tenant, Grantor::Operator, mint_req(&["instances:read"]))
+        .mint(
+            tenant,
+            Grantor::Operator,
+            &Who::ops(),
+            mint_req(&["instances:read"]),
+        )
         .await
         .unwrap();
     let new = svc
-        .rotate(tenant, Grantor::Operator, old.key.id, Some(3600))
+        .rotate(
+            tenant,
+            Grantor::Operator,
+            &Who::ops(),
+            old.key.id,
+            Some(3600),
+        )
         .await
         .unwrap();
     // The old key still works through its grace, but is rotated: its successor is the
     // key to rotate, and it keeps its own (absent) expiry rather than the grace's end.
     assert!(svc.verify(old.secret.expose()).await.is_ok());
     assert!(matches!(
-        svc.rotate(tenant, Grantor::Operator, old.key.id, None)
+        svc.rotate(tenant, Grantor::Operator, &Who::ops(), old.key.id, None)
             .await,
         Err(KeyError::NotRotatable(NotRotatable::Rotated))
     ));
     assert_eq!(new.key.expires_at, None);
     let again = svc
-        .rotate(tenant, Grantor::Operator, new.key.id, Some(0))
+        .rotate(tenant, Grantor::Operator, &Who::ops(), new.key.id, Some(0))
         .await
         .unwrap();
     assert_eq!(again.key.expires_at, None);
@@ -290,9 +369,12 @@ async fn a_key_is_rotated_once_and_never_once_expired() {
         rate_limit: None,
         rotated_at: None,
     };
-    repo.insert(&dead, &secret.hash()).await.unwrap();
+    repo.insert(&dead, &secret.hash(), &some_event())
+        .await
+        .unwrap();
     assert!(matches!(
-        svc.rotate(tenant, Grantor::Operator, dead.id, None).await,
+        svc.rotate(tenant, Grantor::Operator, &Who::ops(), dead.id, None)
+            .await,
         Err(KeyError::NotRotatable(NotRotatable::Expired))
     ));
 }
@@ -305,6 +387,7 @@ async fn a_caller_manages_only_keys_it_could_have_minted() {
         .mint(
             tenant,
             Grantor::Operator,
+            &Who::ops(),
             mint_req(&["instances:read", "instances:delete"]),
         )
         .await
@@ -316,11 +399,11 @@ async fn a_caller_manages_only_keys_it_could_have_minted() {
         ..KeyPatch::default()
     };
     for result in [
-        svc.update(tenant, weak, strong.key.id, rename.clone())
+        svc.update(tenant, weak, &Who::ops(), strong.key.id, rename.clone())
             .await
             .map(|_| ()),
-        svc.revoke(tenant, weak, strong.key.id).await,
-        svc.rotate(tenant, weak, strong.key.id, None)
+        svc.revoke(tenant, weak, &Who::ops(), strong.key.id).await,
+        svc.rotate(tenant, weak, &Who::ops(), strong.key.id, None)
             .await
             .map(|_| ()),
     ] {
@@ -333,17 +416,24 @@ async fn a_caller_manages_only_keys_it_could_have_minted() {
     }
     assert_eq!(svc.get(tenant, strong.key.id).await.unwrap().name, "ci");
     let held = svc
-        .mint(tenant, Grantor::Operator, mint_req(&["instances:read"]))
+        .mint(
+            tenant,
+            Grantor::Operator,
+            &Who::ops(),
+            mint_req(&["instances:read"]),
+        )
         .await
         .unwrap();
     assert_eq!(
-        svc.update(tenant, weak, held.key.id, rename)
+        svc.update(tenant, weak, &Who::ops(), held.key.id, rename)
             .await
             .unwrap()
             .name,
         "mine now"
     );
-    svc.revoke(tenant, weak, held.key.id).await.unwrap();
+    svc.revoke(tenant, weak, &Who::ops(), held.key.id)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -353,7 +443,10 @@ async fn a_key_tightens_its_own_limits_but_never_loosens_them() {
     let mut req = mint_req(&["api-keys:write"]);
     req.rate_limit = Some(RateLimit::new(10, 60).unwrap());
     req.expires_at = Some(OffsetDateTime::now_utc() + time::Duration::days(30));
-    let me = svc.mint(tenant, Grantor::Operator, req).await.unwrap();
+    let me = svc
+        .mint(tenant, Grantor::Operator, &Who::ops(), req)
+        .await
+        .unwrap();
     let scopes = me.key.scopes.clone();
     let myself = Grantor::holder(&scopes, Some(me.key.id));
     let limit = |n, per| KeyPatch {
@@ -379,7 +472,8 @@ async fn a_key_tightens_its_own_limits_but_never_loosens_them() {
     ] {
         assert!(
             matches!(
-                svc.update(tenant, myself, me.key.id, looser.clone()).await,
+                svc.update(tenant, myself, &Who::ops(), me.key.id, looser.clone())
+                    .await,
                 Err(KeyError::OwnLimit(_))
             ),
             "{looser:?}"
@@ -389,7 +483,7 @@ async fn a_key_tightens_its_own_limits_but_never_loosens_them() {
     assert_eq!(stored.rate_limit, Some(RateLimit::new(10, 60).unwrap()));
     // Tighter is fine, for itself as for another key.
     let tighter = svc
-        .update(tenant, myself, me.key.id, limit(5, 120))
+        .update(tenant, myself, &Who::ops(), me.key.id, limit(5, 120))
         .await
         .unwrap();
     assert_eq!(tighter.rate_limit, Some(RateLimit::new(5, 120).unwrap()));
@@ -398,6 +492,7 @@ async fn a_key_tightens_its_own_limits_but_never_loosens_them() {
         .update(
             tenant,
             myself,
+            &Who::ops(),
             me.key.id,
             KeyPatch {
                 expires_at: Some(Some(soon)),
@@ -408,13 +503,24 @@ async fn a_key_tightens_its_own_limits_but_never_loosens_them() {
         .unwrap();
     assert_eq!(sooner.expires_at, Some(soon));
     let other = svc
-        .mint(tenant, Grantor::Operator, mint_req(&["api-keys:write"]))
+        .mint(
+            tenant,
+            Grantor::Operator,
+            &Who::ops(),
+            mint_req(&["api-keys:write"]),
+        )
         .await
         .unwrap();
     assert!(
-        svc.update(tenant, myself, other.key.id, limit(1_000_000, 1))
-            .await
-            .is_ok()
+        svc.update(
+            tenant,
+            myself,
+            &Who::ops(),
+            other.key.id,
+            limit(1_000_000, 1)
+        )
+        .await
+        .is_ok()
     );
 }
 
@@ -425,7 +531,12 @@ async fn a_read_racing_a_change_cannot_put_the_stale_key_back() {
     let svc = KeyService::new(repo.clone(), Arc::new(SystemClock)).with_cache(cache.clone());
     let tenant = TenantId::new();
     let minted = svc
-        .mint(tenant, Grantor::Operator, mint_req(&["instances:read"]))
+        .mint(
+            tenant,
+            Grantor::Operator,
+            &Who::ops(),
+            mint_req(&["instances:read"]),
+        )
         .await
         .unwrap();
     let hash = minted.secret.hash();
@@ -435,7 +546,7 @@ async fn a_read_racing_a_change_cannot_put_the_stale_key_back() {
     };
     let stale = repo.find_by_hash(&hash).await.unwrap().unwrap();
     // ...the key is revoked and forgotten meanwhile...
-    svc.revoke(tenant, Grantor::Operator, minted.key.id)
+    svc.revoke(tenant, Grantor::Operator, &Who::ops(), minted.key.id)
         .await
         .unwrap();
     // ...and the late verification's put is refused.
@@ -444,4 +555,71 @@ async fn a_read_racing_a_change_cannot_put_the_stale_key_back() {
         svc.verify(minted.secret.expose()).await,
         Err(VerifyError::Revoked)
     ));
+}
+
+#[tokio::test]
+async fn every_key_change_leaves_one_event_naming_what_changed() {
+    let repo = Arc::new(InMemoryKeyRepository::default());
+    let svc = KeyService::new(repo.clone(), Arc::new(SystemClock));
+    let tenant = TenantId::new();
+    let who = Who::new(hydracore_core::audit::AuditActor::user(
+        TenantId::new().0,
+        "ada@example.com",
+    ));
+    let minted = svc
+        .mint(
+            tenant,
+            Grantor::Operator,
+            &who,
+            mint_req(&["instances:read"]),
+        )
+        .await
+        .unwrap();
+    let patch = KeyPatch {
+        name: Some("renamed".into()),
+        scopes: Some(vec!["instances:read".into()]),
+        ..KeyPatch::default()
+    };
+    svc.update(tenant, Grantor::Operator, &who, minted.key.id, patch)
+        .await
+        .unwrap();
+    let rotated = svc
+        .rotate(tenant, Grantor::Operator, &who, minted.key.id, Some(0))
+        .await
+        .unwrap();
+    svc.revoke(tenant, Grantor::Operator, &who, rotated.key.id)
+        .await
+        .unwrap();
+    // Refused changes leave nothing.
+    assert!(
+        svc.revoke(tenant, Grantor::Operator, &who, rotated.key.id)
+            .await
+            .is_err()
+    );
+    assert!(
+        svc.mint(tenant, Grantor::Operator, &who, mint_req(&["nope:read"]))
+            .await
+            .is_err()
+    );
+    let events = repo.events();
+    let seen: Vec<(Action, Vec<String>)> = events
+        .iter()
+        .map(|e| (e.action, e.fields.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (Action::ApiKeyMinted, vec![]),
+            (Action::ApiKeyUpdated, vec!["name".to_owned()]),
+            (Action::ApiKeyRotated, vec!["expires_at".to_owned()]),
+            (Action::ApiKeyRevoked, vec![]),
+        ]
+    );
+    assert!(events.iter().all(|e| e.actor.name == "ada@example.com"));
+    assert!(events.iter().all(|e| e.tenant_id == Some(tenant.0)));
+    assert_eq!(
+        events[1].target.name, "ci",
+        "named as it was before the change"
+    );
+    assert_eq!(events[2].target.id, minted.key.id.0, "the rotated key");
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use hydracore_core::audit::{Action, AuditEvent, AuditTarget, TargetKind, Who};
 use hydracore_core::seal::{Cipher, CipherError};
 use hydracore_core::{Page, PageRequest, RepoError, SharedClock, ValidationError};
 use hydracore_tenants::TenantId;
@@ -119,6 +120,7 @@ impl CredentialService {
     pub async fn create(
         &self,
         tenant: TenantId,
+        who: &Who,
         req: CreateCredential,
     ) -> Result<McpCredential, CredentialError> {
         let name = req.name.trim();
@@ -194,8 +196,14 @@ impl CredentialService {
         let sealed = self
             .cipher
             .seal(req.secret.as_bytes(), &aad(tenant, credential.id))?;
+        let event = audit(
+            &credential,
+            credential.created_at,
+            Action::McpCredentialCreated,
+            who,
+        );
         self.repo
-            .insert(&credential, &sealed)
+            .insert(&credential, &sealed, &event)
             .await
             .map_err(|e| match e {
                 RepoError::Duplicate { .. } => CredentialError::Duplicate(credential.name.clone()),
@@ -229,8 +237,20 @@ impl CredentialService {
 
     /// # Errors
     /// `NotFound`.
-    pub async fn delete(&self, tenant: TenantId, id: CredentialId) -> Result<(), CredentialError> {
-        if self.repo.delete(tenant, id).await? {
+    pub async fn delete(
+        &self,
+        tenant: TenantId,
+        who: &Who,
+        id: CredentialId,
+    ) -> Result<(), CredentialError> {
+        let credential = self.get(tenant, id).await?;
+        let event = audit(
+            &credential,
+            self.clock.now(),
+            Action::McpCredentialDeleted,
+            who,
+        );
+        if self.repo.delete(tenant, id, &event).await? {
             Ok(())
         } else {
             Err(CredentialError::NotFound)
@@ -255,4 +275,24 @@ impl CredentialService {
         let plain = self.cipher.open(&sealed, &aad(cred.tenant_id, cred.id))?;
         String::from_utf8(plain).map_err(|_| CredentialError::Cipher(CipherError::Open))
     }
+}
+
+/// The audit event of `action` on `credential`.
+fn audit(
+    credential: &McpCredential,
+    at: time::OffsetDateTime,
+    action: Action,
+    who: &Who,
+) -> AuditEvent {
+    AuditEvent::new(
+        Some(credential.tenant_id.0),
+        at,
+        action,
+        who,
+        AuditTarget::new(
+            TargetKind::McpCredential,
+            credential.id.0,
+            credential.name.as_str(),
+        ),
+    )
 }

@@ -3,15 +3,33 @@
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use hydracore_core::audit::AuditEvent;
+use hydracore_core::testing::EventSink;
 use hydracore_core::{Page, PageKey, PageRequest, RepoError};
 use hydracore_tenants::TenantId;
 
 use crate::{CredentialId, McpCredential, McpCredentialRepository, Sealed};
 
-/// A [`McpCredentialRepository`] in a vector.
+/// A [`McpCredentialRepository`] in a vector, recording the audit event of each change.
 #[derive(Debug, Default)]
 pub struct InMemoryMcpCredentials {
     rows: Mutex<Vec<(McpCredential, Sealed)>>,
+    events: EventSink,
+}
+
+impl InMemoryMcpCredentials {
+    /// A repository recording its events in `events` (shared with other fakes).
+    pub fn with_events(events: EventSink) -> Self {
+        Self {
+            rows: Mutex::default(),
+            events,
+        }
+    }
+
+    /// The audit events of the changes made.
+    pub fn events(&self) -> Vec<AuditEvent> {
+        self.events.events()
+    }
 }
 
 fn poisoned<T>(e: std::sync::PoisonError<T>) -> RepoError {
@@ -20,7 +38,12 @@ fn poisoned<T>(e: std::sync::PoisonError<T>) -> RepoError {
 
 #[async_trait]
 impl McpCredentialRepository for InMemoryMcpCredentials {
-    async fn insert(&self, c: &McpCredential, s: &Sealed) -> Result<(), RepoError> {
+    async fn insert(
+        &self,
+        c: &McpCredential,
+        s: &Sealed,
+        event: &AuditEvent,
+    ) -> Result<(), RepoError> {
         let mut rows = self.rows.lock().map_err(poisoned)?;
         if rows
             .iter()
@@ -31,6 +54,7 @@ impl McpCredentialRepository for InMemoryMcpCredentials {
             });
         }
         rows.push((c.clone(), s.clone()));
+        self.events.record(event);
         Ok(())
     }
 
@@ -75,10 +99,19 @@ impl McpCredentialRepository for InMemoryMcpCredentials {
         Ok(Page::from_overfetch(mine, &page, key))
     }
 
-    async fn delete(&self, tenant: TenantId, id: CredentialId) -> Result<bool, RepoError> {
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: CredentialId,
+        event: &AuditEvent,
+    ) -> Result<bool, RepoError> {
         let mut rows = self.rows.lock().map_err(poisoned)?;
         let before = rows.len();
         rows.retain(|(c, _)| !(c.tenant_id == tenant && c.id == id));
-        Ok(rows.len() < before)
+        let deleted = rows.len() < before;
+        if deleted {
+            self.events.record(event);
+        }
+        Ok(deleted)
     }
 }

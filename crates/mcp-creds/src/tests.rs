@@ -5,6 +5,7 @@ use hydracore_tenants::TenantId;
 
 use super::testing::InMemoryMcpCredentials;
 use super::*;
+use hydracore_core::audit::Who;
 
 fn service() -> (CredentialService, Arc<InMemoryMcpCredentials>) {
     let repo = Arc::new(InMemoryMcpCredentials::default());
@@ -29,7 +30,10 @@ fn req(kind: &str, header: Option<&str>) -> CreateCredential {
 async fn secrets_are_sealed_and_only_revealed_to_the_runtime() {
     let (svc, repo) = service();
     let t = TenantId::new();
-    let c = svc.create(t, req("bearer", None)).await.unwrap();
+    let c = svc
+        .create(t, &Who::ops(), req("bearer", None))
+        .await
+        .unwrap();
     assert_eq!(c.secret_hint, "1234");
     let (_, sealed) = repo.find_sealed(t, c.id).await.unwrap().unwrap();
     assert!(!sealed.ciphertext.windows(8).any(|w| w == b"supersec"));
@@ -87,18 +91,18 @@ async fn validates_kind_header_and_url() {
             "secret",
         ),
     ] {
-        match svc.create(t, r).await {
+        match svc.create(t, &Who::ops(), r).await {
             Err(CredentialError::Invalid(v)) => assert_eq!(v.field, vec![field.to_owned()]),
             other => panic!("{field}: {other:?}"),
         }
     }
     let ok = svc
-        .create(t, req("header", Some("X-Api-Token")))
+        .create(t, &Who::ops(), req("header", Some("X-Api-Token")))
         .await
         .unwrap();
     assert_eq!(ok.auth.header_name(), Some("X-Api-Token"));
     assert!(matches!(
-        svc.create(t, req("bearer", None)).await,
+        svc.create(t, &Who::ops(), req("bearer", None)).await,
         Err(CredentialError::Duplicate(_))
     ));
 }

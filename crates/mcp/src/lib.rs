@@ -14,6 +14,7 @@ pub mod tools;
 use std::sync::Arc;
 use std::time::Instant;
 
+use hydracore_audit::Origin;
 use hydracore_auth::Principal;
 use hydracore_core::SharedClock;
 use hydracore_mcp_log::{CallId, CallStatus, McpCall};
@@ -67,6 +68,13 @@ fn tool(spec: &ToolSpec, openapi: &Value) -> Tool {
                 .open_world(false),
         )
         .with_raw_output_schema(as_object(schemas.output))
+}
+
+/// Where the call's HTTP request came from (the audit log records it with changes).
+fn origin(ctx: &RequestContext<RoleServer>) -> Origin {
+    on_request_extensions(&ctx.extensions)
+        .and_then(|e| e.get::<Origin>().cloned())
+        .unwrap_or_default()
 }
 
 fn principal(ctx: &RequestContext<RoleServer>) -> Result<Principal, McpError> {
@@ -141,7 +149,8 @@ impl ServerHandler for McpServer {
             return Err(McpError::invalid_request("MCP calls need an API key", None));
         };
         let (status, result) = if Self::allowed(&p, spec) {
-            let caller = hydracore_api::Caller::new(&p, tenant);
+            let origin = origin(&ctx);
+            let caller = hydracore_api::Caller::new(&p, tenant, &origin);
             match (spec.run)(
                 &self.services.api,
                 caller,
@@ -196,8 +205,12 @@ pub fn service(services: Services, openapi: &Value) -> StreamableHttpService<Mcp
         .json_response(true)
         .allowed_hosts(Vec::new())
         .on_request_fn(|http_req, ext| {
-            if let Some(p) = actix_web::HttpMessage::extensions(http_req).get::<Principal>() {
+            let from = actix_web::HttpMessage::extensions(http_req);
+            if let Some(p) = from.get::<Principal>() {
                 ext.insert(p.clone());
+            }
+            if let Some(o) = from.get::<Origin>() {
+                ext.insert(o.clone());
             }
         })
         .build()

@@ -395,7 +395,60 @@ pub const TOOLS: &[ToolSpec] = &[
             page_out(api::list_calls(svc, &caller, &filter, page(args)?).await?)
         }),
     },
+    ToolSpec {
+        name: "audit_log_list",
+        title: "List audit events",
+        description: "Who changed what in the tenant: every change with its actor, action, target, changed fields (never values), time, request id and address; filter by actor_id, action (a list), target_id, since, until (RFC 3339), order asc or desc.",
+        scope: Some(("audit-log", "read")),
+        route: ("GET", "/v1/audit-log"),
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        run: run!(|svc, caller, args| {
+            let filter = audit_log_filter(&mut args)?;
+            page_out(api::list_audit_events(svc, &caller, &filter, page(args)?).await?)
+        }),
+    },
 ];
+
+/// The audit log's filters, taken out of the arguments (`action` is a list).
+fn audit_log_filter(raw: &mut Map<String, Value>) -> Result<api::AuditLogFilter, Problem> {
+    let mut text = |name: &'static str| match raw.remove(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(bad_argument(name, "Input should be a valid string".into())),
+    };
+    let (actor, target) = (text("actor_id")?, text("target_id")?);
+    let (since, until, order) = (text("since")?, text("until")?, text("order")?);
+    let actions: Vec<String> = match raw.remove("action") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s),
+                _ => Err(bad_argument(
+                    "action",
+                    "Input should be a list of strings".into(),
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(bad_argument(
+                "action",
+                "Input should be a valid list".into(),
+            ));
+        }
+    };
+    let actions: Vec<&str> = actions.iter().map(String::as_str).collect();
+    api::AuditLogFilter::parse(
+        actor.as_deref(),
+        &actions,
+        target.as_deref(),
+        since.as_deref(),
+        until.as_deref(),
+        order.as_deref(),
+    )
+}
 
 /// A problem as a tool's error result says it: the operation's detail, the fields at
 /// fault for invalid arguments, and nothing of a cause.

@@ -69,6 +69,15 @@ pub const CATALOGUE: &[ResourceSpec] = &[
         reserved: false,
     },
     ResourceSpec {
+        resource: "audit-log",
+        verbs: &[verb(
+            "read",
+            "Read who changed what: the management audit log",
+        )],
+        description: "The audit log of changes made in the tenant",
+        reserved: false,
+    },
+    ResourceSpec {
         resource: "members",
         verbs: &[
             verb("read", "See members and their roles"),
@@ -350,8 +359,9 @@ impl Role {
 
     /// The scopes this role grants.
     ///
-    /// viewer: every `:read`; member: + writes of instances, MCP credentials and the
-    /// reserved platform resources; admin: + keys, members and every delete; owner:
+    /// viewer: every `:read` but the audit log's; member: + writes of instances, MCP
+    /// credentials and the reserved platform resources; admin: + keys, members, every
+    /// delete and the audit log; owner:
     /// every scope as resource wildcards (`instances:*`), the tenant itself included,
     /// so an owner can also mint wildcard keys.
     pub fn scopes(self) -> ScopeSet {
@@ -361,15 +371,17 @@ impl Role {
         let mut set = BTreeSet::new();
         for spec in CATALOGUE {
             for verb in spec.verbs.iter().map(|v| &v.name) {
+                // The audit log says who did what: for those who manage the tenant.
+                let reads = *verb == "read" && spec.resource != "audit-log";
                 let granted = match self {
                     Role::Owner | Role::Admin => spec.resource != "tenants" || *verb == "read",
                     Role::Member => {
-                        *verb == "read"
+                        reads
                             || (*verb == "write"
                                 && (spec.reserved
                                     || matches!(spec.resource, "instances" | "mcp-creds")))
                     }
-                    Role::Viewer => *verb == "read",
+                    Role::Viewer => reads,
                 };
                 if granted {
                     set.insert(Scope {

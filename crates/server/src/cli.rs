@@ -93,7 +93,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 std::sync::Arc::new(hydracore_core::SystemClock),
             );
             let tenant = tenants
-                .create(&name)
+                .create(&hydracore_core::audit::Who::ops(), &name)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             print(&json!({
@@ -119,6 +119,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
                 .mint(
                     tenant.id,
                     Grantor::Operator,
+                    &hydracore_core::audit::Who::ops(),
                     MintKey {
                         name,
                         scopes,

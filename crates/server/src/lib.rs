@@ -14,6 +14,7 @@ use actix_web::HttpServer;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::web::Bytes;
 use anyhow::Context;
+use hydracore_audit::AuditService;
 use hydracore_auth::{AccessTokens, Authenticator, IdentityService, OpsToken, SignInLimits};
 use hydracore_core::SharedClock;
 use hydracore_http::{AppState, Readiness};
@@ -253,6 +254,8 @@ pub async fn compose(
             },
         )
         .with_sessions(shared.clone(), settings.serve.session_ttl()),
+        audit: AuditService::new(shared.clone(), clock.clone())
+            .with_retention_days(settings.serve.audit_retention_days),
         keys: keys.clone(),
         instances: InstanceService::new(
             shared.clone(),
@@ -361,12 +364,14 @@ pub struct Application {
     keys: KeyService,
 }
 
-/// Deletes what has expired (`Idempotency-Key` records, console sessions) at start
+/// Deletes what has expired (`Idempotency-Key` records, console sessions, audit
+/// events past their retention) at start
 /// and every ten minutes after, for as long as the server runs (every node does;
 /// deleting twice is harmless).
 async fn sweep_expired(
     records: Arc<dyn hydracore_core::idempotency::IdempotencyStore>,
     identity: IdentityService,
+    audit: AuditService,
     clock: SharedClock,
 ) {
     const EVERY: std::time::Duration = std::time::Duration::from_secs(600);
@@ -383,6 +388,11 @@ async fn sweep_expired(
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "swept expired console sessions"),
             Err(e) => tracing::warn!(error = %e, "could not sweep console sessions; will retry"),
+        }
+        match audit.sweep().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "swept audit events past their retention"),
+            Err(e) => tracing::warn!(error = %e, "could not sweep the audit log; will retry"),
         }
     }
 }
@@ -470,6 +480,7 @@ impl Application {
         actix_web::rt::spawn(sweep_expired(
             state.idempotency.clone(),
             state.api.identity.clone(),
+            state.api.audit.clone(),
             state.clock.clone(),
         ));
         if settings.serve.reconcile_interval_secs > 0 {

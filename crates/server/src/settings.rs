@@ -183,6 +183,9 @@ pub struct ServeArgs {
     /// it is https.
     #[arg(long, env = "HYDRACORE_PUBLIC_URL", default_value = "http://127.0.0.1:8000", value_parser = public_url)]
     pub public_url: String,
+    /// How many days audit events are kept; older ones are deleted (every ten minutes).
+    #[arg(long, env = "HYDRACORE_AUDIT_RETENTION_DAYS", default_value_t = hydracore_audit::DEFAULT_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub audit_retention_days: u32,
     /// How long a console sign-in lasts, in hours.
     #[arg(long, env = "HYDRACORE_SESSION_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=720))]
     pub session_hours: u32,

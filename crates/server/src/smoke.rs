@@ -35,10 +35,15 @@ async fn timed<T, E>(
 impl StoreSmoke {
     async fn round_trip(&self) -> Vec<SmokeStep> {
         let s = &self.state.api;
+        let who = hydracore_core::audit::Who::ops();
         let mut steps = Vec::new();
         timed(&mut steps, "database: ping", self.store.ping()).await;
-        let Some(tenant) =
-            timed(&mut steps, "tenants: write", s.tenants.create("smoke test")).await
+        let Some(tenant) = timed(
+            &mut steps,
+            "tenants: write",
+            s.tenants.create(&who, "smoke test"),
+        )
+        .await
         else {
             return steps;
         };
@@ -49,6 +54,7 @@ impl StoreSmoke {
                 .instances
                 .create(
                     t,
+                    &who,
                     CreateInstance {
                         name: "smoke".into(),
                         ..CreateInstance::default()
@@ -56,7 +62,7 @@ impl StoreSmoke {
                 )
                 .await?;
             s.instances.get(t, i.id).await?;
-            s.instances.delete(t, i.id).await
+            s.instances.delete(t, &who, i.id).await
         })
         .await;
         timed(&mut steps, "api keys: mint, verify, revoke", async {
@@ -65,6 +71,7 @@ impl StoreSmoke {
                 .mint(
                     t,
                     Grantor::Operator,
+                    &who,
                     MintKey {
                         name: "smoke".into(),
                         scopes: vec!["instances:read".into()],
@@ -78,7 +85,7 @@ impl StoreSmoke {
                 .await
                 .map_err(|e| e.to_string())?;
             s.keys
-                .revoke(t, Grantor::Operator, minted.key.id)
+                .revoke(t, Grantor::Operator, &who, minted.key.id)
                 .await
                 .map_err(|e| e.to_string())
         })
@@ -88,6 +95,7 @@ impl StoreSmoke {
                 .credentials
                 .create(
                     t,
+                    &who,
                     CreateCredential {
                         name: "smoke".into(),
                         server_url: "https://smoke.invalid".into(),
@@ -101,7 +109,7 @@ impl StoreSmoke {
             if revealed != "smoke-secret-value" {
                 return Err(hydracore_mcp_creds::CredentialError::NotFound);
             }
-            s.credentials.delete(t, c.id).await
+            s.credentials.delete(t, &who, c.id).await
         })
         .await;
         timed(&mut steps, "mcp call log: append, read", async {
@@ -131,6 +139,22 @@ impl StoreSmoke {
                     "the appended record was not read back".into(),
                 ))
             }
+        })
+        .await;
+        timed(&mut steps, "audit log: read", async {
+            let events = s
+                .audit
+                .list(
+                    t,
+                    &hydracore_audit::AuditQuery::default(),
+                    hydracore_core::PageRequest::first(),
+                )
+                .await?;
+            // The tenant, the instance, the key and the credential left theirs.
+            if events.items.len() < 7 {
+                return Err(hydracore_audit::AuditError::NotFound);
+            }
+            Ok(())
         })
         .await;
         timed(&mut steps, "tenants: delete", s.tenants.delete(t)).await;

@@ -18,6 +18,21 @@ use time::{Duration, OffsetDateTime};
 
 use crate::Ports;
 
+/// A fresh audit event for a change a case makes (of no tenant, so it needs no row).
+fn ev() -> hydracore_core::audit::AuditEvent {
+    hydracore_core::audit::AuditEvent::new(
+        None,
+        now(),
+        hydracore_core::audit::Action::TenantCreated,
+        &hydracore_core::audit::Who::ops(),
+        hydracore_core::audit::AuditTarget::new(
+            hydracore_core::audit::TargetKind::Tenant,
+            TenantId::new().0,
+            "case",
+        ),
+    )
+}
+
 fn now() -> OffsetDateTime {
     SystemClock.now()
 }
@@ -28,7 +43,7 @@ async fn tenant(ports: &Ports) -> TenantId {
         name: TenantName::parse("acme").unwrap(),
         created_at: now(),
     };
-    ports.tenants.insert(&t).await.unwrap();
+    ports.tenants.insert(&t, &ev()).await.unwrap();
     t.id
 }
 
@@ -97,10 +112,10 @@ pub async fn tenants_insert_and_find(ports: &Ports) {
         name: TenantName::parse("Acme Corp").unwrap(),
         created_at: now(),
     };
-    ports.tenants.insert(&t).await.unwrap();
+    ports.tenants.insert(&t, &ev()).await.unwrap();
     assert_eq!(ports.tenants.find(t.id).await.unwrap(), Some(t.clone()));
     assert_eq!(ports.tenants.find(TenantId::new()).await.unwrap(), None);
-    assert!(is_duplicate(ports.tenants.insert(&t).await));
+    assert!(is_duplicate(ports.tenants.insert(&t, &ev()).await));
     assert!(ports.tenants.delete(t.id).await.unwrap());
     assert!(!ports.tenants.delete(t.id).await.unwrap());
     assert_eq!(ports.tenants.find(t.id).await.unwrap(), None);
@@ -112,7 +127,7 @@ pub async fn keys_round_trip_by_hash_and_id(ports: &Ports) {
     let t = tenant(ports).await;
     let other = tenant(ports).await;
     let (k, secret) = key(t, now());
-    ports.keys.insert(&k, &secret.hash()).await.unwrap();
+    ports.keys.insert(&k, &secret.hash(), &ev()).await.unwrap();
     assert_eq!(
         ports.keys.find_by_hash(&secret.hash()).await.unwrap(),
         Some(k.clone())
@@ -122,7 +137,9 @@ pub async fn keys_round_trip_by_hash_and_id(ports: &Ports) {
     assert_eq!(ports.keys.find_by_hash(&[7u8; 32]).await.unwrap(), None);
     let (mut twin, _) = key(t, now());
     twin.id = ApiKeyId::new();
-    assert!(is_duplicate(ports.keys.insert(&twin, &secret.hash()).await));
+    assert!(is_duplicate(
+        ports.keys.insert(&twin, &secret.hash(), &ev()).await
+    ));
 }
 
 /// `update` saves name, scopes, expiry and limit of live keys of the right tenant;
@@ -131,21 +148,21 @@ pub async fn keys_update_and_revoke(ports: &Ports) {
     let t = tenant(ports).await;
     let other = tenant(ports).await;
     let (mut k, secret) = key(t, now());
-    ports.keys.insert(&k, &secret.hash()).await.unwrap();
+    ports.keys.insert(&k, &secret.hash(), &ev()).await.unwrap();
     k.name = "renamed".into();
     k.scopes = ScopeSet::parse(&["instances:*"]).unwrap();
     k.expires_at = None;
     k.rate_limit = None;
-    assert!(ports.keys.update(&k).await.unwrap());
+    assert!(ports.keys.update(&k, &ev()).await.unwrap());
     assert_eq!(ports.keys.find(t, k.id).await.unwrap(), Some(k.clone()));
     let mut foreign = k.clone();
     foreign.tenant_id = other;
-    assert!(!ports.keys.update(&foreign).await.unwrap());
-    assert!(!ports.keys.revoke(other, k.id, now()).await.unwrap());
+    assert!(!ports.keys.update(&foreign, &ev()).await.unwrap());
+    assert!(!ports.keys.revoke(other, k.id, now(), &ev()).await.unwrap());
     let at = now();
-    assert!(ports.keys.revoke(t, k.id, at).await.unwrap());
-    assert!(!ports.keys.revoke(t, k.id, now()).await.unwrap());
-    assert!(!ports.keys.update(&k).await.unwrap());
+    assert!(ports.keys.revoke(t, k.id, at, &ev()).await.unwrap());
+    assert!(!ports.keys.revoke(t, k.id, now(), &ev()).await.unwrap());
+    assert!(!ports.keys.update(&k, &ev()).await.unwrap());
     let stored = ports
         .keys
         .find_by_hash(&secret.hash())
@@ -161,7 +178,11 @@ pub async fn keys_rotate_once_all_or_nothing(ports: &Ports) {
     let t = tenant(ports).await;
     let other = tenant(ports).await;
     let (old, secret) = key(t, now());
-    ports.keys.insert(&old, &secret.hash()).await.unwrap();
+    ports
+        .keys
+        .insert(&old, &secret.hash(), &ev())
+        .await
+        .unwrap();
     let at = now();
     let grace_end = at + Duration::minutes(5);
     let successor = |tenant| {
@@ -173,7 +194,14 @@ pub async fn keys_rotate_once_all_or_nothing(ports: &Ports) {
     assert!(
         !ports
             .keys
-            .rotate(old.id, at, grace_end, &foreign, &foreign_secret.hash())
+            .rotate(
+                old.id,
+                at,
+                grace_end,
+                &foreign,
+                &foreign_secret.hash(),
+                &ev()
+            )
             .await
             .unwrap()
     );
@@ -183,10 +211,10 @@ pub async fn keys_rotate_once_all_or_nothing(ports: &Ports) {
     let (r1, r2) = futures_join(
         ports
             .keys
-            .rotate(old.id, at, grace_end, &first, &first_secret.hash()),
+            .rotate(old.id, at, grace_end, &first, &first_secret.hash(), &ev()),
         ports
             .keys
-            .rotate(old.id, at, grace_end, &second, &second_secret.hash()),
+            .rotate(old.id, at, grace_end, &second, &second_secret.hash(), &ev()),
     )
     .await;
     let (r1, r2) = (r1.unwrap(), r2.unwrap());
@@ -206,7 +234,14 @@ pub async fn keys_rotate_once_all_or_nothing(ports: &Ports) {
     assert!(
         !ports
             .keys
-            .rotate(old.id, now(), grace_end, &again, &again_secret.hash())
+            .rotate(
+                old.id,
+                now(),
+                grace_end,
+                &again,
+                &again_secret.hash(),
+                &ev()
+            )
             .await
             .unwrap()
     );
@@ -214,21 +249,35 @@ pub async fn keys_rotate_once_all_or_nothing(ports: &Ports) {
     expired.expires_at = Some(at - Duration::hours(1));
     ports
         .keys
-        .insert(&expired, &expired_secret.hash())
+        .insert(&expired, &expired_secret.hash(), &ev())
         .await
         .unwrap();
     assert!(
         !ports
             .keys
-            .rotate(expired.id, at, grace_end, &again, &again_secret.hash())
+            .rotate(
+                expired.id,
+                at,
+                grace_end,
+                &again,
+                &again_secret.hash(),
+                &ev()
+            )
             .await
             .unwrap()
     );
-    assert!(ports.keys.revoke(t, won.id, now()).await.unwrap());
+    assert!(ports.keys.revoke(t, won.id, now(), &ev()).await.unwrap());
     assert!(
         !ports
             .keys
-            .rotate(won.id, now(), grace_end, &again, &again_secret.hash())
+            .rotate(
+                won.id,
+                now(),
+                grace_end,
+                &again,
+                &again_secret.hash(),
+                &ev()
+            )
             .await
             .unwrap()
     );
@@ -239,7 +288,7 @@ pub async fn keys_rotate_once_all_or_nothing(ports: &Ports) {
 pub async fn keys_record_usage_keeps_the_latest(ports: &Ports) {
     let t = tenant(ports).await;
     let (k, secret) = key(t, now());
-    ports.keys.insert(&k, &secret.hash()).await.unwrap();
+    ports.keys.insert(&k, &secret.hash(), &ev()).await.unwrap();
     let later = now() + Duration::seconds(10);
     ports.keys.record_usage(&[(k.id, later)]).await.unwrap();
     ports
@@ -259,13 +308,13 @@ pub async fn keys_list_pages_skip_revoked(ports: &Ports) {
     let mut ids = Vec::new();
     for i in 0..7 {
         let (k, s) = key(t, base + Duration::milliseconds(i / 2));
-        ports.keys.insert(&k, &s.hash()).await.unwrap();
+        ports.keys.insert(&k, &s.hash(), &ev()).await.unwrap();
         ids.push((k.created_at, k.id.0));
     }
     let (foreign, s) = key(other, base);
-    ports.keys.insert(&foreign, &s.hash()).await.unwrap();
+    ports.keys.insert(&foreign, &s.hash(), &ev()).await.unwrap();
     let revoked = ApiKeyId(ids.remove(3).1);
-    assert!(ports.keys.revoke(t, revoked, now()).await.unwrap());
+    assert!(ports.keys.revoke(t, revoked, now(), &ev()).await.unwrap());
     ids.sort();
     let listed = all_pages(2, |p| ports.keys.list(t, p)).await;
     let got: Vec<_> = listed.iter().map(|k| (k.created_at, k.id.0)).collect();
@@ -277,7 +326,7 @@ pub async fn instances_crud_and_isolation(ports: &Ports) {
     let t = tenant(ports).await;
     let other = tenant(ports).await;
     let mut i = instance(t, "web-1", now());
-    ports.instances.insert(&i).await.unwrap();
+    ports.instances.insert(&i, &ev()).await.unwrap();
     assert_eq!(
         ports.instances.find(t, i.id).await.unwrap(),
         Some(i.clone())
@@ -287,17 +336,17 @@ pub async fn instances_crud_and_isolation(ports: &Ports) {
     i.config = Config::from_value(&json!({"replicas": 3})).expect("an object");
     i.runtime_image = ImageReference::parse("other:2").unwrap();
     i.updated_at = now();
-    assert!(ports.instances.update(&i).await.unwrap());
+    assert!(ports.instances.update(&i, &ev()).await.unwrap());
     assert_eq!(
         ports.instances.find(t, i.id).await.unwrap(),
         Some(i.clone())
     );
     let mut foreign = i.clone();
     foreign.tenant_id = other;
-    assert!(!ports.instances.update(&foreign).await.unwrap());
-    assert!(!ports.instances.delete(other, i.id).await.unwrap());
-    assert!(ports.instances.delete(t, i.id).await.unwrap());
-    assert!(!ports.instances.delete(t, i.id).await.unwrap());
+    assert!(!ports.instances.update(&foreign, &ev()).await.unwrap());
+    assert!(!ports.instances.delete(other, i.id, &ev()).await.unwrap());
+    assert!(ports.instances.delete(t, i.id, &ev()).await.unwrap());
+    assert!(!ports.instances.delete(t, i.id, &ev()).await.unwrap());
     assert_eq!(ports.instances.find(t, i.id).await.unwrap(), None);
 }
 
@@ -307,32 +356,35 @@ pub async fn instances_names_unique_per_tenant(ports: &Ports) {
     let other = tenant(ports).await;
     ports
         .instances
-        .insert(&instance(t, "web", now()))
+        .insert(&instance(t, "web", now()), &ev())
         .await
         .unwrap();
     assert!(is_duplicate(
-        ports.instances.insert(&instance(t, "web", now())).await
+        ports
+            .instances
+            .insert(&instance(t, "web", now()), &ev())
+            .await
     ));
     ports
         .instances
-        .insert(&instance(other, "web", now()))
+        .insert(&instance(other, "web", now()), &ev())
         .await
         .unwrap();
     let mut second = instance(t, "api", now());
-    ports.instances.insert(&second).await.unwrap();
+    ports.instances.insert(&second, &ev()).await.unwrap();
     second.name = InstanceName::parse("web").unwrap();
-    assert!(is_duplicate(ports.instances.update(&second).await));
+    assert!(is_duplicate(ports.instances.update(&second, &ev()).await));
 }
 
 /// `transition` applies only from the expected status and returns the new row.
 pub async fn instances_transition_is_compare_and_set(ports: &Ports) {
     let t = tenant(ports).await;
     let i = instance(t, "web", now());
-    ports.instances.insert(&i).await.unwrap();
+    ports.instances.insert(&i, &ev()).await.unwrap();
     let at = now() + Duration::seconds(1);
     let moved = ports
         .instances
-        .transition(t, i.id, Status::Stopped, Status::Starting, at)
+        .transition(t, i.id, Status::Stopped, Status::Starting, at, None)
         .await
         .unwrap()
         .unwrap();
@@ -341,7 +393,7 @@ pub async fn instances_transition_is_compare_and_set(ports: &Ports) {
     assert_eq!(
         ports
             .instances
-            .transition(t, i.id, Status::Stopped, Status::Starting, at)
+            .transition(t, i.id, Status::Stopped, Status::Starting, at, None)
             .await
             .unwrap(),
         None
@@ -354,7 +406,8 @@ pub async fn instances_transition_is_compare_and_set(ports: &Ports) {
                 i.id,
                 Status::Starting,
                 Status::Running,
-                at
+                at,
+                None
             )
             .await
             .unwrap(),
@@ -372,12 +425,12 @@ pub async fn instances_pages_return_every_row_once(ports: &Ports) {
     let mut expected = Vec::new();
     for n in 0..23 {
         let i = instance(t, &format!("i-{n}"), base + Duration::microseconds(n / 3));
-        ports.instances.insert(&i).await.unwrap();
+        ports.instances.insert(&i, &ev()).await.unwrap();
         expected.push((i.created_at, i.id.0));
     }
     ports
         .instances
-        .insert(&instance(tenant(ports).await, "x", base))
+        .insert(&instance(tenant(ports).await, "x", base), &ev())
         .await
         .unwrap();
     expected.sort();
@@ -403,29 +456,31 @@ pub async fn images_promotion(ports: &Ports) {
     };
     let one = image("1.0.0");
     let two = image("2.0.0");
-    ports.images.insert(&one).await.unwrap();
-    ports.images.insert(&two).await.unwrap();
-    assert!(is_duplicate(ports.images.insert(&image("1.0.0")).await));
+    ports.images.insert(&one, &ev()).await.unwrap();
+    ports.images.insert(&two, &ev()).await.unwrap();
+    assert!(is_duplicate(
+        ports.images.insert(&image("1.0.0"), &ev()).await
+    ));
     assert_eq!(ports.images.find(one.id).await.unwrap(), Some(one.clone()));
     assert_eq!(ports.images.promoted(Channel::Stable).await.unwrap(), None);
     assert!(
         !ports
             .images
-            .promote(Channel::Stable, RuntimeImageId::new(), now())
+            .promote(Channel::Stable, RuntimeImageId::new(), now(), &ev())
             .await
             .unwrap()
     );
     assert!(
         ports
             .images
-            .promote(Channel::Stable, one.id, now())
+            .promote(Channel::Stable, one.id, now(), &ev())
             .await
             .unwrap()
     );
     assert!(
         ports
             .images
-            .promote(Channel::Canary, two.id, now())
+            .promote(Channel::Canary, two.id, now(), &ev())
             .await
             .unwrap()
     );
@@ -436,7 +491,7 @@ pub async fn images_promotion(ports: &Ports) {
     assert!(
         ports
             .images
-            .promote(Channel::Stable, two.id, now())
+            .promote(Channel::Stable, two.id, now(), &ev())
             .await
             .unwrap()
     );
@@ -559,7 +614,7 @@ fn new_tenant(name: &str) -> Tenant {
 async fn signed_up(ports: &Ports, email: &str) -> (User, Tenant) {
     let u = user(email);
     let t = new_tenant("team");
-    ports.users.insert_with_tenant(&u, &t).await.unwrap();
+    ports.users.insert_with_tenant(&u, &t, &ev()).await.unwrap();
     (ports.users.find(u.id).await.unwrap().unwrap(), t)
 }
 
@@ -580,7 +635,7 @@ pub async fn users_signup_is_all_or_nothing(ports: &Ports) {
     let twin = user("ada@example.com");
     let other = new_tenant("other");
     assert!(is_duplicate(
-        ports.users.insert_with_tenant(&twin, &other).await
+        ports.users.insert_with_tenant(&twin, &other, &ev()).await
     ));
     assert_eq!(ports.tenants.find(other.id).await.unwrap(), None);
     assert_eq!(ports.users.find(twin.id).await.unwrap(), None);
@@ -593,13 +648,13 @@ pub async fn users_switch_only_to_their_tenants(ports: &Ports) {
     let second = new_tenant("second");
     ports
         .members
-        .insert_tenant_with_owner(&second, u.id, 10)
+        .insert_tenant_with_owner(&second, u.id, 10, &ev())
         .await
         .unwrap();
     assert!(
         ports
             .users
-            .set_active_tenant(u.id, second.id)
+            .set_active_tenant(u.id, second.id, &ev())
             .await
             .unwrap()
     );
@@ -616,14 +671,14 @@ pub async fn users_switch_only_to_their_tenants(ports: &Ports) {
     assert!(
         !ports
             .users
-            .set_active_tenant(u.id, foreign.id)
+            .set_active_tenant(u.id, foreign.id, &ev())
             .await
             .unwrap()
     );
     assert!(
         !ports
             .users
-            .set_active_tenant(UserId::new(), first.id)
+            .set_active_tenant(UserId::new(), first.id, &ev())
             .await
             .unwrap()
     );
@@ -654,8 +709,8 @@ pub async fn memberships_add_list_and_tenants_of(ports: &Ports) {
             role,
             created_at: now() + Duration::microseconds(i as i64 + 1),
         };
-        ports.members.insert(&m).await.unwrap();
-        assert!(is_duplicate(ports.members.insert(&m).await));
+        ports.members.insert(&m, &ev()).await.unwrap();
+        assert!(is_duplicate(ports.members.insert(&m, &ev()).await));
         expected.push((u.email.clone(), role));
     }
     let listed = all_pages(1, |p| ports.members.list(t.id, p)).await;
@@ -680,7 +735,7 @@ pub async fn memberships_keep_an_owner(ports: &Ports) {
     assert_eq!(
         ports
             .members
-            .change_role(t.id, owner.id, Role::Admin, &Role::ALL)
+            .change_role(t.id, owner.id, Role::Admin, &Role::ALL, &ev())
             .await
             .unwrap(),
         MembershipChange::LastOwner
@@ -688,7 +743,7 @@ pub async fn memberships_keep_an_owner(ports: &Ports) {
     assert_eq!(
         ports
             .members
-            .remove(t.id, owner.id, &Role::ALL)
+            .remove(t.id, owner.id, &Role::ALL, &ev())
             .await
             .unwrap(),
         MembershipChange::LastOwner
@@ -696,7 +751,7 @@ pub async fn memberships_keep_an_owner(ports: &Ports) {
     assert_eq!(
         ports
             .members
-            .change_role(t.id, UserId::new(), Role::Admin, &Role::ALL)
+            .change_role(t.id, UserId::new(), Role::Admin, &Role::ALL, &ev())
             .await
             .unwrap(),
         MembershipChange::NotFound
@@ -704,19 +759,22 @@ pub async fn memberships_keep_an_owner(ports: &Ports) {
     let (second, _) = signed_up(ports, "second@example.com").await;
     ports
         .members
-        .insert(&Membership {
-            tenant_id: t.id,
-            user_id: second.id,
-            role: Role::Viewer,
-            created_at: now(),
-        })
+        .insert(
+            &Membership {
+                tenant_id: t.id,
+                user_id: second.id,
+                role: Role::Viewer,
+                created_at: now(),
+            },
+            &ev(),
+        )
         .await
         .unwrap();
     assert!(
-        matches!(ports.members.change_role(t.id, second.id, Role::Owner, &Role::ALL).await.unwrap(), MembershipChange::Done(m) if m.role == Role::Viewer)
+        matches!(ports.members.change_role(t.id, second.id, Role::Owner, &Role::ALL, &ev()).await.unwrap(), MembershipChange::Done(m) if m.role == Role::Viewer)
     );
     assert!(
-        matches!(ports.members.remove(t.id, owner.id, &Role::ALL).await.unwrap(), MembershipChange::Done(m) if m.role == Role::Owner)
+        matches!(ports.members.remove(t.id, owner.id, &Role::ALL, &ev()).await.unwrap(), MembershipChange::Done(m) if m.role == Role::Owner)
     );
     assert_eq!(ports.members.find(t.id, owner.id).await.unwrap(), None);
     assert_eq!(
@@ -732,7 +790,7 @@ pub async fn memberships_keep_an_owner(ports: &Ports) {
     assert_eq!(
         ports
             .members
-            .remove(t.id, second.id, &Role::ALL)
+            .remove(t.id, second.id, &Role::ALL, &ev())
             .await
             .unwrap(),
         MembershipChange::LastOwner
@@ -745,22 +803,25 @@ pub async fn memberships_keep_an_owner_under_concurrency(ports: &Ports) {
     let (b, _) = signed_up(ports, "b@example.com").await;
     ports
         .members
-        .insert(&Membership {
-            tenant_id: t.id,
-            user_id: b.id,
-            role: Role::Owner,
-            created_at: now(),
-        })
+        .insert(
+            &Membership {
+                tenant_id: t.id,
+                user_id: b.id,
+                role: Role::Owner,
+                created_at: now(),
+            },
+            &ev(),
+        )
         .await
         .unwrap();
     for _ in 0..5 {
         let (ra, rb) = futures_join(
             ports
                 .members
-                .change_role(t.id, a.id, Role::Admin, &Role::ALL),
+                .change_role(t.id, a.id, Role::Admin, &Role::ALL, &ev()),
             ports
                 .members
-                .change_role(t.id, b.id, Role::Admin, &Role::ALL),
+                .change_role(t.id, b.id, Role::Admin, &Role::ALL, &ev()),
         )
         .await;
         let done = [ra.unwrap(), rb.unwrap()]
@@ -777,12 +838,12 @@ pub async fn memberships_keep_an_owner_under_concurrency(ports: &Ports) {
         // Restore both owners for the next round.
         ports
             .members
-            .change_role(t.id, a.id, Role::Owner, &Role::ALL)
+            .change_role(t.id, a.id, Role::Owner, &Role::ALL, &ev())
             .await
             .unwrap();
         ports
             .members
-            .change_role(t.id, b.id, Role::Owner, &Role::ALL)
+            .change_role(t.id, b.id, Role::Owner, &Role::ALL, &ev())
             .await
             .unwrap();
     }
@@ -830,10 +891,10 @@ pub async fn refresh_tokens_rotate_once_and_revoke_families(ports: &Ports) {
     let (f1, f2) = (TokenFamilyId::new(), TokenFamilyId::new());
     let (a, b, c) = (token(f1), token(f1), token(f2));
     for (t, h) in [(&a, [1u8; 32]), (&b, [2u8; 32]), (&c, [3u8; 32])] {
-        ports.refresh.insert(t, &h).await.unwrap();
+        ports.refresh.insert(t, &h, None).await.unwrap();
     }
     assert!(is_duplicate(
-        ports.refresh.insert(&token(f2), &[3u8; 32]).await
+        ports.refresh.insert(&token(f2), &[3u8; 32], None).await
     ));
     assert_eq!(
         ports.refresh.find_by_hash(&[1u8; 32]).await.unwrap(),
@@ -876,7 +937,7 @@ pub async fn refresh_tokens_rotate_once_and_revoke_families(ports: &Ports) {
     );
     assert_eq!(ports.refresh.find_by_hash(&[13u8; 32]).await.unwrap(), None);
     // Revoking the family revokes the token the exchange made, and nothing else.
-    ports.refresh.revoke_family(f1, at).await.unwrap();
+    ports.refresh.revoke_family(f1, at, None).await.unwrap();
     assert!(
         !ports
             .refresh
@@ -923,35 +984,42 @@ pub async fn memberships_change_only_roles_the_caller_manages(ports: &Ports) {
     let (m, _) = signed_up(ports, "m@example.com").await;
     ports
         .members
-        .insert(&Membership {
-            tenant_id: t.id,
-            user_id: m.id,
-            role: Role::Member,
-            created_at: now(),
-        })
+        .insert(
+            &Membership {
+                tenant_id: t.id,
+                user_id: m.id,
+                role: Role::Member,
+                created_at: now(),
+            },
+            &ev(),
+        )
         .await
         .unwrap();
     let admin_may = [Role::Admin, Role::Member, Role::Viewer];
     assert!(matches!(
-        ports.members.change_role(t.id, m.id, Role::Viewer, &admin_may).await.unwrap(),
+        ports.members.change_role(t.id, m.id, Role::Viewer, &admin_may, &ev()).await.unwrap(),
         MembershipChange::Done(before) if before.role == Role::Member
     ));
     // Promoted to owner meanwhile: the admin's next change is refused, not applied.
     ports
         .members
-        .change_role(t.id, m.id, Role::Owner, &Role::ALL)
+        .change_role(t.id, m.id, Role::Owner, &Role::ALL, &ev())
         .await
         .unwrap();
     assert_eq!(
         ports
             .members
-            .change_role(t.id, m.id, Role::Viewer, &admin_may)
+            .change_role(t.id, m.id, Role::Viewer, &admin_may, &ev())
             .await
             .unwrap(),
         MembershipChange::NotGranted(Role::Owner)
     );
     assert_eq!(
-        ports.members.remove(t.id, m.id, &admin_may).await.unwrap(),
+        ports
+            .members
+            .remove(t.id, m.id, &admin_may, &ev())
+            .await
+            .unwrap(),
         MembershipChange::NotGranted(Role::Owner)
     );
     assert_eq!(
@@ -968,14 +1036,14 @@ pub async fn memberships_cap_the_tenants_a_user_owns(ports: &Ports) {
     assert!(
         ports
             .members
-            .insert_tenant_with_owner(&new_tenant("two"), u.id, 3)
+            .insert_tenant_with_owner(&new_tenant("two"), u.id, 3, &ev())
             .await
             .unwrap()
     );
     let (x, y) = (new_tenant("x"), new_tenant("y"));
     let (rx, ry) = futures_join(
-        ports.members.insert_tenant_with_owner(&x, u.id, 3),
-        ports.members.insert_tenant_with_owner(&y, u.id, 3),
+        ports.members.insert_tenant_with_owner(&x, u.id, 3, &ev()),
+        ports.members.insert_tenant_with_owner(&y, u.id, 3, &ev()),
     )
     .await;
     let (rx, ry) = (rx.unwrap(), ry.unwrap());
@@ -1012,16 +1080,16 @@ pub async fn mcp_credentials_round_trip_sealed(ports: &Ports) {
             name: "X-Token".into(),
         },
     );
-    ports.creds.insert(&a, &sealed).await.unwrap();
+    ports.creds.insert(&a, &sealed, &ev()).await.unwrap();
     assert!(is_duplicate(
         ports
             .creds
-            .insert(&cred(t, "github", AuthKind::Bearer), &sealed)
+            .insert(&cred(t, "github", AuthKind::Bearer), &sealed, &ev())
             .await
     ));
     ports
         .creds
-        .insert(&cred(other, "github", AuthKind::Bearer), &sealed)
+        .insert(&cred(other, "github", AuthKind::Bearer), &sealed, &ev())
         .await
         .unwrap();
     assert_eq!(ports.creds.find(t, a.id).await.unwrap(), Some(a.clone()));
@@ -1031,11 +1099,11 @@ pub async fn mcp_credentials_round_trip_sealed(ports: &Ports) {
     );
     assert_eq!(ports.creds.find(other, a.id).await.unwrap(), None);
     let b = cred(t, "linear", AuthKind::Bearer);
-    ports.creds.insert(&b, &sealed).await.unwrap();
+    ports.creds.insert(&b, &sealed, &ev()).await.unwrap();
     let listed = all_pages(1, |p| ports.creds.list(t, p)).await;
     assert_eq!(listed.len(), 2);
-    assert!(!ports.creds.delete(other, a.id).await.unwrap());
-    assert!(ports.creds.delete(t, a.id).await.unwrap());
+    assert!(!ports.creds.delete(other, a.id, &ev()).await.unwrap());
+    assert!(ports.creds.delete(t, a.id, &ev()).await.unwrap());
     assert_eq!(ports.creds.find(t, a.id).await.unwrap(), None);
 }
 
@@ -1225,7 +1293,7 @@ pub async fn instances_unsettled_cross_tenants_oldest_first(ports: &Ports) {
         let mut i = instance(t, &format!("u{n}"), base);
         i.status = status;
         i.updated_at = base + Duration::minutes(10 - age);
-        ports.instances.insert(&i).await.unwrap();
+        ports.instances.insert(&i, &ev()).await.unwrap();
         made.push(i);
     }
     let before = base + Duration::minutes(7);
@@ -1242,7 +1310,14 @@ pub async fn instances_unsettled_cross_tenants_oldest_first(ports: &Ports) {
     );
     let moved = ports
         .instances
-        .transition(a, made[0].id, Status::Starting, Status::Running, now())
+        .transition(
+            a,
+            made[0].id,
+            Status::Starting,
+            Status::Running,
+            now(),
+            None,
+        )
         .await
         .unwrap();
     assert!(moved.is_some());
@@ -1266,10 +1341,10 @@ pub async fn sessions_find_end_and_sweep(ports: &Ports) {
     };
     let (a, b, c) = (session(10), session(20), session(30));
     for (s, h) in [(&a, [1u8; 32]), (&b, [2u8; 32]), (&c, [3u8; 32])] {
-        ports.sessions.insert(s, &h).await.unwrap();
+        ports.sessions.insert(s, &h, None).await.unwrap();
     }
     assert!(is_duplicate(
-        ports.sessions.insert(&session(5), &[3u8; 32]).await
+        ports.sessions.insert(&session(5), &[3u8; 32], None).await
     ));
     assert_eq!(
         ports.sessions.find_by_hash(&[1u8; 32]).await.unwrap(),
@@ -1277,8 +1352,20 @@ pub async fn sessions_find_end_and_sweep(ports: &Ports) {
     );
     assert_eq!(ports.sessions.find_by_hash(&[9u8; 32]).await.unwrap(), None);
 
-    assert!(ports.sessions.delete_by_hash(&[2u8; 32]).await.unwrap());
-    assert!(!ports.sessions.delete_by_hash(&[2u8; 32]).await.unwrap());
+    assert!(
+        ports
+            .sessions
+            .delete_by_hash(&[2u8; 32], None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !ports
+            .sessions
+            .delete_by_hash(&[2u8; 32], None)
+            .await
+            .unwrap()
+    );
     assert_eq!(ports.sessions.find_by_hash(&[2u8; 32]).await.unwrap(), None);
 
     assert_eq!(
@@ -1302,4 +1389,166 @@ pub async fn sessions_find_end_and_sweep(ports: &Ports) {
         ports.sessions.find_by_hash(&[3u8; 32]).await.unwrap(),
         Some(c)
     );
+}
+
+/// An event of `tenant` on `target`, `at`.
+fn event_of(
+    tenant: TenantId,
+    action: hydracore_core::audit::Action,
+    target: InstanceId,
+    at: OffsetDateTime,
+) -> hydracore_core::audit::AuditEvent {
+    let target = target.0;
+    use hydracore_core::audit::{AuditActor, AuditEvent, AuditTarget, TargetKind, Who};
+    let mut who = Who::new(AuditActor::user(target, "ada@example.com"));
+    who.request_id = Some("req-7".into());
+    who.client = Some("203.0.113.9".parse().unwrap());
+    AuditEvent::new(
+        Some(tenant.0),
+        at,
+        action,
+        &who,
+        AuditTarget::new(TargetKind::Instance, target, "web"),
+    )
+    .with_fields(["name", "config"])
+}
+
+/// A change stores its event; a change that does not happen (a taken name, a
+/// compare-and-set that misses, an unknown row, a refused role change) stores none.
+pub async fn audit_events_come_with_their_change_only(ports: &Ports) {
+    use hydracore_audit::AuditQuery;
+    use hydracore_core::audit::Action;
+    let t = tenant(ports).await;
+    let i = instance(t, "web", now());
+    let created = event_of(t, Action::InstanceCreated, i.id, now());
+    ports.instances.insert(&i, &created).await.unwrap();
+    let taken = event_of(t, Action::InstanceCreated, InstanceId::new(), now());
+    let mut twin = instance(t, "web", now());
+    twin.id = InstanceId::new();
+    assert!(is_duplicate(ports.instances.insert(&twin, &taken).await));
+    let missed = event_of(t, Action::InstanceStarted, i.id, now());
+    let moved = ports
+        .instances
+        .transition(
+            t,
+            i.id,
+            Status::Running,
+            Status::Stopping,
+            now(),
+            Some(&missed),
+        )
+        .await
+        .unwrap();
+    assert!(moved.is_none());
+    let started = event_of(t, Action::InstanceStarted, i.id, now());
+    ports
+        .instances
+        .transition(t, i.id, i.status, Status::Starting, now(), Some(&started))
+        .await
+        .unwrap()
+        .unwrap();
+    let gone = event_of(t, Action::InstanceDeleted, InstanceId::new(), now());
+    assert!(
+        !ports
+            .instances
+            .delete(t, InstanceId::new(), &gone)
+            .await
+            .unwrap()
+    );
+    let (u, _) = signed_up(ports, "owner@example.com").await;
+    let refused = event_of(t, Action::MemberRoleChanged, InstanceId(u.id.0), now());
+    let change = ports
+        .members
+        .change_role(t, u.id, Role::Viewer, &[Role::Viewer], &refused)
+        .await
+        .unwrap();
+    assert_eq!(change, MembershipChange::NotFound);
+    let listed = ports
+        .audit
+        .list(Some(t), &AuditQuery::default(), PageRequest::first())
+        .await
+        .unwrap()
+        .items;
+    let ids: Vec<_> = listed.iter().map(|e| e.id).collect();
+    assert_eq!(ids, [created.id, started.id]);
+    assert_eq!(listed[0], created, "read back as written, field by field");
+    assert_eq!(
+        ports.audit.find(t, started.id).await.unwrap(),
+        Some(started.clone())
+    );
+    let other = tenant(ports).await;
+    assert_eq!(ports.audit.find(other, started.id).await.unwrap(), None);
+}
+
+/// The log filters by actor, action, target and time, reads newest first page by
+/// page, and forgets what is older than the cutoff.
+pub async fn audit_events_filter_page_and_sweep(ports: &Ports) {
+    use hydracore_audit::AuditQuery;
+    use hydracore_core::audit::Action;
+    let t = tenant(ports).await;
+    let t0 = now();
+    let (a, b) = (InstanceId::new(), InstanceId::new());
+    let events = [
+        event_of(t, Action::InstanceCreated, a, t0),
+        event_of(t, Action::InstanceStarted, a, t0 + Duration::seconds(1)),
+        event_of(t, Action::InstanceCreated, b, t0 + Duration::seconds(2)),
+        event_of(t, Action::InstanceDeleted, a, t0 + Duration::seconds(3)),
+    ];
+    // Written as the changes that carry them would: through a transition each.
+    for (n, e) in events.iter().enumerate() {
+        let mut i = instance(t, &format!("i{n}"), e.at);
+        i.id = InstanceId::new();
+        ports.instances.insert(&i, e).await.unwrap();
+    }
+    let list = |q: AuditQuery| async move {
+        all_pages(2, |p| {
+            let q = q.clone();
+            async move { ports.audit.list(Some(t), &q, p).await }
+        })
+        .await
+        .into_iter()
+        .map(|e| e.id)
+        .collect::<Vec<_>>()
+    };
+    let id = |n: usize| events[n].id;
+    assert_eq!(
+        list(AuditQuery {
+            newest_first: true,
+            ..AuditQuery::default()
+        })
+        .await,
+        [id(3), id(2), id(1), id(0)]
+    );
+    assert_eq!(
+        list(AuditQuery {
+            target_id: Some(a.0),
+            actions: vec![Action::InstanceCreated, Action::InstanceDeleted],
+            ..AuditQuery::default()
+        })
+        .await,
+        [id(0), id(3)]
+    );
+    assert_eq!(
+        list(AuditQuery {
+            actor_id: Some(b.0),
+            ..AuditQuery::default()
+        })
+        .await,
+        [id(2)]
+    );
+    assert_eq!(
+        list(AuditQuery {
+            since: Some(t0 + Duration::seconds(1)),
+            until: Some(t0 + Duration::seconds(3)),
+            ..AuditQuery::default()
+        })
+        .await,
+        [id(1), id(2)]
+    );
+    // The two older events go, with the one `tenant` wrote before them.
+    assert_eq!(
+        ports.audit.sweep(t0 + Duration::seconds(2)).await.unwrap(),
+        3
+    );
+    assert_eq!(list(AuditQuery::default()).await, [id(2), id(3)]);
 }

@@ -14,6 +14,7 @@ pub mod cases;
 
 use std::sync::Arc;
 
+use hydracore_audit::AuditLog;
 use hydracore_auth::{RefreshTokenRepository, SessionRepository};
 use hydracore_core::idempotency::IdempotencyStore;
 use hydracore_instances::{InstanceRepository, RuntimeImageRepository};
@@ -36,6 +37,8 @@ pub struct Ports {
     pub sessions: Arc<dyn SessionRepository>,
     pub creds: Arc<dyn McpCredentialRepository>,
     pub idempotency: Arc<dyn IdempotencyStore>,
+    /// Reads back the events every other port writes with its changes.
+    pub audit: Arc<dyn AuditLog>,
 }
 
 /// Makes fresh, empty ports for one case, and cleans up after it.
@@ -79,6 +82,9 @@ macro_rules! contract_cases {
                 memberships_cap_the_tenants_a_user_owns;
             refresh_tokens: refresh_tokens_rotate_once_and_revoke_families;
             sessions: sessions_find_end_and_sweep;
+            audit:
+                audit_events_come_with_their_change_only,
+                audit_events_filter_page_and_sweep;
             mcp_credentials: mcp_credentials_round_trip_sealed;
             idempotency:
                 idempotency_claims_replay_and_lapse,

@@ -7,8 +7,10 @@
 
 use std::sync::Arc;
 
+use hydracore_audit::testing::InMemoryAuditLog;
 use hydracore_auth::testing::{InMemoryRefreshTokens, InMemorySessions};
 use hydracore_core::idempotency::testing::InMemoryIdempotency;
+use hydracore_core::testing::EventSink;
 use hydracore_instances::testing::{InMemoryInstanceRepository, InMemoryRuntimeImageRepository};
 use hydracore_keys::testing::InMemoryKeyRepository;
 use hydracore_mcp_creds::testing::InMemoryMcpCredentials;
@@ -20,19 +22,22 @@ struct Fakes;
 
 impl Harness for Fakes {
     async fn setup() -> Option<(Self, Ports)> {
-        let tenants = Arc::new(InMemoryTenantRepository::default());
+        // One sink for every fake's events, as a store keeps them in one table.
+        let events = EventSink::default();
+        let tenants = Arc::new(InMemoryTenantRepository::with_events(events.clone()));
         Some((
             Fakes,
             Ports {
                 tenants: tenants.clone(),
                 users: tenants.clone(),
                 members: tenants,
-                refresh: Arc::new(InMemoryRefreshTokens::default()),
-                sessions: Arc::new(InMemorySessions::default()),
-                creds: Arc::new(InMemoryMcpCredentials::default()),
-                keys: Arc::new(InMemoryKeyRepository::default()),
-                instances: Arc::new(InMemoryInstanceRepository::default()),
-                images: Arc::new(InMemoryRuntimeImageRepository::default()),
+                refresh: Arc::new(InMemoryRefreshTokens::with_events(events.clone())),
+                sessions: Arc::new(InMemorySessions::with_events(events.clone())),
+                creds: Arc::new(InMemoryMcpCredentials::with_events(events.clone())),
+                keys: Arc::new(InMemoryKeyRepository::with_events(events.clone())),
+                instances: Arc::new(InMemoryInstanceRepository::with_events(events.clone())),
+                images: Arc::new(InMemoryRuntimeImageRepository::with_events(events.clone())),
+                audit: Arc::new(InMemoryAuditLog::over(events)),
                 calls: Arc::new(InMemoryMcpCallLog::default()),
                 idempotency: Arc::new(InMemoryIdempotency::default()),
             },

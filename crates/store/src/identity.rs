@@ -3,6 +3,7 @@ use diesel::prelude::*;
 use diesel_async::AsyncConnection;
 use diesel_async::RunQueryDsl;
 use hydracore_auth::{RefreshToken, RefreshTokenId, RefreshTokenRepository, TokenFamilyId};
+use hydracore_core::audit::AuditEvent;
 use hydracore_core::{Page, PageKey, PageRequest, RepoError};
 use hydracore_scopes::Role;
 use hydracore_tenants::{
@@ -11,6 +12,7 @@ use hydracore_tenants::{
 };
 use time::OffsetDateTime;
 
+use crate::audit::record;
 use crate::tenants::tenant_values;
 use crate::{DbId, DbTime, Store, corrupt, db};
 
@@ -67,7 +69,12 @@ fn role(s: &str) -> Result<Role, RepoError> {
 
 #[async_trait]
 impl UserRepository for Store {
-    async fn insert_with_tenant(&self, user: &User, tenant: &Tenant) -> Result<(), RepoError> {
+    async fn insert_with_tenant(
+        &self,
+        user: &User,
+        tenant: &Tenant,
+        event: &AuditEvent,
+    ) -> Result<(), RepoError> {
         db!(self, |conn, s| {
             conn.transaction::<_, diesel::result::Error, _>(async |conn| {
                 diesel::insert_into(s::tenants::table)
@@ -94,7 +101,7 @@ impl UserRepository for Store {
                     ))
                     .execute(conn)
                     .await?;
-                Ok(())
+                record!(conn, s, event)
             })
             .await
         })
@@ -124,22 +131,33 @@ impl UserRepository for Store {
         row.map(User::try_from).transpose()
     }
 
-    async fn set_active_tenant(&self, user: UserId, tenant: TenantId) -> Result<bool, RepoError> {
-        let n = db!(self, |conn, s| {
-            diesel::update(
-                s::users::table
-                    .filter(s::users::id.eq(DbId(user.0)))
-                    .filter(diesel::dsl::exists(
-                        s::memberships::table
-                            .filter(s::memberships::tenant_id.eq(DbId(tenant.0)))
-                            .filter(s::memberships::user_id.eq(DbId(user.0))),
-                    )),
-            )
-            .set(s::users::active_tenant_id.eq(Some(DbId(tenant.0))))
-            .execute(conn)
+    async fn set_active_tenant(
+        &self,
+        user: UserId,
+        tenant: TenantId,
+        event: &AuditEvent,
+    ) -> Result<bool, RepoError> {
+        db!(self, |conn, s| {
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                let n = diesel::update(
+                    s::users::table
+                        .filter(s::users::id.eq(DbId(user.0)))
+                        .filter(diesel::dsl::exists(
+                            s::memberships::table
+                                .filter(s::memberships::tenant_id.eq(DbId(tenant.0)))
+                                .filter(s::memberships::user_id.eq(DbId(user.0))),
+                        )),
+                )
+                .set(s::users::active_tenant_id.eq(Some(DbId(tenant.0))))
+                .execute(conn)
+                .await?;
+                if n == 1 {
+                    record!(conn, s, event)?;
+                }
+                Ok(n == 1)
+            })
             .await
-        })?;
-        Ok(n == 1)
+        })
     }
 }
 
@@ -174,6 +192,7 @@ impl MembershipRepository for Store {
         tenant: &Tenant,
         owner: UserId,
         max_owned: usize,
+        event: &AuditEvent,
     ) -> Result<bool, RepoError> {
         let max_owned = i64::try_from(max_owned).unwrap_or(i64::MAX);
         db!(self, |conn, s| {
@@ -208,25 +227,29 @@ impl MembershipRepository for Store {
                     ))
                     .execute(conn)
                     .await?;
+                record!(conn, s, event)?;
                 Ok(true)
             })
             .await
         })
     }
 
-    async fn insert(&self, m: &Membership) -> Result<(), RepoError> {
+    async fn insert(&self, m: &Membership, event: &AuditEvent) -> Result<(), RepoError> {
         db!(self, |conn, s| {
-            diesel::insert_into(s::memberships::table)
-                .values(membership_values!(
-                    s,
-                    m.tenant_id.0,
-                    m.user_id.0,
-                    m.role,
-                    m.created_at
-                ))
-                .execute(conn)
-                .await
-                .map(|_| ())
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                diesel::insert_into(s::memberships::table)
+                    .values(membership_values!(
+                        s,
+                        m.tenant_id.0,
+                        m.user_id.0,
+                        m.role,
+                        m.created_at
+                    ))
+                    .execute(conn)
+                    .await?;
+                record!(conn, s, event)
+            })
+            .await
         })
     }
 
@@ -330,8 +353,10 @@ impl MembershipRepository for Store {
         user: UserId,
         new_role: Role,
         may_manage: &[Role],
+        event: &AuditEvent,
     ) -> Result<MembershipChange, RepoError> {
-        self.guarded(tenant, user, Some(new_role), may_manage).await
+        self.guarded(tenant, user, Some(new_role), may_manage, event)
+            .await
     }
 
     async fn remove(
@@ -339,8 +364,9 @@ impl MembershipRepository for Store {
         tenant: TenantId,
         user: UserId,
         may_manage: &[Role],
+        event: &AuditEvent,
     ) -> Result<MembershipChange, RepoError> {
-        self.guarded(tenant, user, None, may_manage).await
+        self.guarded(tenant, user, None, may_manage, event).await
     }
 }
 
@@ -355,6 +381,7 @@ impl Store {
         user: UserId,
         new_role: Option<Role>,
         may_manage: &[Role],
+        event: &AuditEvent,
     ) -> Result<MembershipChange, RepoError> {
         let outcome: Result<Guarded, RepoError> = db!(self, |conn, s| {
             conn.transaction::<_, diesel::result::Error, _>(async |conn| {
@@ -410,6 +437,7 @@ impl Store {
                         .await?;
                     }
                 }
+                record!(conn, s, event)?;
                 Ok(Ok(Guarded::Done(Membership {
                     tenant_id: tenant,
                     user_id: user,
@@ -458,13 +486,24 @@ struct RefreshRow {
 
 #[async_trait]
 impl RefreshTokenRepository for Store {
-    async fn insert(&self, t: &RefreshToken, hash: &[u8; 32]) -> Result<(), RepoError> {
+    async fn insert(
+        &self,
+        t: &RefreshToken,
+        hash: &[u8; 32],
+        event: Option<&AuditEvent>,
+    ) -> Result<(), RepoError> {
         db!(self, |conn, s| {
-            diesel::insert_into(s::refresh_tokens::table)
-                .values(refresh_values!(s, t, hash))
-                .execute(conn)
-                .await
-                .map(|_| ())
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                diesel::insert_into(s::refresh_tokens::table)
+                    .values(refresh_values!(s, t, hash))
+                    .execute(conn)
+                    .await?;
+                match event {
+                    Some(e) => record!(conn, s, e),
+                    None => Ok(()),
+                }
+            })
+            .await
         })
     }
 
@@ -531,17 +570,24 @@ impl RefreshTokenRepository for Store {
         &self,
         family: TokenFamilyId,
         at: OffsetDateTime,
+        event: Option<&AuditEvent>,
     ) -> Result<(), RepoError> {
         db!(self, |conn, s| {
-            diesel::update(
-                s::refresh_tokens::table
-                    .filter(s::refresh_tokens::family_id.eq(DbId(family.0)))
-                    .filter(s::refresh_tokens::revoked_at.is_null()),
-            )
-            .set(s::refresh_tokens::revoked_at.eq(Some(DbTime(at))))
-            .execute(conn)
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                diesel::update(
+                    s::refresh_tokens::table
+                        .filter(s::refresh_tokens::family_id.eq(DbId(family.0)))
+                        .filter(s::refresh_tokens::revoked_at.is_null()),
+                )
+                .set(s::refresh_tokens::revoked_at.eq(Some(DbTime(at))))
+                .execute(conn)
+                .await?;
+                match event {
+                    Some(e) => record!(conn, s, e),
+                    None => Ok(()),
+                }
+            })
             .await
-            .map(|_| ())
         })
     }
 }

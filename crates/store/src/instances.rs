@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use hydracore_core::audit::AuditEvent;
 use hydracore_core::{Page, PageKey, PageRequest, RepoError};
 use hydracore_instances::{
     Channel, Config, ImageReference, Instance, InstanceId, InstanceName, InstanceRepository,
@@ -9,6 +10,7 @@ use hydracore_instances::{
 use hydracore_tenants::TenantId;
 use time::OffsetDateTime;
 
+use crate::audit::record;
 use crate::{DbId, DbJson, DbTime, Store, corrupt, db, keyset};
 
 #[derive(Queryable)]
@@ -61,22 +63,25 @@ fn instances(rows: Vec<InstanceRow>) -> Result<Vec<Instance>, RepoError> {
 
 #[async_trait]
 impl InstanceRepository for Store {
-    async fn insert(&self, i: &Instance) -> Result<(), RepoError> {
+    async fn insert(&self, i: &Instance, event: &AuditEvent) -> Result<(), RepoError> {
         db!(self, |conn, s| {
-            diesel::insert_into(s::instances::table)
-                .values((
-                    s::instances::id.eq(DbId(i.id.0)),
-                    s::instances::tenant_id.eq(DbId(i.tenant_id.0)),
-                    s::instances::name.eq(i.name.as_str()),
-                    s::instances::status.eq(i.status.as_str()),
-                    s::instances::runtime_image.eq(i.runtime_image.as_str()),
-                    s::instances::config.eq(DbJson(i.config.as_str().to_owned())),
-                    s::instances::created_at.eq(DbTime(i.created_at)),
-                    s::instances::updated_at.eq(DbTime(i.updated_at)),
-                ))
-                .execute(conn)
-                .await
-                .map(|_| ())
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                diesel::insert_into(s::instances::table)
+                    .values((
+                        s::instances::id.eq(DbId(i.id.0)),
+                        s::instances::tenant_id.eq(DbId(i.tenant_id.0)),
+                        s::instances::name.eq(i.name.as_str()),
+                        s::instances::status.eq(i.status.as_str()),
+                        s::instances::runtime_image.eq(i.runtime_image.as_str()),
+                        s::instances::config.eq(DbJson(i.config.as_str().to_owned())),
+                        s::instances::created_at.eq(DbTime(i.created_at)),
+                        s::instances::updated_at.eq(DbTime(i.updated_at)),
+                    ))
+                    .execute(conn)
+                    .await?;
+                record!(conn, s, event)
+            })
+            .await
         })
     }
 
@@ -109,23 +114,29 @@ impl InstanceRepository for Store {
         }))
     }
 
-    async fn update(&self, i: &Instance) -> Result<bool, RepoError> {
-        let n = db!(self, |conn, s| {
-            diesel::update(
-                s::instances::table
-                    .filter(s::instances::id.eq(DbId(i.id.0)))
-                    .filter(s::instances::tenant_id.eq(DbId(i.tenant_id.0))),
-            )
-            .set((
-                s::instances::name.eq(i.name.as_str()),
-                s::instances::runtime_image.eq(i.runtime_image.as_str()),
-                s::instances::config.eq(DbJson(i.config.as_str().to_owned())),
-                s::instances::updated_at.eq(DbTime(i.updated_at)),
-            ))
-            .execute(conn)
+    async fn update(&self, i: &Instance, event: &AuditEvent) -> Result<bool, RepoError> {
+        db!(self, |conn, s| {
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                let n = diesel::update(
+                    s::instances::table
+                        .filter(s::instances::id.eq(DbId(i.id.0)))
+                        .filter(s::instances::tenant_id.eq(DbId(i.tenant_id.0))),
+                )
+                .set((
+                    s::instances::name.eq(i.name.as_str()),
+                    s::instances::runtime_image.eq(i.runtime_image.as_str()),
+                    s::instances::config.eq(DbJson(i.config.as_str().to_owned())),
+                    s::instances::updated_at.eq(DbTime(i.updated_at)),
+                ))
+                .execute(conn)
+                .await?;
+                if n == 1 {
+                    record!(conn, s, event)?;
+                }
+                Ok(n == 1)
+            })
             .await
-        })?;
-        Ok(n == 1)
+        })
     }
 
     async fn transition(
@@ -135,9 +146,10 @@ impl InstanceRepository for Store {
         from: Status,
         to: Status,
         at: OffsetDateTime,
+        event: Option<&AuditEvent>,
     ) -> Result<Option<Instance>, RepoError> {
         let rows: Vec<InstanceRow> = db!(self, |conn, s| {
-            diesel::update(
+            let moved = diesel::update(
                 s::instances::table
                     .filter(s::instances::id.eq(DbId(id.0)))
                     .filter(s::instances::tenant_id.eq(DbId(tenant.0)))
@@ -147,24 +159,48 @@ impl InstanceRepository for Store {
                 s::instances::status.eq(to.as_str()),
                 s::instances::updated_at.eq(DbTime(at)),
             ))
-            .returning(instance_columns!(s))
-            .get_results(conn)
-            .await
+            .returning(instance_columns!(s));
+            match event {
+                // A move the runtime reached: one statement.
+                None => moved.get_results(conn).await,
+                // A move someone asked for: the move and its event in one transaction.
+                Some(e) => {
+                    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                        let rows: Vec<InstanceRow> = moved.get_results(conn).await?;
+                        if !rows.is_empty() {
+                            record!(conn, s, e)?;
+                        }
+                        Ok(rows)
+                    })
+                    .await
+                }
+            }
         })?;
         Ok(instances(rows)?.pop())
     }
 
-    async fn delete(&self, tenant: TenantId, id: InstanceId) -> Result<bool, RepoError> {
-        let n = db!(self, |conn, s| {
-            diesel::delete(
-                s::instances::table
-                    .filter(s::instances::id.eq(DbId(id.0)))
-                    .filter(s::instances::tenant_id.eq(DbId(tenant.0))),
-            )
-            .execute(conn)
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: InstanceId,
+        event: &AuditEvent,
+    ) -> Result<bool, RepoError> {
+        db!(self, |conn, s| {
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                let n = diesel::delete(
+                    s::instances::table
+                        .filter(s::instances::id.eq(DbId(id.0)))
+                        .filter(s::instances::tenant_id.eq(DbId(tenant.0))),
+                )
+                .execute(conn)
+                .await?;
+                if n == 1 {
+                    record!(conn, s, event)?;
+                }
+                Ok(n == 1)
+            })
             .await
-        })?;
-        Ok(n == 1)
+        })
     }
 
     async fn unsettled(
@@ -222,19 +258,22 @@ impl From<ImageRow> for RuntimeImage {
 
 #[async_trait]
 impl RuntimeImageRepository for Store {
-    async fn insert(&self, image: &RuntimeImage) -> Result<(), RepoError> {
+    async fn insert(&self, image: &RuntimeImage, event: &AuditEvent) -> Result<(), RepoError> {
         db!(self, |conn, s| {
-            diesel::insert_into(s::runtime_images::table)
-                .values((
-                    s::runtime_images::id.eq(DbId(image.id.0)),
-                    s::runtime_images::name.eq(&image.name),
-                    s::runtime_images::version.eq(&image.version),
-                    s::runtime_images::digest.eq(&image.digest),
-                    s::runtime_images::created_at.eq(DbTime(image.created_at)),
-                ))
-                .execute(conn)
-                .await
-                .map(|_| ())
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                diesel::insert_into(s::runtime_images::table)
+                    .values((
+                        s::runtime_images::id.eq(DbId(image.id.0)),
+                        s::runtime_images::name.eq(&image.name),
+                        s::runtime_images::version.eq(&image.version),
+                        s::runtime_images::digest.eq(&image.digest),
+                        s::runtime_images::created_at.eq(DbTime(image.created_at)),
+                    ))
+                    .execute(conn)
+                    .await?;
+                record!(conn, s, event)
+            })
+            .await
         })
     }
 
@@ -271,26 +310,31 @@ impl RuntimeImageRepository for Store {
         channel: Channel,
         id: RuntimeImageId,
         at: OffsetDateTime,
+        event: &AuditEvent,
     ) -> Result<bool, RepoError> {
         if RuntimeImageRepository::find(self, id).await?.is_none() {
             return Ok(false);
         }
         db!(self, |conn, s| {
-            diesel::insert_into(s::runtime_image_channels::table)
-                .values((
-                    s::runtime_image_channels::channel.eq(channel.as_str()),
-                    s::runtime_image_channels::image_id.eq(DbId(id.0)),
-                    s::runtime_image_channels::promoted_at.eq(DbTime(at)),
-                ))
-                .on_conflict(s::runtime_image_channels::channel)
-                .do_update()
-                .set((
-                    s::runtime_image_channels::image_id.eq(DbId(id.0)),
-                    s::runtime_image_channels::promoted_at.eq(DbTime(at)),
-                ))
-                .execute(conn)
-                .await
-                .map(|_| true)
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                diesel::insert_into(s::runtime_image_channels::table)
+                    .values((
+                        s::runtime_image_channels::channel.eq(channel.as_str()),
+                        s::runtime_image_channels::image_id.eq(DbId(id.0)),
+                        s::runtime_image_channels::promoted_at.eq(DbTime(at)),
+                    ))
+                    .on_conflict(s::runtime_image_channels::channel)
+                    .do_update()
+                    .set((
+                        s::runtime_image_channels::image_id.eq(DbId(id.0)),
+                        s::runtime_image_channels::promoted_at.eq(DbTime(at)),
+                    ))
+                    .execute(conn)
+                    .await?;
+                record!(conn, s, event)?;
+                Ok(true)
+            })
+            .await
         })
     }
 

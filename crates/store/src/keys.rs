@@ -1,12 +1,14 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
+use hydracore_core::audit::AuditEvent;
 use hydracore_core::{Page, PageKey, PageRequest, RepoError};
 use hydracore_keys::{ApiKey, ApiKeyId, KeyHash, KeyRepository, RateLimit};
 use hydracore_scopes::ScopeSet;
 use hydracore_tenants::TenantId;
 use time::OffsetDateTime;
 
+use crate::audit::record;
 use crate::{DbId, DbTime, Store, corrupt, db, keyset};
 
 #[derive(Queryable)]
@@ -124,13 +126,21 @@ fn page_key(k: &ApiKey) -> PageKey {
 
 #[async_trait]
 impl KeyRepository for Store {
-    async fn insert(&self, key: &ApiKey, hash: &KeyHash) -> Result<(), RepoError> {
+    async fn insert(
+        &self,
+        key: &ApiKey,
+        hash: &KeyHash,
+        event: &AuditEvent,
+    ) -> Result<(), RepoError> {
         db!(self, |conn, s| {
-            diesel::insert_into(s::api_keys::table)
-                .values(key_values!(s, key, hash))
-                .execute(conn)
-                .await
-                .map(|_| ())
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                diesel::insert_into(s::api_keys::table)
+                    .values(key_values!(s, key, hash))
+                    .execute(conn)
+                    .await?;
+                record!(conn, s, event)
+            })
+            .await
         })
     }
 
@@ -178,7 +188,7 @@ impl KeyRepository for Store {
         Ok(Page::from_overfetch(keys, &page, page_key))
     }
 
-    async fn update(&self, key: &ApiKey) -> Result<bool, RepoError> {
+    async fn update(&self, key: &ApiKey, event: &AuditEvent) -> Result<bool, RepoError> {
         let (requests, per_seconds) = limit_columns(key.rate_limit);
         db!(self, |conn, s| {
             conn.transaction::<_, diesel::result::Error, _>(async |conn| {
@@ -199,6 +209,7 @@ impl KeyRepository for Store {
                 .await?;
                 if n == 1 {
                     s::announce_key(conn, key.id.0).await?;
+                    record!(conn, s, event)?;
                 }
                 Ok(n == 1)
             })
@@ -211,6 +222,7 @@ impl KeyRepository for Store {
         tenant: TenantId,
         id: ApiKeyId,
         at: OffsetDateTime,
+        event: &AuditEvent,
     ) -> Result<bool, RepoError> {
         db!(self, |conn, s| {
             conn.transaction::<_, diesel::result::Error, _>(async |conn| {
@@ -225,6 +237,7 @@ impl KeyRepository for Store {
                 .await?;
                 if n == 1 {
                     s::announce_key(conn, id.0).await?;
+                    record!(conn, s, event)?;
                 }
                 Ok(n == 1)
             })
@@ -239,6 +252,7 @@ impl KeyRepository for Store {
         old_expires_at: OffsetDateTime,
         new: &ApiKey,
         hash: &KeyHash,
+        event: &AuditEvent,
     ) -> Result<bool, RepoError> {
         db!(self, |conn, s| {
             conn.transaction::<_, diesel::result::Error, _>(async |conn| {
@@ -268,6 +282,7 @@ impl KeyRepository for Store {
                     .execute(conn)
                     .await?;
                 s::announce_key(conn, old.0).await?;
+                record!(conn, s, event)?;
                 Ok(true)
             })
             .await

@@ -8,6 +8,7 @@
 //!
 //! This crate knows nothing of HTTP.
 
+mod audit;
 mod idempotency;
 mod identity;
 mod instances;

@@ -1,10 +1,12 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use hydracore_core::audit::AuditEvent;
 use hydracore_core::{Page, PageKey, PageRequest, RepoError};
 use hydracore_mcp_creds::{AuthKind, CredentialId, McpCredential, McpCredentialRepository, Sealed};
 use hydracore_tenants::TenantId;
 
+use crate::audit::record;
 use crate::{DbId, DbTime, Store, corrupt, db, keyset};
 
 #[derive(Queryable)]
@@ -73,25 +75,33 @@ impl CredentialRow {
 
 #[async_trait]
 impl McpCredentialRepository for Store {
-    async fn insert(&self, c: &McpCredential, sealed: &Sealed) -> Result<(), RepoError> {
+    async fn insert(
+        &self,
+        c: &McpCredential,
+        sealed: &Sealed,
+        event: &AuditEvent,
+    ) -> Result<(), RepoError> {
         db!(self, |conn, s| {
-            diesel::insert_into(s::mcp_credentials::table)
-                .values((
-                    s::mcp_credentials::id.eq(DbId(c.id.0)),
-                    s::mcp_credentials::tenant_id.eq(DbId(c.tenant_id.0)),
-                    s::mcp_credentials::name.eq(&c.name),
-                    s::mcp_credentials::server_url.eq(&c.server_url),
-                    s::mcp_credentials::auth_kind.eq(c.auth.as_str()),
-                    s::mcp_credentials::header_name.eq(c.auth.header_name()),
-                    s::mcp_credentials::secret_hint.eq(&c.secret_hint),
-                    s::mcp_credentials::key_id.eq(&sealed.key_id),
-                    s::mcp_credentials::nonce.eq(&sealed.nonce),
-                    s::mcp_credentials::ciphertext.eq(&sealed.ciphertext),
-                    s::mcp_credentials::created_at.eq(DbTime(c.created_at)),
-                ))
-                .execute(conn)
-                .await
-                .map(|_| ())
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                diesel::insert_into(s::mcp_credentials::table)
+                    .values((
+                        s::mcp_credentials::id.eq(DbId(c.id.0)),
+                        s::mcp_credentials::tenant_id.eq(DbId(c.tenant_id.0)),
+                        s::mcp_credentials::name.eq(&c.name),
+                        s::mcp_credentials::server_url.eq(&c.server_url),
+                        s::mcp_credentials::auth_kind.eq(c.auth.as_str()),
+                        s::mcp_credentials::header_name.eq(c.auth.header_name()),
+                        s::mcp_credentials::secret_hint.eq(&c.secret_hint),
+                        s::mcp_credentials::key_id.eq(&sealed.key_id),
+                        s::mcp_credentials::nonce.eq(&sealed.nonce),
+                        s::mcp_credentials::ciphertext.eq(&sealed.ciphertext),
+                        s::mcp_credentials::created_at.eq(DbTime(c.created_at)),
+                    ))
+                    .execute(conn)
+                    .await?;
+                record!(conn, s, event)
+            })
+            .await
         })
     }
 
@@ -144,16 +154,27 @@ impl McpCredentialRepository for Store {
         }))
     }
 
-    async fn delete(&self, tenant: TenantId, id: CredentialId) -> Result<bool, RepoError> {
-        let n = db!(self, |conn, s| {
-            diesel::delete(
-                s::mcp_credentials::table
-                    .filter(s::mcp_credentials::id.eq(DbId(id.0)))
-                    .filter(s::mcp_credentials::tenant_id.eq(DbId(tenant.0))),
-            )
-            .execute(conn)
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: CredentialId,
+        event: &AuditEvent,
+    ) -> Result<bool, RepoError> {
+        db!(self, |conn, s| {
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                let n = diesel::delete(
+                    s::mcp_credentials::table
+                        .filter(s::mcp_credentials::id.eq(DbId(id.0)))
+                        .filter(s::mcp_credentials::tenant_id.eq(DbId(tenant.0))),
+                )
+                .execute(conn)
+                .await?;
+                if n == 1 {
+                    record!(conn, s, event)?;
+                }
+                Ok(n == 1)
+            })
             .await
-        })?;
-        Ok(n == 1)
+        })
     }
 }

@@ -107,6 +107,24 @@ macro_rules! define_tables {
         }
 
         diesel::table! {
+            audit_events (id) {
+                id -> crate::schema::$b::sql::Id,
+                tenant_id -> Nullable<crate::schema::$b::sql::Id>,
+                created_at -> crate::schema::$b::sql::Instant,
+                action -> Text,
+                actor_kind -> Text,
+                actor_id -> Nullable<crate::schema::$b::sql::Id>,
+                actor_name -> Text,
+                target_kind -> Text,
+                target_id -> crate::schema::$b::sql::Id,
+                target_name -> Text,
+                fields -> Text,
+                request_id -> Nullable<Text>,
+                client -> Nullable<Text>,
+            }
+        }
+
+        diesel::table! {
             console_sessions (id) {
                 id -> crate::schema::$b::sql::Id,
                 user_id -> crate::schema::$b::sql::Id,

@@ -1,9 +1,11 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use hydracore_core::RepoError;
+use hydracore_core::audit::AuditEvent;
 use hydracore_tenants::{Tenant, TenantId, TenantName, TenantRepository};
 
+use crate::audit::record;
 use crate::{DbId, DbTime, Store, corrupt, db};
 
 /// The column values of a new tenant row, from the schema module `$s`.
@@ -40,13 +42,16 @@ impl TryFrom<TenantRow> for Tenant {
 
 #[async_trait]
 impl TenantRepository for Store {
-    async fn insert(&self, tenant: &Tenant) -> Result<(), RepoError> {
+    async fn insert(&self, tenant: &Tenant, event: &AuditEvent) -> Result<(), RepoError> {
         db!(self, |conn, s| {
-            diesel::insert_into(s::tenants::table)
-                .values(tenant_values!(s, tenant))
-                .execute(conn)
-                .await
-                .map(|_| ())
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                diesel::insert_into(s::tenants::table)
+                    .values(tenant_values!(s, tenant))
+                    .execute(conn)
+                    .await?;
+                record!(conn, s, event)
+            })
+            .await
         })
     }
 

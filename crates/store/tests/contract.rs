@@ -25,7 +25,8 @@ fn ports(store: &Store) -> Ports {
         refresh: s.clone(),
         sessions: s.clone(),
         creds: s.clone(),
-        idempotency: s,
+        idempotency: s.clone(),
+        audit: s,
     }
 }
 

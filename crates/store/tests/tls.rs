@@ -232,7 +232,7 @@ async fn the_pool_the_migrations_and_the_listener_speak_tls() {
     let store = open(&full).await.expect("verify-full with the right CA");
     let clock = Arc::new(SystemClock);
     let tenant = TenantService::new(Arc::new(store.clone()), clock.clone())
-        .create("tls")
+        .create(&hydracore_core::audit::Who::ops(), "tls")
         .await
         .unwrap();
     let keys = KeyService::new(Arc::new(store.clone()), clock);
@@ -240,6 +240,7 @@ async fn the_pool_the_migrations_and_the_listener_speak_tls() {
         .mint(
             tenant.id,
             Grantor::Operator,
+            &hydracore_core::audit::Who::ops(),
             MintKey {
                 name: "tls".into(),
                 scopes: vec!["instances:read".into()],
@@ -267,9 +268,14 @@ async fn the_pool_the_migrations_and_the_listener_speak_tls() {
     ));
     let up = tokio::time::timeout(Duration::from_secs(10), live.recv()).await;
     assert_eq!(up.ok().flatten(), Some(true), "the listener never listened");
-    keys.revoke(tenant.id, Grantor::Operator, minted.key.id)
-        .await
-        .unwrap();
+    keys.revoke(
+        tenant.id,
+        Grantor::Operator,
+        &hydracore_core::audit::Who::ops(),
+        minted.key.id,
+    )
+    .await
+    .unwrap();
     let got = tokio::time::timeout(Duration::from_secs(10), heard.recv()).await;
     assert_eq!(got.ok().flatten(), Some(minted.key.id.0));
     listener.abort();

@@ -1,6 +1,8 @@
-//! The tenant, user and membership store ports.
+//! The tenant, user and membership store ports. A change given an `event` stores it in
+//! the same transaction: the event if and only if the change.
 
 use async_trait::async_trait;
+use hydracore_core::audit::AuditEvent;
 use hydracore_core::{Page, PageRequest, RepoError};
 use hydracore_scopes::Role;
 
@@ -15,7 +17,7 @@ pub trait TenantRepository: Send + Sync {
     ///
     /// # Errors
     /// MUST return `RepoError::Duplicate` if a tenant with the same id exists.
-    async fn insert(&self, tenant: &Tenant) -> Result<(), RepoError>;
+    async fn insert(&self, tenant: &Tenant, event: &AuditEvent) -> Result<(), RepoError>;
 
     /// The tenant with this id, or `None`.
     async fn find(&self, id: TenantId) -> Result<Option<Tenant>, RepoError>;
@@ -33,7 +35,12 @@ pub trait UserRepository: Send + Sync {
     ///
     /// # Errors
     /// MUST return `RepoError::Duplicate` if the e-mail is taken (and store nothing).
-    async fn insert_with_tenant(&self, user: &User, tenant: &Tenant) -> Result<(), RepoError>;
+    async fn insert_with_tenant(
+        &self,
+        user: &User,
+        tenant: &Tenant,
+        event: &AuditEvent,
+    ) -> Result<(), RepoError>;
 
     /// The user with this id, or `None`.
     async fn find(&self, id: UserId) -> Result<Option<User>, RepoError>;
@@ -43,7 +50,12 @@ pub trait UserRepository: Send + Sync {
 
     /// Makes `tenant` the user's active tenant. MUST return `false` (and change
     /// nothing) unless the user is a member of `tenant`.
-    async fn set_active_tenant(&self, user: UserId, tenant: TenantId) -> Result<bool, RepoError>;
+    async fn set_active_tenant(
+        &self,
+        user: UserId,
+        tenant: TenantId,
+        event: &AuditEvent,
+    ) -> Result<bool, RepoError>;
 }
 
 /// Persistence of memberships. Every method is scoped to one tenant, except
@@ -58,13 +70,14 @@ pub trait MembershipRepository: Send + Sync {
         tenant: &Tenant,
         owner: UserId,
         max_owned: usize,
+        event: &AuditEvent,
     ) -> Result<bool, RepoError>;
 
     /// Adds a membership.
     ///
     /// # Errors
     /// MUST return `RepoError::Duplicate` if the user is a member already.
-    async fn insert(&self, membership: &Membership) -> Result<(), RepoError>;
+    async fn insert(&self, membership: &Membership, event: &AuditEvent) -> Result<(), RepoError>;
 
     /// The user's membership of the tenant, or `None`.
     async fn find(&self, tenant: TenantId, user: UserId) -> Result<Option<Membership>, RepoError>;
@@ -86,6 +99,7 @@ pub trait MembershipRepository: Send + Sync {
         user: UserId,
         role: Role,
         may_manage: &[Role],
+        event: &AuditEvent,
     ) -> Result<MembershipChange, RepoError>;
 
     /// Removes a member, under the same rules as `change_role`. A user whose active
@@ -95,5 +109,6 @@ pub trait MembershipRepository: Send + Sync {
         tenant: TenantId,
         user: UserId,
         may_manage: &[Role],
+        event: &AuditEvent,
     ) -> Result<MembershipChange, RepoError>;
 }

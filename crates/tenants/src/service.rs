@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use hydracore_core::audit::{Action, AuditEvent, AuditTarget, TargetKind, Who};
 use hydracore_core::{Page, PageRequest, RepoError, SharedClock, ValidationError};
 use hydracore_scopes::{Role, ScopeSet};
 
@@ -38,13 +39,15 @@ impl TenantService {
     ///
     /// # Errors
     /// `Invalid` for a bad name; `Store` when the store fails.
-    pub async fn create(&self, name: &str) -> Result<Tenant, TenantError> {
+    pub async fn create(&self, who: &Who, name: &str) -> Result<Tenant, TenantError> {
         let tenant = Tenant {
             id: TenantId::new(),
             name: TenantName::parse(name)?,
             created_at: self.clock.now(),
         };
-        self.repo.insert(&tenant).await?;
+        self.repo
+            .insert(&tenant, &tenant_created(&tenant, who))
+            .await?;
         Ok(tenant)
     }
 
@@ -161,7 +164,12 @@ impl MemberService {
     /// # Errors
     /// `Invalid` for a bad name; `TenantLimit` when `owner` owns the most tenants a
     /// user may.
-    pub async fn create_tenant(&self, owner: UserId, name: &str) -> Result<Tenant, MemberError> {
+    pub async fn create_tenant(
+        &self,
+        owner: UserId,
+        who: &Who,
+        name: &str,
+    ) -> Result<Tenant, MemberError> {
         let tenant = Tenant {
             id: TenantId::new(),
             name: TenantName::parse(name)?,
@@ -169,7 +177,12 @@ impl MemberService {
         };
         if self
             .members
-            .insert_tenant_with_owner(&tenant, owner, self.max_owned_tenants)
+            .insert_tenant_with_owner(
+                &tenant,
+                owner,
+                self.max_owned_tenants,
+                &tenant_created(&tenant, who),
+            )
             .await?
         {
             Ok(tenant)
@@ -230,6 +243,7 @@ impl MemberService {
         &self,
         tenant: TenantId,
         grantor: &ScopeSet,
+        who: &Who,
         email: &str,
         role: Role,
     ) -> Result<Member, MemberError> {
@@ -246,8 +260,17 @@ impl MemberService {
             role,
             created_at: self.clock.now(),
         };
+        let event = member_event(
+            tenant,
+            &user.id,
+            user.email.as_str(),
+            Action::MemberAdded,
+            who,
+            membership.created_at,
+        )
+        .with_fields(["role"]);
         self.members
-            .insert(&membership)
+            .insert(&membership, &event)
             .await
             .map_err(|e| match e {
                 RepoError::Duplicate { .. } => MemberError::AlreadyMember,
@@ -270,20 +293,30 @@ impl MemberService {
         &self,
         tenant: TenantId,
         grantor: &ScopeSet,
+        who: &Who,
         user: UserId,
         role: Role,
     ) -> Result<Member, MemberError> {
         check_grant(role, grantor)?;
-        let change = self
-            .members
-            .change_role(tenant, user, role, &manageable(grantor))
-            .await?;
-        let before = outcome(change, |before| before)?;
         let user = self
             .users
             .find(user)
             .await?
             .ok_or(MemberError::MemberNotFound)?;
+        let event = member_event(
+            tenant,
+            &user.id,
+            user.email.as_str(),
+            Action::MemberRoleChanged,
+            who,
+            self.clock.now(),
+        )
+        .with_fields(["role"]);
+        let change = self
+            .members
+            .change_role(tenant, user.id, role, &manageable(grantor), &event)
+            .await?;
+        let before = outcome(change, |before| before)?;
         Ok(Member {
             user_id: user.id,
             email: user.email,
@@ -301,12 +334,56 @@ impl MemberService {
         &self,
         tenant: TenantId,
         grantor: &ScopeSet,
+        who: &Who,
         user: UserId,
     ) -> Result<(), MemberError> {
+        let email = self
+            .users
+            .find(user)
+            .await?
+            .map(|u| u.email.as_str().to_owned())
+            .unwrap_or_default();
+        let event = member_event(
+            tenant,
+            &user,
+            &email,
+            Action::MemberRemoved,
+            who,
+            self.clock.now(),
+        );
         let change = self
             .members
-            .remove(tenant, user, &manageable(grantor))
+            .remove(tenant, user, &manageable(grantor), &event)
             .await?;
         outcome(change, |_| ())
     }
+}
+
+/// The audit event of a new tenant.
+fn tenant_created(tenant: &Tenant, who: &Who) -> AuditEvent {
+    AuditEvent::new(
+        Some(tenant.id.0),
+        tenant.created_at,
+        Action::TenantCreated,
+        who,
+        AuditTarget::new(TargetKind::Tenant, tenant.id.0, tenant.name.as_str()),
+    )
+}
+
+/// The audit event of `action` on the membership of user `user` (e-mail `email`).
+fn member_event(
+    tenant: TenantId,
+    user: &UserId,
+    email: &str,
+    action: Action,
+    who: &Who,
+    at: time::OffsetDateTime,
+) -> AuditEvent {
+    AuditEvent::new(
+        Some(tenant.0),
+        at,
+        action,
+        who,
+        AuditTarget::new(TargetKind::Member, user.0, email),
+    )
 }

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use hydracore_core::audit::AuditEvent;
+use hydracore_core::testing::EventSink;
 use hydracore_core::{Page, PageKey, PageRequest, RepoError};
 use hydracore_scopes::Role;
 
@@ -19,16 +21,30 @@ struct State {
     members: Vec<Membership>,
 }
 
-/// Tenants, users and memberships in memory.
+/// Tenants, users and memberships in memory, recording the audit event of each change.
 #[derive(Debug, Default)]
 pub struct InMemoryTenants {
     state: Mutex<State>,
+    events: EventSink,
 }
 
 /// The tenant fake under its port's name.
 pub type InMemoryTenantRepository = InMemoryTenants;
 
 impl InMemoryTenants {
+    /// Fakes recording their events in `events` (shared with other fakes).
+    pub fn with_events(events: EventSink) -> Self {
+        Self {
+            state: Mutex::default(),
+            events,
+        }
+    }
+
+    /// The audit events of the changes made.
+    pub fn events(&self) -> Vec<AuditEvent> {
+        self.events.events()
+    }
+
     fn lock(&self) -> Result<MutexGuard<'_, State>, RepoError> {
         self.state
             .lock()
@@ -52,12 +68,13 @@ fn owners(state: &State, tenant: TenantId) -> usize {
 
 #[async_trait]
 impl TenantRepository for InMemoryTenants {
-    async fn insert(&self, tenant: &Tenant) -> Result<(), RepoError> {
+    async fn insert(&self, tenant: &Tenant, event: &AuditEvent) -> Result<(), RepoError> {
         let mut s = self.lock()?;
         if s.tenants.contains_key(&tenant.id) {
             return Err(duplicate("tenants_pkey"));
         }
         s.tenants.insert(tenant.id, tenant.clone());
+        self.events.record(event);
         Ok(())
     }
 
@@ -79,7 +96,12 @@ impl TenantRepository for InMemoryTenants {
 
 #[async_trait]
 impl UserRepository for InMemoryTenants {
-    async fn insert_with_tenant(&self, user: &User, tenant: &Tenant) -> Result<(), RepoError> {
+    async fn insert_with_tenant(
+        &self,
+        user: &User,
+        tenant: &Tenant,
+        event: &AuditEvent,
+    ) -> Result<(), RepoError> {
         let mut s = self.lock()?;
         if s.users.values().any(|u| u.email == user.email) {
             return Err(duplicate("users_email"));
@@ -94,6 +116,7 @@ impl UserRepository for InMemoryTenants {
             created_at: user.created_at,
         });
         s.users.insert(user.id, user);
+        self.events.record(event);
         Ok(())
     }
 
@@ -110,7 +133,12 @@ impl UserRepository for InMemoryTenants {
             .cloned())
     }
 
-    async fn set_active_tenant(&self, user: UserId, tenant: TenantId) -> Result<bool, RepoError> {
+    async fn set_active_tenant(
+        &self,
+        user: UserId,
+        tenant: TenantId,
+        event: &AuditEvent,
+    ) -> Result<bool, RepoError> {
         let mut s = self.lock()?;
         if !s
             .members
@@ -122,6 +150,7 @@ impl UserRepository for InMemoryTenants {
         match s.users.get_mut(&user) {
             Some(u) => {
                 u.active_tenant_id = Some(tenant);
+                self.events.record(event);
                 Ok(true)
             }
             None => Ok(false),
@@ -136,6 +165,7 @@ impl MembershipRepository for InMemoryTenants {
         tenant: &Tenant,
         owner: UserId,
         max_owned: usize,
+        event: &AuditEvent,
     ) -> Result<bool, RepoError> {
         let mut s = self.lock()?;
         let owned = s
@@ -153,10 +183,11 @@ impl MembershipRepository for InMemoryTenants {
             role: Role::Owner,
             created_at: tenant.created_at,
         });
+        self.events.record(event);
         Ok(true)
     }
 
-    async fn insert(&self, membership: &Membership) -> Result<(), RepoError> {
+    async fn insert(&self, membership: &Membership, event: &AuditEvent) -> Result<(), RepoError> {
         let mut s = self.lock()?;
         if s.members
             .iter()
@@ -165,6 +196,7 @@ impl MembershipRepository for InMemoryTenants {
             return Err(duplicate("memberships_pkey"));
         }
         s.members.push(membership.clone());
+        self.events.record(event);
         Ok(())
     }
 
@@ -224,6 +256,7 @@ impl MembershipRepository for InMemoryTenants {
         user: UserId,
         role: Role,
         may_manage: &[Role],
+        event: &AuditEvent,
     ) -> Result<MembershipChange, RepoError> {
         let mut s = self.lock()?;
         let last_owner = owners(&s, tenant) <= 1;
@@ -242,6 +275,7 @@ impl MembershipRepository for InMemoryTenants {
         }
         let before = m.clone();
         m.role = role;
+        self.events.record(event);
         Ok(MembershipChange::Done(before))
     }
 
@@ -250,6 +284,7 @@ impl MembershipRepository for InMemoryTenants {
         tenant: TenantId,
         user: UserId,
         may_manage: &[Role],
+        event: &AuditEvent,
     ) -> Result<MembershipChange, RepoError> {
         let mut s = self.lock()?;
         let Some(i) = s
@@ -271,6 +306,7 @@ impl MembershipRepository for InMemoryTenants {
         {
             u.active_tenant_id = None;
         }
+        self.events.record(event);
         Ok(MembershipChange::Done(before))
     }
 }

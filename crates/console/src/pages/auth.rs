@@ -123,7 +123,7 @@ async fn login(req: HttpRequest, posted: PublicForm) -> Result<HttpResponse, Ref
         email: f.text("email").to_owned(),
         password: f.text("password").to_owned(),
     };
-    match api::start_session(&state.api, request, posted.client).await {
+    match api::start_session(&state.api, request, &posted.origin).await {
         Ok(secret) => Ok(signed_in(&req, secret.expose().to_owned(), &next)),
         Err(problem) => {
             let (status, errors, retry) = form_outcome(problem)?;
@@ -181,7 +181,7 @@ async fn signup(req: HttpRequest, posted: PublicForm) -> Result<HttpResponse, Re
         password: f.text("password").to_owned(),
         tenant_name: f.text("tenant_name").to_owned(),
     };
-    match api::sign_up_session(&state.api, request, posted.client).await {
+    match api::sign_up_session(&state.api, request, &posted.origin).await {
         Ok(secret) => Ok(signed_in(&req, secret.expose().to_owned(), "/instances")),
         Err(problem) => {
             let (status, errors, retry) = form_outcome(problem)?;
@@ -198,7 +198,7 @@ async fn signup(req: HttpRequest, posted: PublicForm) -> Result<HttpResponse, Re
 
 async fn logout(req: HttpRequest, action: Action) -> Result<HttpResponse, Refusal> {
     let state = rq::state(&req);
-    api::end_session(&state.api, action.signed.secret()).await?;
+    api::end_session(&state.api, action.signed.secret(), &action.signed.origin).await?;
     let mut res = view::reload(&req, "/login");
     let _ = res.add_cookie(&rq::removal(&state, SESSION_COOKIE));
     Ok(res)
@@ -215,6 +215,7 @@ async fn switch_tenant(req: HttpRequest, action: Action) -> Result<HttpResponse,
         &state.api,
         action.signed.user,
         SwitchTenantRequest { tenant_id },
+        &action.signed.origin,
     )
     .await?;
     Ok(view::see_other(&req, "/instances"))

@@ -1,6 +1,7 @@
 //! The pages, one module per section, and what they share: pages of a list, the
 //! confirmation of a destructive action, and reading what a notice code means.
 
+mod audit;
 mod auth;
 mod calls;
 mod credentials;
@@ -128,6 +129,7 @@ pub fn notice(done: Option<&str>) -> Option<&'static str> {
 
 pub fn configure(cfg: &mut ServiceConfig) {
     auth::configure(cfg);
+    audit::configure(cfg);
     instances::configure(cfg);
     keys::configure(cfg);
     members::configure(cfg);

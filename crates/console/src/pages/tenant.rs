@@ -69,12 +69,20 @@ async fn create(req: HttpRequest, action: Action) -> Result<HttpResponse, Refusa
     let signed = &action.signed;
     let name = action.form.text("name").to_owned();
     let request = CreateTenantRequest { name: name.clone() };
-    match api::create_tenant(&signed.state.api, signed.user, request).await {
+    match api::create_tenant(
+        &signed.state.api,
+        &signed.principal,
+        &signed.origin,
+        request,
+    )
+    .await
+    {
         Ok(t) => {
             api::switch_tenant(
                 &signed.state.api,
                 signed.user,
                 SwitchTenantRequest { tenant_id: t.id },
+                &signed.origin,
             )
             .await?;
             Ok(view::see_other(

@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use hydracore_audit::Origin;
 use hydracore_auth::Principal;
 
 use hydracore_scopes::Scope;
@@ -41,6 +42,7 @@ macro_rules! scopes {
 }
 
 scopes! {
+    AuditLogRead = "audit-log":"read";
     TenantsRead = "tenants":"read";
     MembersRead = "members":"read";
     MembersWrite = "members":"write";
@@ -59,6 +61,14 @@ fn principal(req: &HttpRequest) -> Result<Principal, ApiError> {
         .get::<Principal>()
         .cloned()
         .ok_or(ApiError::Unauthorized("Not authenticated".into()))
+}
+
+/// Where the request came from, as the authentication middleware found it.
+fn origin(req: &HttpRequest) -> Origin {
+    req.extensions()
+        .get::<Origin>()
+        .cloned()
+        .unwrap_or_else(|| crate::client::origin(req))
 }
 
 fn document_auth(op: &mut DefaultOperationRaw, scope: Option<String>) {
@@ -96,6 +106,7 @@ fn document_scheme(map: &mut BTreeMap<String, SecurityScheme>) {
 pub struct Scoped<S: RequiredScope> {
     pub principal: Principal,
     pub tenant: hydracore_tenants::TenantId,
+    pub origin: Origin,
     _scope: PhantomData<S>,
 }
 
@@ -106,7 +117,7 @@ impl<S: RequiredScope> Scoped<S> {
 
     /// The caller, as the operations take it.
     pub fn caller(&self) -> hydracore_api::Caller<'_> {
-        hydracore_api::Caller::new(&self.principal, self.tenant)
+        hydracore_api::Caller::new(&self.principal, self.tenant, &self.origin)
     }
 }
 
@@ -151,6 +162,7 @@ impl<S: RequiredScope> FromRequest for Scoped<S> {
             Ok(Scoped {
                 principal: p,
                 tenant,
+                origin: origin(req),
                 _scope: PhantomData,
             })
         }))
@@ -177,12 +189,13 @@ pub struct KeyAuth {
     pub name: String,
     pub tenant: hydracore_tenants::TenantId,
     pub principal: Principal,
+    pub origin: Origin,
 }
 
 impl KeyAuth {
     /// The caller, as the operations take it.
     pub fn caller(&self) -> hydracore_api::Caller<'_> {
-        hydracore_api::Caller::new(&self.principal, self.tenant)
+        hydracore_api::Caller::new(&self.principal, self.tenant, &self.origin)
     }
 }
 
@@ -197,6 +210,7 @@ impl FromRequest for KeyAuth {
                 name: name.clone(),
                 tenant,
                 principal: p,
+                origin: origin(req),
             }),
             _ => Err(ApiError::Unauthorized(
                 "This route takes an API key (X-Api-Key: hc_live_...), not a user's access token".into()
@@ -230,6 +244,7 @@ pub const BEARER_SCHEME: &str = "BearerAuth";
 pub struct UserAuth {
     pub user: hydracore_tenants::UserId,
     pub principal: Principal,
+    pub origin: Origin,
 }
 
 impl FromRequest for UserAuth {
@@ -239,7 +254,11 @@ impl FromRequest for UserAuth {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(principal(req).and_then(|p| {
             let user = require_user(&p)?;
-            Ok(UserAuth { user, principal: p })
+            Ok(UserAuth {
+                user,
+                principal: p,
+                origin: origin(req),
+            })
         }))
     }
 }

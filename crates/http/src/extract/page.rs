@@ -189,3 +189,112 @@ impl OperationModifier for CallLogQuery {
         insert_error(op, "422", "An invalid filter");
     }
 }
+
+/// `?actor_id=&action=&target_id=&since=&until=&order=` of the audit log (`action` may
+/// repeat), read by the operation layer's [`hydracore_api::AuditLogFilter`].
+pub struct AuditLogQuery(pub hydracore_api::AuditLogFilter);
+
+impl AuditLogQuery {
+    /// # Errors
+    /// A 422 naming the parameter at fault.
+    pub fn parse(query: &str) -> Result<Self, ApiError> {
+        let pairs = url_pairs(query);
+        let get = |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let actions: Vec<&str> = pairs
+            .iter()
+            .filter(|(k, _)| k == "action")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        hydracore_api::AuditLogFilter::parse(
+            get("actor_id"),
+            &actions,
+            get("target_id"),
+            get("since"),
+            get("until"),
+            get("order"),
+        )
+        .map(AuditLogQuery)
+        .map_err(|p| {
+            ApiError::Validation(
+                p.items
+                    .iter()
+                    .map(|e| ErrorItem::located("query", e))
+                    .collect(),
+            )
+        })
+    }
+}
+
+impl FromRequest for AuditLogQuery {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(AuditLogQuery::parse(req.query_string()))
+    }
+}
+
+impl Apiv2Schema for AuditLogQuery {}
+
+impl OperationModifier for AuditLogQuery {
+    fn update_parameter(op: &mut DefaultOperationRaw) {
+        let param = |name: &str, description: &str| Parameter {
+            in_: ParameterIn::Query,
+            name: name.into(),
+            description: Some(description.into()),
+            data_type: Some(DataType::String),
+            ..Default::default()
+        };
+        let uuid = paperclip::v2::models::DataTypeFormat::Uuid;
+        let instant = paperclip::v2::models::DataTypeFormat::DateTime;
+        op.parameters.push(Either::Right(Parameter {
+            format: Some(uuid.clone()),
+            ..param("actor_id", "Only the changes of this user or API key")
+        }));
+        op.parameters.push(Either::Right(Parameter {
+            data_type: Some(DataType::Array),
+            items: Some(paperclip::v2::models::Items {
+                data_type: Some(DataType::String),
+                enum_: hydracore_api::audit_actions()
+                    .into_iter()
+                    .map(|a| json!(a))
+                    .collect(),
+                ..Default::default()
+            }),
+            collection_format: Some(paperclip::v2::models::CollectionFormat::Multi),
+            ..param(
+                "action",
+                "Only these actions (repeat the parameter for several)",
+            )
+        }));
+        op.parameters.push(Either::Right(Parameter {
+            format: Some(uuid),
+            ..param(
+                "target_id",
+                "Only the changes to this thing (a key, a member, an instance…)",
+            )
+        }));
+        op.parameters.push(Either::Right(Parameter {
+            format: Some(instant.clone()),
+            ..param("since", "Only changes at or after this instant (RFC 3339)")
+        }));
+        op.parameters.push(Either::Right(Parameter {
+            format: Some(instant),
+            ..param("until", "Only changes before this instant (RFC 3339)")
+        }));
+        op.parameters.push(Either::Right(Parameter {
+            enum_: vec![json!("asc"), json!("desc")],
+            default: Some(json!("asc")),
+            ..param(
+                "order",
+                "`asc`: oldest first (the default); `desc`: newest first. A cursor continues the order that made it.",
+            )
+        }));
+        insert_error(op, "422", "An invalid filter");
+    }
+}

@@ -6,6 +6,7 @@ use paperclip::actix::{CreatedJson, NoContent, api_v2_operation, web::Json};
 
 use hydracore_api as api;
 
+use crate::client::RequestOrigin;
 use crate::client::SignInClient;
 use crate::error::{ApiError, Documented, LoginErrors, RefreshErrors, SignupErrors, SwitchErrors};
 use crate::extract::{State, UserAuth, ValidJson};
@@ -26,7 +27,7 @@ async fn signup(
     body: ValidJson<SignupRequest>,
 ) -> Result<CreatedJson<SignupDto>, Documented<SignupErrors>> {
     Ok(CreatedJson(
-        api::signup(&state.api, body.0, client.0).await?,
+        api::signup(&state.api, body.0, &client.0).await?,
     ))
 }
 
@@ -41,7 +42,7 @@ async fn login(
     state: State,
     body: ValidJson<LoginRequest>,
 ) -> Result<Json<TokenDto>, Documented<LoginErrors>> {
-    Ok(Json(api::login(&state.api, body.0, client.0).await?))
+    Ok(Json(api::login(&state.api, body.0, &client.0).await?))
 }
 
 /// Refresh tokens
@@ -55,15 +56,19 @@ async fn refresh(
     state: State,
     body: ValidJson<RefreshRequest>,
 ) -> Result<Json<TokenDto>, Documented<RefreshErrors>> {
-    Ok(Json(api::refresh(&state.api, body.0, client.0).await?))
+    Ok(Json(api::refresh(&state.api, body.0, &client.0).await?))
 }
 
 /// Log out
 ///
 /// Revokes the refresh token's whole session. Unknown tokens are accepted silently.
 #[api_v2_operation(operation_id = "logout", tags(Auth))]
-async fn logout(state: State, body: ValidJson<RefreshRequest>) -> Result<NoContent, ApiError> {
-    api::logout(&state.api, body.0).await?;
+async fn logout(
+    state: State,
+    origin: RequestOrigin,
+    body: ValidJson<RefreshRequest>,
+) -> Result<NoContent, ApiError> {
+    api::logout(&state.api, body.0, &origin.0).await?;
     Ok(NoContent)
 }
 
@@ -78,7 +83,7 @@ async fn switch_tenant(
     body: ValidJson<SwitchTenantRequest>,
 ) -> Result<Json<MeDto>, Documented<SwitchErrors>> {
     Ok(Json(
-        api::switch_tenant(&state.api, auth.user, body.0).await?,
+        api::switch_tenant(&state.api, auth.user, body.0, &auth.origin).await?,
     ))
 }
 

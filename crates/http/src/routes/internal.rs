@@ -9,8 +9,9 @@ use uuid::Uuid;
 use hydracore_api as api;
 use hydracore_instances::RuntimeImageId;
 
+use crate::client::RequestOrigin;
 use crate::error::{ApiError, Documented, MayConflict, SmokeErrors};
-use crate::extract::{ListQuery, OpsAuth, ResourcePath, State, ValidJson};
+use crate::extract::{AuditLogQuery, ListQuery, OpsAuth, ResourcePath, State, ValidJson};
 use crate::paged::Paged;
 use crate::routes::method_not_allowed;
 use hydracore_api::{
@@ -79,10 +80,30 @@ async fn list_images(
 #[api_v2_operation(operation_id = "createRuntimeImage", tags(Internal))]
 async fn create_image(
     _ops: OpsAuth,
+    origin: RequestOrigin,
     state: State,
     body: ValidJson<CreateRuntimeImageRequest>,
 ) -> Result<CreatedJson<RuntimeImageDto>, MayConflict> {
-    Ok(CreatedJson(api::create_image(&state.api, body.0).await?))
+    Ok(CreatedJson(
+        api::create_image(&state.api, &origin.0, body.0).await?,
+    ))
+}
+
+/// List every audit event
+///
+/// The audit log across every tenant, with the events that belong to none (runtime
+/// images registered and promoted): the operator's view. The same filters as
+/// `GET /v1/audit-log`.
+#[api_v2_operation(operation_id = "listAllAuditEvents", tags(Internal))]
+async fn audit_log(
+    _ops: OpsAuth,
+    state: State,
+    filter: AuditLogQuery,
+    query: ListQuery,
+) -> Result<Paged<hydracore_api::AuditEventDto>, ApiError> {
+    Ok(api::list_all_audit_events(&state.api, &filter.0, query.0)
+        .await?
+        .into())
 }
 
 /// Promote a runtime image
@@ -92,12 +113,19 @@ async fn create_image(
 #[api_v2_operation(operation_id = "promoteRuntimeImage", tags(Internal))]
 async fn promote(
     _ops: OpsAuth,
+    origin: RequestOrigin,
     state: State,
     path: ResourcePath<ImagePath>,
     body: ValidJson<PromoteRequest>,
 ) -> Result<Json<RuntimeImageDto>, ApiError> {
     Ok(Json(
-        api::promote_image(&state.api, RuntimeImageId(path.0.image_id), body.0).await?,
+        api::promote_image(
+            &state.api,
+            &origin.0,
+            RuntimeImageId(path.0.image_id),
+            body.0,
+        )
+        .await?,
     ))
 }
 
@@ -121,6 +149,11 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
                 web::resource("/runtime-images/{image_id}/promote")
                     .route(web::post().to(promote))
                     .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/audit-log")
+                    .route(web::get().to(audit_log))
+                    .default_service(method_not_allowed("GET")),
             ),
     );
 }

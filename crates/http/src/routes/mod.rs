@@ -1,5 +1,6 @@
 //! The routes, one module per resource.
 
+pub mod audit;
 pub mod auth;
 pub mod instances;
 pub mod internal;

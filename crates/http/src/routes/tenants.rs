@@ -48,7 +48,7 @@ async fn create(
     body: ValidJson<CreateTenantRequest>,
 ) -> Result<CreatedJson<TenantDto>, Documented<CreateTenantErrors>> {
     Ok(CreatedJson(
-        api::create_tenant(&state.api, auth.user, body.0).await?,
+        api::create_tenant(&state.api, &auth.principal, &auth.origin, body.0).await?,
     ))
 }
 
