@@ -196,8 +196,9 @@ pub async fn compose(
         settings.serve.rate_limit_per_seconds,
     )
     .map_err(|e| anyhow::anyhow!("the default rate limit: {}", e.message))?;
-    let mut keys =
-        KeyService::new(shared.clone(), clock.clone()).with_default_rate_limit(default_rate_limit);
+    let mut keys = KeyService::new(shared.clone(), clock.clone())
+        .with_default_rate_limit(default_rate_limit)
+        .with_usage_retention(settings.serve.usage_retention_days);
     if settings.serve.key_cache_ttl_secs > 0 {
         keys = keys.with_cache(key_cache.clone());
     }
@@ -361,12 +362,13 @@ pub struct Application {
     keys: KeyService,
 }
 
-/// Deletes what has expired (`Idempotency-Key` records, console sessions) at start
-/// and every ten minutes after, for as long as the server runs (every node does;
-/// deleting twice is harmless).
+/// Deletes what has expired (`Idempotency-Key` records, console sessions, API key
+/// usage past its retention) at start and every ten minutes after, for as long as the
+/// server runs (every node does; deleting twice is harmless).
 async fn sweep_expired(
     records: Arc<dyn hydracore_core::idempotency::IdempotencyStore>,
     identity: IdentityService,
+    keys: KeyService,
     clock: SharedClock,
 ) {
     const EVERY: std::time::Duration = std::time::Duration::from_secs(600);
@@ -383,6 +385,11 @@ async fn sweep_expired(
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "swept expired console sessions"),
             Err(e) => tracing::warn!(error = %e, "could not sweep console sessions; will retry"),
+        }
+        match keys.sweep_usage().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "swept API key usage past its retention"),
+            Err(e) => tracing::warn!(error = %e, "could not sweep API key usage; will retry"),
         }
     }
 }
@@ -470,6 +477,7 @@ impl Application {
         actix_web::rt::spawn(sweep_expired(
             state.idempotency.clone(),
             state.api.identity.clone(),
+            state.api.keys.clone(),
             state.clock.clone(),
         ));
         if settings.serve.reconcile_interval_secs > 0 {
