@@ -369,11 +369,86 @@ fn the_key_list_pages_a_thousand_keys(app: &TestApp) {
     assert_eq!(bad.status, 422);
 }
 
+/// The key list draws each key's last 36 hours (one read for the page), and a key's
+/// page its last 30 days with served and refused requests apart; both named for
+/// people who cannot see them, and neither with an inline style.
+fn key_pages_draw_their_usage(app: &TestApp) {
+    let owner = app.signup("ada@example.com", "Acme");
+    let tenant =
+        hydracore_tenants::TenantId(owner["tenant"]["id"].as_str().unwrap().parse().unwrap());
+    let used = app.key(tenant, &["instances:read"]);
+    app.key(tenant, &["instances:read"]);
+    for _ in 0..4 {
+        assert_eq!(app.get("/v1/instances", &used).status, 200);
+    }
+    assert_eq!(app.get("/v1/api-keys", &used).status, 403);
+    let mut v = Visitor::new(app);
+    v.sign_in("ada@example.com");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let list = loop {
+        let list = v.get("/settings/api-keys");
+        assert_eq!(list.status, 200, "{}", list.body);
+        if list.body.contains("5 requests in the last 36 hours")
+            || std::time::Instant::now() > deadline
+        {
+            break list;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(
+        list.body.contains(
+            "role=\"img\" aria-label=\"5 requests in the last 36 hours, 1 of them refused or failed\""
+        ),
+        "{}",
+        list.body
+    );
+    assert!(
+        list.body
+            .contains("aria-label=\"No requests in the last 36 hours\""),
+        "the unused key has its line too"
+    );
+    assert_eq!(list.body.matches("<svg class=\"spark\"").count(), 2);
+    assert!(!list.body.contains(" style="));
+    let id = used_key_id(app, tenant, &used);
+    let page = v.get(&format!("/settings/api-keys/{id}"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(
+            "aria-label=\"Requests per day in the last 30 days: 4 served, 1 refused, 0 failed\""
+        ),
+        "{}",
+        page.body
+    );
+    assert_eq!(page.body.matches("<rect class=\"bar-ok\"").count(), 1);
+    assert_eq!(page.body.matches("<rect class=\"bar-refused\"").count(), 1);
+    assert_eq!(page.body.matches("<rect class=\"bar-error\"").count(), 0);
+    assert_eq!(
+        page.body.matches("<g transform=").count(),
+        30,
+        "one bar a day"
+    );
+    assert!(!page.body.contains(" style="));
+}
+
+/// The id of the key whose plaintext is `secret`.
+fn used_key_id(app: &TestApp, tenant: hydracore_tenants::TenantId, secret: &str) -> String {
+    let key = app
+        .block_on(hydracore_keys::KeyRepository::find_by_hash(
+            &app.store,
+            &hydracore_keys::KeySecret::hash_presented(secret).unwrap(),
+        ))
+        .unwrap()
+        .unwrap();
+    assert_eq!(key.tenant_id, tenant);
+    key.id.to_string()
+}
+
 api_tests!(
     console_in_a_real_browser,
     console_pages_carry_the_security_headers,
     console_sessions_end_at_once_and_forms_need_their_token,
     the_key_list_pages_a_thousand_keys,
+    key_pages_draw_their_usage,
 );
 
 /// With sign-up turned off, the console neither offers nor takes it.

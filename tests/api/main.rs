@@ -25,3 +25,4 @@ mod nodes;
 mod pagination;
 mod ratelimit;
 mod schemathesis;
+mod usage;

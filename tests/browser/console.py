@@ -97,6 +97,8 @@ def sign_in(page, email):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(BASE + "/instances")
+    # The page's scripts (htmx, the switcher's) are running before anyone uses it.
+    page.wait_for_load_state("networkidle")
 
 
 with sync_playwright() as p:

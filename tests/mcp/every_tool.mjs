@@ -35,6 +35,7 @@ await run("instances_start", { instance_id: created.id });
 await run("instances_stop", { instance_id: created.id });
 await run("api_keys_list", {});
 await run("api_keys_get", { key_id: context.key_id });
+await run("api_keys_usage", { key_id: context.key_id });
 await run("scopes_list", {});
 const cred = await run("mcp_credentials_create", {
   name: "short-ts", server_url: "https://mcp.example.com/mcp", auth_kind: "bearer", secret: "tiny",

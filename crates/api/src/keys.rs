@@ -1,7 +1,7 @@
 //! API keys and their budgets.
 
 use hydracore_core::rules::Rule;
-use hydracore_keys::{ApiKey, RateLimit};
+use hydracore_keys::{ApiKey, KeyUsage, RateLimit};
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -172,6 +172,108 @@ pub struct ApiKeyContextDto {
     pub rate_limit: Option<RateLimitDto>,
 }
 
+/// Requests a key made in one UTC hour, by how they were answered.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct ApiKeyUsageBucketDto {
+    /// The start of the hour.
+    pub hour: Timestamp,
+    /// Answered 2xx or 3xx.
+    pub ok: u64,
+    /// Answered 4xx other than 403 and 429.
+    pub client_error: u64,
+    /// Answered 403: outside the key's scopes or authority.
+    pub forbidden: u64,
+    /// Answered 429: over the key's rate limit.
+    pub rate_limited: u64,
+    /// Answered 5xx.
+    pub server_error: u64,
+}
+
+/// An API key's requests per UTC hour in `[since, until)`; hours without requests are
+/// left out.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct ApiKeyUsageDto {
+    pub key_id: Uuid,
+    pub since: Timestamp,
+    pub until: Timestamp,
+    /// Oldest first.
+    pub buckets: Vec<ApiKeyUsageBucketDto>,
+}
+
+impl From<KeyUsage> for ApiKeyUsageDto {
+    fn from(u: KeyUsage) -> Self {
+        Self {
+            key_id: u.key_id.0,
+            since: Timestamp(u.since),
+            until: Timestamp(u.until),
+            buckets: u
+                .buckets
+                .into_iter()
+                .map(|b| ApiKeyUsageBucketDto {
+                    hour: Timestamp(b.hour),
+                    ok: b.counts.ok,
+                    client_error: b.counts.client_error,
+                    forbidden: b.counts.forbidden,
+                    rate_limited: b.counts.rate_limited,
+                    server_error: b.counts.server_error,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The hours a usage read covers, `since` and `until` as sent (absent: the defaults).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UsageRange {
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+}
+
+impl UsageRange {
+    /// The query parameters' names, for adapters that read them one by one.
+    pub const PARAMETERS: [&'static str; 2] = ["since", "until"];
+
+    /// Reads `since` and `until` as sent.
+    ///
+    /// # Errors
+    /// A value that is not an RFC 3339 date-time: an invalid problem naming each
+    /// parameter at fault.
+    pub fn parse(since: Option<&str>, until: Option<&str>) -> Result<Self, Problem> {
+        use ::time::OffsetDateTime;
+        use ::time::format_description::well_known::Rfc3339;
+        let mut items = Vec::new();
+        let mut read = |name: &str, raw: Option<&str>| {
+            let raw = raw?;
+            match OffsetDateTime::parse(raw, &Rfc3339) {
+                Ok(t) => Some(Timestamp(hydracore_core::truncate_to_micros(
+                    t.to_offset(::time::UtcOffset::UTC),
+                ))),
+                Err(_) => {
+                    items.push(hydracore_core::ValidationError::new(
+                        name,
+                        "datetime_parsing",
+                        "Input should be a valid datetime: RFC 3339, such as 2026-12-04T10:00:00Z",
+                        raw,
+                    ));
+                    None
+                }
+            }
+        };
+        let range = Self {
+            since: read("since", since),
+            until: read("until", until),
+        };
+        if items.is_empty() {
+            Ok(range)
+        } else {
+            Err(Problem {
+                items,
+                ..Problem::new(crate::Outcome::Invalid, "The request breaks a field rule")
+            })
+        }
+    }
+}
+
 /// Converts a wire rate limit into the domain's, with its bounds checked.
 ///
 /// # Errors
@@ -264,6 +366,55 @@ pub async fn get_api_key(
 ) -> Result<ApiKeyDto, Problem> {
     caller.require(&crate::access::API_KEYS_READ)?;
     Ok(svc.keys.get(caller.tenant, id).await?.into())
+}
+
+/// A key's requests per hour and outcome (by default the last 36 hours).
+///
+/// # Errors
+/// Not found.
+pub async fn get_api_key_usage(
+    svc: &Services,
+    caller: &Caller<'_>,
+    id: ApiKeyId,
+    range: UsageRange,
+) -> Result<ApiKeyUsageDto, Problem> {
+    caller.require(&crate::access::API_KEYS_READ)?;
+    Ok(svc
+        .keys
+        .usage(
+            caller.tenant,
+            id,
+            range.since.map(|t| t.0),
+            range.until.map(|t| t.0),
+        )
+        .await?
+        .into())
+}
+
+/// The usage of several of the tenant's keys, in one read: one answer per key, in the
+/// order given (a list page's sparklines).
+///
+/// # Errors
+/// A bad range, as [`get_api_key_usage`]; store failures.
+pub async fn list_api_key_usage(
+    svc: &Services,
+    caller: &Caller<'_>,
+    ids: &[ApiKeyId],
+    range: UsageRange,
+) -> Result<Vec<ApiKeyUsageDto>, Problem> {
+    caller.require(&crate::access::API_KEYS_READ)?;
+    Ok(svc
+        .keys
+        .usage_of(
+            caller.tenant,
+            ids,
+            range.since.map(|t| t.0),
+            range.until.map(|t| t.0),
+        )
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
 }
 
 /// Changes a key the caller could have minted.

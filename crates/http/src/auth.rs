@@ -4,10 +4,11 @@
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
 use hydracore_auth::AuthError;
+use hydracore_keys::UsageOutcome;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -84,6 +85,8 @@ pub async fn authenticate(
             other => ApiError::from(other),
         })?,
     };
+    // The key and its tenant, to count the request under when it is answered.
+    let counted = principal.key_id().zip(principal.tenant_id);
     let decision = match principal.key_id() {
         Some(key) => {
             let limit = principal.rate_limit.unwrap_or(state.default_rate_limit);
@@ -92,6 +95,12 @@ pub async fn authenticate(
                 .check(hydracore_keys::Budget::Key(key), limit)
                 .await;
             if !d.allowed {
+                if let Some((key, tenant)) = counted {
+                    state
+                        .api
+                        .keys
+                        .count_request(key, tenant, UsageOutcome::RateLimited);
+                }
                 return Err(ApiError::RateLimited(d).into());
             }
             Some(d)
@@ -101,11 +110,33 @@ pub async fn authenticate(
     let origin = crate::client::origin(req.request());
     req.extensions_mut().insert(principal);
     req.extensions_mut().insert(origin);
-    let mut res = next.call(req).await?;
+    let res = next.call(req).await;
+    if let Some((key, tenant)) = counted {
+        let status = match &res {
+            Ok(res) => res.status(),
+            Err(e) => e.as_response_error().status_code(),
+        };
+        state
+            .api
+            .keys
+            .count_request(key, tenant, usage_outcome(status));
+    }
+    let mut res = res?;
     if let Some(d) = decision {
         crate::error::rate_limit_headers(res.headers_mut(), &d);
     }
     Ok(res)
+}
+
+/// How a key's usage counts a request answered `status`.
+fn usage_outcome(status: StatusCode) -> UsageOutcome {
+    match status.as_u16() {
+        403 => UsageOutcome::Forbidden,
+        429 => UsageOutcome::RateLimited,
+        400..=499 => UsageOutcome::ClientError,
+        500.. => UsageOutcome::ServerError,
+        _ => UsageOutcome::Ok,
+    }
 }
 
 /// Lets through only `Authorization: Bearer <ops token>`: every other credential, API
@@ -137,5 +168,34 @@ pub async fn ops_authenticate(
             next.call(req).await
         }
         _ => Err(ApiError::Unauthorized("Not authenticated".into()).into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_fall_in_the_documented_outcomes() {
+        for (status, outcome) in [
+            (200, UsageOutcome::Ok),
+            (201, UsageOutcome::Ok),
+            (204, UsageOutcome::Ok),
+            (303, UsageOutcome::Ok),
+            (400, UsageOutcome::ClientError),
+            (404, UsageOutcome::ClientError),
+            (409, UsageOutcome::ClientError),
+            (422, UsageOutcome::ClientError),
+            (403, UsageOutcome::Forbidden),
+            (429, UsageOutcome::RateLimited),
+            (500, UsageOutcome::ServerError),
+            (503, UsageOutcome::ServerError),
+        ] {
+            assert_eq!(
+                usage_outcome(StatusCode::from_u16(status).unwrap()),
+                outcome,
+                "{status}"
+            );
+        }
     }
 }

@@ -3,6 +3,8 @@
 //! and only manage keys it could have minted.
 //!
 //! The plaintext of a key exists only in the mint response; the store holds its hash.
+//! Each request a key makes is counted by hour and outcome, in memory, and written in
+//! batches.
 //! Knows nothing of HTTP or SQL.
 
 mod cache;
@@ -13,6 +15,7 @@ mod secret;
 mod service;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod usage;
 
 pub use cache::KeyCache;
 pub use model::{
@@ -24,6 +27,10 @@ pub use ports::KeyRepository;
 pub use ratelimit::{Budget, Decision, RateLimiter};
 pub use secret::{KEY_PREFIX, KeyHash, KeySecret};
 pub use service::KeyService;
+pub use usage::{
+    DEFAULT_USAGE_HOURS, DEFAULT_USAGE_RETENTION_DAYS, KeyUsage, MAX_USAGE_RANGE_DAYS, UsageBucket,
+    UsageCounts, UsageOutcome, hour_of, next_hour,
+};
 
 #[cfg(test)]
 mod tests;

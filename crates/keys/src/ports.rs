@@ -6,7 +6,7 @@ use hydracore_core::{Page, PageRequest, RepoError};
 use hydracore_tenants::TenantId;
 use time::OffsetDateTime;
 
-use crate::{ApiKey, ApiKeyId, KeyHash};
+use crate::{ApiKey, ApiKeyId, KeyHash, UsageBucket};
 
 /// Persistence of API keys. Every method but `find_by_hash` is scoped to one tenant:
 /// another tenant's key MUST behave as if it did not exist.
@@ -71,4 +71,24 @@ pub trait KeyRepository: Send + Sync {
 
     /// Records when keys were last used; later instants win, earlier ones are ignored.
     async fn record_usage(&self, used: &[(ApiKeyId, OffsetDateTime)]) -> Result<(), RepoError>;
+
+    /// Adds each bucket's counts to those stored for its key and hour (creating the
+    /// row on first use), all or nothing: on an error nothing of the batch is added,
+    /// so the caller may retry it whole. Buckets of one key and hour in one batch add
+    /// up. Nodes add concurrently: no count may be lost.
+    async fn add_usage(&self, buckets: &[UsageBucket]) -> Result<(), RepoError>;
+
+    /// The tenant's buckets of `keys` whose hour is in `[since, until)`, ordered by key
+    /// id then hour. Another tenant's key has none.
+    async fn usage(
+        &self,
+        tenant: TenantId,
+        keys: &[ApiKeyId],
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<UsageBucket>, RepoError>;
+
+    /// Deletes the buckets of every tenant whose hour is before `before`; returns how
+    /// many.
+    async fn delete_usage_before(&self, before: OffsetDateTime) -> Result<u64, RepoError>;
 }

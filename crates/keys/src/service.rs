@@ -11,10 +11,12 @@ use hydracore_tenants::TenantId;
 use time::OffsetDateTime;
 
 use crate::cache::{KeyCache, Lookup};
+use crate::usage::Tally;
 use crate::{
-    ApiKey, ApiKeyId, DEFAULT_ROTATION_GRACE_SECONDS, Grantor, KeyError, KeyPatch, KeyRepository,
-    KeySecret, MAX_KEY_NAME, MAX_ROTATION_GRACE_SECONDS, MintKey, MintedKey, NotRotatable,
-    OwnLimit, RateLimit, VerifyError,
+    ApiKey, ApiKeyId, DEFAULT_ROTATION_GRACE_SECONDS, DEFAULT_USAGE_HOURS,
+    DEFAULT_USAGE_RETENTION_DAYS, Grantor, KeyError, KeyPatch, KeyRepository, KeySecret, KeyUsage,
+    MAX_KEY_NAME, MAX_ROTATION_GRACE_SECONDS, MAX_USAGE_RANGE_DAYS, MintKey, MintedKey,
+    NotRotatable, OwnLimit, RateLimit, UsageOutcome, VerifyError, hour_of, next_hour,
 };
 
 /// The key rules.
@@ -26,6 +28,10 @@ pub struct KeyService {
     /// and [`KeyService::flush_usage`] writes it in one batch, so a read request never
     /// writes.
     usage: Arc<DashMap<ApiKeyId, OffsetDateTime>>,
+    /// Requests counted by key, hour and outcome, not yet written: the same batching.
+    counts: Arc<Tally>,
+    /// How long usage counts are kept.
+    usage_retention: time::Duration,
     cache: Option<Arc<KeyCache>>,
     /// The budget of keys without one of their own (what clearing a limit means).
     default_rate_limit: RateLimit,
@@ -112,6 +118,8 @@ impl KeyService {
             repo,
             clock,
             usage: Arc::default(),
+            counts: Arc::default(),
+            usage_retention: time::Duration::days(i64::from(DEFAULT_USAGE_RETENTION_DAYS)),
             cache: None,
             default_rate_limit: RateLimit::DEFAULT,
         }
@@ -139,29 +147,142 @@ impl KeyService {
         }
     }
 
-    /// Writes the usage recorded since the last flush (`last_used_at`).
+    /// How long usage counts are kept (swept by [`Self::sweep_usage`]).
+    #[must_use]
+    pub fn with_usage_retention(mut self, days: u32) -> Self {
+        self.usage_retention = time::Duration::days(i64::from(days.max(1)));
+        self
+    }
+
+    /// Counts one request of `key` (of `tenant`) that ended with `outcome`, in this
+    /// hour. In memory only: [`Self::flush_usage`] writes the counts.
+    pub fn count_request(&self, key: ApiKeyId, tenant: TenantId, outcome: UsageOutcome) {
+        self.counts.count(key, tenant, self.clock.now(), outcome);
+    }
+
+    /// Writes the usage recorded since the last flush: `last_used_at`, and the counts
+    /// of requests. Returns how many keys and buckets it wrote.
     ///
     /// # Errors
-    /// Store failures; the usage is then kept for the next flush.
+    /// Store failures; what could not be written is then kept for the next flush.
     pub async fn flush_usage(&self) -> Result<usize, KeyError> {
         let ids: Vec<ApiKeyId> = self.usage.iter().map(|e| *e.key()).collect();
         let batch: Vec<(ApiKeyId, OffsetDateTime)> = ids
             .into_iter()
             .filter_map(|id| self.usage.remove(&id))
             .collect();
-        if batch.is_empty() {
-            return Ok(0);
-        }
-        if let Err(e) = self.repo.record_usage(&batch).await {
-            for (id, at) in batch {
-                let mut slot = self.usage.entry(id).or_insert(at);
-                if *slot < at {
-                    *slot = at;
+        let mut written = 0;
+        let mut failed = None;
+        if !batch.is_empty() {
+            match self.repo.record_usage(&batch).await {
+                Ok(()) => written += batch.len(),
+                Err(e) => {
+                    for (id, at) in batch {
+                        let mut slot = self.usage.entry(id).or_insert(at);
+                        if *slot < at {
+                            *slot = at;
+                        }
+                    }
+                    failed = Some(e);
                 }
             }
-            return Err(e.into());
         }
-        Ok(batch.len())
+        let buckets = self.counts.take();
+        if !buckets.is_empty() {
+            match self.repo.add_usage(&buckets).await {
+                Ok(()) => written += buckets.len(),
+                Err(e) => {
+                    self.counts.restore(buckets);
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        match failed {
+            Some(e) => Err(e.into()),
+            None => Ok(written),
+        }
+    }
+
+    /// The range a usage read covers: `until` defaults to the start of the next hour,
+    /// `since` to 36 hours before `until`, and no earlier than 90 days before it (the
+    /// answer says the range it covers). A range that holds no instant (`since` at or
+    /// after `until`) covers nothing.
+    fn usage_range(
+        &self,
+        since: Option<OffsetDateTime>,
+        until: Option<OffsetDateTime>,
+    ) -> (OffsetDateTime, OffsetDateTime) {
+        let until = until.unwrap_or_else(|| next_hour(self.clock.now()));
+        let since = since.unwrap_or(until - time::Duration::hours(DEFAULT_USAGE_HOURS));
+        let earliest = until - time::Duration::days(MAX_USAGE_RANGE_DAYS);
+        (since.max(earliest), until)
+    }
+
+    /// A live key's requests per hour and outcome in `[since, until)` (defaults: the
+    /// 36 hours up to the end of this hour).
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown, revoked or other tenant's key.
+    pub async fn usage(
+        &self,
+        tenant: TenantId,
+        id: ApiKeyId,
+        since: Option<OffsetDateTime>,
+        until: Option<OffsetDateTime>,
+    ) -> Result<KeyUsage, KeyError> {
+        let (since, until) = self.usage_range(since, until);
+        self.get(tenant, id).await?;
+        let buckets = if since < until {
+            self.repo.usage(tenant, &[id], since, until).await?
+        } else {
+            Vec::new()
+        };
+        Ok(KeyUsage {
+            key_id: id,
+            since,
+            until,
+            buckets,
+        })
+    }
+
+    /// [`Self::usage`] of several keys of the tenant at once, in one read: one
+    /// [`KeyUsage`] per key of `keys`, in that order. Another tenant's key has none.
+    ///
+    /// # Errors
+    /// `Invalid` for a bad range, as [`Self::usage`]; store failures.
+    pub async fn usage_of(
+        &self,
+        tenant: TenantId,
+        keys: &[ApiKeyId],
+        since: Option<OffsetDateTime>,
+        until: Option<OffsetDateTime>,
+    ) -> Result<Vec<KeyUsage>, KeyError> {
+        let (since, until) = self.usage_range(since, until);
+        let mut by_key: std::collections::HashMap<ApiKeyId, Vec<_>> =
+            std::collections::HashMap::new();
+        if !keys.is_empty() && since < until {
+            for b in self.repo.usage(tenant, keys, since, until).await? {
+                by_key.entry(b.key_id).or_default().push(b);
+            }
+        }
+        Ok(keys
+            .iter()
+            .map(|&key_id| KeyUsage {
+                key_id,
+                since,
+                until,
+                buckets: by_key.remove(&key_id).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Deletes usage counts older than the retention, of every tenant.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn sweep_usage(&self) -> Result<u64, KeyError> {
+        let before = hour_of(self.clock.now() - self.usage_retention);
+        Ok(self.repo.delete_usage_before(before).await?)
     }
 
     /// Replaces a key with a new one of the same name, scopes, expiry and limit; the

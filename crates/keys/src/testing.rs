@@ -10,13 +10,15 @@ use hydracore_core::{Page, PageKey, PageRequest, RepoError};
 use hydracore_tenants::TenantId;
 use time::OffsetDateTime;
 
-use crate::{ApiKey, ApiKeyId, KeyHash, KeyRepository};
+use crate::{ApiKey, ApiKeyId, KeyHash, KeyRepository, UsageBucket, UsageCounts};
 
 /// A [`KeyRepository`] in a map, recording the audit event of each change.
 #[derive(Debug, Default)]
 pub struct InMemoryKeyRepository {
     rows: Mutex<BTreeMap<ApiKeyId, (ApiKey, KeyHash)>>,
     events: EventSink,
+    /// Usage counts by key and hour, with the key's tenant.
+    usage: Mutex<BTreeMap<(ApiKeyId, OffsetDateTime), (TenantId, UsageCounts)>>,
 }
 
 impl InMemoryKeyRepository {
@@ -25,6 +27,7 @@ impl InMemoryKeyRepository {
         Self {
             rows: Mutex::default(),
             events,
+            usage: Mutex::default(),
         }
     }
 
@@ -164,5 +167,46 @@ impl KeyRepository for InMemoryKeyRepository {
             }
         }
         Ok(())
+    }
+
+    async fn add_usage(&self, buckets: &[UsageBucket]) -> Result<(), RepoError> {
+        let mut usage = self.usage.lock().map_err(poisoned)?;
+        for b in buckets {
+            usage
+                .entry((b.key_id, b.hour))
+                .or_insert_with(|| (b.tenant_id, UsageCounts::default()))
+                .1
+                .add(&b.counts);
+        }
+        Ok(())
+    }
+
+    async fn usage(
+        &self,
+        tenant: TenantId,
+        keys: &[ApiKeyId],
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<UsageBucket>, RepoError> {
+        let usage = self.usage.lock().map_err(poisoned)?;
+        Ok(usage
+            .iter()
+            .filter(|((key, hour), (t, _))| {
+                *t == tenant && keys.contains(key) && since <= *hour && *hour < until
+            })
+            .map(|(&(key_id, hour), &(tenant_id, counts))| UsageBucket {
+                key_id,
+                tenant_id,
+                hour,
+                counts,
+            })
+            .collect())
+    }
+
+    async fn delete_usage_before(&self, before: OffsetDateTime) -> Result<u64, RepoError> {
+        let mut usage = self.usage.lock().map_err(poisoned)?;
+        let was = usage.len();
+        usage.retain(|(_, hour), _| *hour >= before);
+        Ok((was - usage.len()) as u64)
     }
 }

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use hydracore_core::SystemClock;
+use hydracore_core::{Clock, RepoError, SystemClock};
 
 use super::cache::Lookup;
 use super::testing::InMemoryKeyRepository;
@@ -622,4 +622,210 @@ async fn every_key_change_leaves_one_event_naming_what_changed() {
         "named as it was before the change"
     );
     assert_eq!(events[2].target.id, minted.key.id.0, "the rotated key");
+}
+
+/// A key repository whose `add_usage` fails while `down` is set.
+#[derive(Default)]
+struct FlakyUsage {
+    inner: InMemoryKeyRepository,
+    down: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl KeyRepository for FlakyUsage {
+    async fn insert(
+        &self,
+        key: &ApiKey,
+        hash: &KeyHash,
+        event: &AuditEvent,
+    ) -> Result<(), RepoError> {
+        self.inner.insert(key, hash, event).await
+    }
+    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<ApiKey>, RepoError> {
+        self.inner.find_by_hash(hash).await
+    }
+    async fn find(&self, tenant: TenantId, id: ApiKeyId) -> Result<Option<ApiKey>, RepoError> {
+        self.inner.find(tenant, id).await
+    }
+    async fn list(
+        &self,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> Result<hydracore_core::Page<ApiKey>, RepoError> {
+        self.inner.list(tenant, page).await
+    }
+    async fn update(&self, key: &ApiKey, event: &AuditEvent) -> Result<bool, RepoError> {
+        self.inner.update(key, event).await
+    }
+    async fn revoke(
+        &self,
+        tenant: TenantId,
+        id: ApiKeyId,
+        at: OffsetDateTime,
+        event: &AuditEvent,
+    ) -> Result<bool, RepoError> {
+        self.inner.revoke(tenant, id, at, event).await
+    }
+    async fn rotate(
+        &self,
+        old: ApiKeyId,
+        at: OffsetDateTime,
+        old_expires_at: OffsetDateTime,
+        new: &ApiKey,
+        hash: &KeyHash,
+        event: &AuditEvent,
+    ) -> Result<bool, RepoError> {
+        self.inner
+            .rotate(old, at, old_expires_at, new, hash, event)
+            .await
+    }
+    async fn record_usage(&self, used: &[(ApiKeyId, OffsetDateTime)]) -> Result<(), RepoError> {
+        self.inner.record_usage(used).await
+    }
+    async fn add_usage(&self, buckets: &[UsageBucket]) -> Result<(), RepoError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(RepoError::Unavailable("the store is down".into()));
+        }
+        self.inner.add_usage(buckets).await
+    }
+    async fn usage(
+        &self,
+        tenant: TenantId,
+        keys: &[ApiKeyId],
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<UsageBucket>, RepoError> {
+        self.inner.usage(tenant, keys, since, until).await
+    }
+    async fn delete_usage_before(&self, before: OffsetDateTime) -> Result<u64, RepoError> {
+        self.inner.delete_usage_before(before).await
+    }
+}
+
+#[tokio::test]
+async fn requests_are_counted_by_hour_and_outcome_and_kept_when_a_flush_fails() {
+    let repo = Arc::new(FlakyUsage::default());
+    let clock = Arc::new(hydracore_core::testing::ManualClock::new());
+    let svc = KeyService::new(repo.clone(), clock.clone());
+    let tenant = TenantId::new();
+    let key = svc
+        .mint(
+            tenant,
+            Grantor::Operator,
+            &Who::ops(),
+            mint_req(&["instances:read"]),
+        )
+        .await
+        .unwrap()
+        .key;
+    let this_hour = hour_of(clock.now());
+    for outcome in [
+        UsageOutcome::Ok,
+        UsageOutcome::Ok,
+        UsageOutcome::Forbidden,
+        UsageOutcome::RateLimited,
+    ] {
+        svc.count_request(key.id, tenant, outcome);
+    }
+    // Nothing is written before a flush; a failed flush keeps every count.
+    let read = |svc: KeyService| async move {
+        svc.usage(tenant, key.id, None, None).await.unwrap().buckets
+    };
+    assert_eq!(read(svc.clone()).await, []);
+    repo.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(svc.flush_usage().await.is_err());
+    svc.count_request(key.id, tenant, UsageOutcome::ServerError);
+    clock.advance(time::Duration::hours(1));
+    svc.count_request(key.id, tenant, UsageOutcome::ClientError);
+    repo.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(svc.flush_usage().await.unwrap(), 2);
+    assert_eq!(svc.flush_usage().await.unwrap(), 0);
+    let bucket = |hour, counts| UsageBucket {
+        key_id: key.id,
+        tenant_id: tenant,
+        hour,
+        counts,
+    };
+    assert_eq!(
+        read(svc.clone()).await,
+        [
+            bucket(
+                this_hour,
+                UsageCounts {
+                    ok: 2,
+                    forbidden: 1,
+                    rate_limited: 1,
+                    server_error: 1,
+                    ..UsageCounts::default()
+                }
+            ),
+            bucket(
+                this_hour + time::Duration::hours(1),
+                UsageCounts {
+                    client_error: 1,
+                    ..UsageCounts::default()
+                }
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn usage_reads_a_bounded_range_of_the_tenants_live_keys() {
+    let clock = Arc::new(hydracore_core::testing::ManualClock::new());
+    let svc = KeyService::new(Arc::new(InMemoryKeyRepository::default()), clock.clone())
+        .with_usage_retention(7);
+    let tenant = TenantId::new();
+    let key = svc
+        .mint(
+            tenant,
+            Grantor::Operator,
+            &Who::ops(),
+            mint_req(&["instances:read"]),
+        )
+        .await
+        .unwrap()
+        .key;
+    // Defaults: the 36 hours up to the end of this hour.
+    let usage = svc.usage(tenant, key.id, None, None).await.unwrap();
+    assert_eq!(usage.until, next_hour(clock.now()));
+    assert_eq!(usage.since, usage.until - time::Duration::hours(36));
+    let at = |hours: i64| usage.until + time::Duration::hours(hours);
+    // A range that holds no instant covers nothing; one over 90 days is cut to 90.
+    for (since, until) in [(at(0), at(0)), (at(1), at(0))] {
+        let empty = svc
+            .usage(tenant, key.id, Some(since), Some(until))
+            .await
+            .unwrap();
+        assert!(empty.buckets.is_empty());
+    }
+    let long = svc
+        .usage(tenant, key.id, Some(at(-90 * 24 - 1)), None)
+        .await
+        .unwrap();
+    assert_eq!(long.since, at(-90 * 24));
+    assert_eq!(long.until, at(0));
+    // Another tenant's key, an unknown key: not found.
+    assert!(matches!(
+        svc.usage(TenantId::new(), key.id, None, None).await,
+        Err(KeyError::NotFound)
+    ));
+    assert!(matches!(
+        svc.usage(tenant, ApiKeyId::new(), None, None).await,
+        Err(KeyError::NotFound)
+    ));
+    // Several keys in one read, in the order asked; the sweep keeps the retention.
+    svc.count_request(key.id, tenant, UsageOutcome::Ok);
+    svc.flush_usage().await.unwrap();
+    let other = ApiKeyId::new();
+    let both = svc
+        .usage_of(tenant, &[other, key.id], None, None)
+        .await
+        .unwrap();
+    assert_eq!(both.len(), 2);
+    assert_eq!((both[0].key_id, both[0].buckets.len()), (other, 0));
+    assert_eq!((both[1].key_id, both[1].buckets.len()), (key.id, 1));
+    assert_eq!(svc.sweep_usage().await.unwrap(), 0);
+    clock.advance(time::Duration::days(8));
+    assert_eq!(svc.sweep_usage().await.unwrap(), 1);
 }

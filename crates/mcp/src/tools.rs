@@ -142,6 +142,19 @@ fn call_log_filter(raw: &mut Map<String, Value>) -> Result<api::CallLogFilter, P
     api::CallLogFilter::parse(arg(0), arg(1), arg(2), arg(3))
 }
 
+/// A usage read's range, `since` and `until`, taken out of the arguments.
+fn usage_range(raw: &mut Map<String, Value>) -> Result<api::UsageRange, Problem> {
+    let mut given = Vec::new();
+    for name in api::UsageRange::PARAMETERS {
+        given.push(match raw.remove(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s),
+            Some(_) => return Err(bad_argument(name, "Input should be a valid string".into())),
+        });
+    }
+    api::UsageRange::parse(given[0].as_deref(), given[1].as_deref())
+}
+
 /// No arguments (beyond those already taken).
 fn nothing(raw: Map<String, Value>) -> Result<(), Problem> {
     match raw.keys().next() {
@@ -309,6 +322,22 @@ pub const TOOLS: &[ToolSpec] = &[
             let id = ApiKeyId(take_id(&mut args, "key_id")?);
             nothing(args)?;
             out(api::get_api_key(svc, &caller, id).await?)
+        }),
+    },
+    ToolSpec {
+        name: "api_keys_usage",
+        title: "Get an API key's usage",
+        description: "One API key's requests per UTC hour, by outcome (ok, client_error, forbidden, rate_limited, server_error); since and until (RFC 3339) default to the last 36 hours, at most 90 days apart.",
+        scope: Some(("api-keys", "read")),
+        route: ("GET", "/v1/api-keys/{key_id}/usage"),
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        run: run!(|svc, caller, args| {
+            let id = ApiKeyId(take_id(&mut args, "key_id")?);
+            let range = usage_range(&mut args)?;
+            nothing(args)?;
+            out(api::get_api_key_usage(svc, &caller, id, range).await?)
         }),
     },
     ToolSpec {

@@ -197,8 +197,9 @@ pub async fn compose(
         settings.serve.rate_limit_per_seconds,
     )
     .map_err(|e| anyhow::anyhow!("the default rate limit: {}", e.message))?;
-    let mut keys =
-        KeyService::new(shared.clone(), clock.clone()).with_default_rate_limit(default_rate_limit);
+    let mut keys = KeyService::new(shared.clone(), clock.clone())
+        .with_default_rate_limit(default_rate_limit)
+        .with_usage_retention(settings.serve.usage_retention_days);
     if settings.serve.key_cache_ttl_secs > 0 {
         keys = keys.with_cache(key_cache.clone());
     }
@@ -365,13 +366,14 @@ pub struct Application {
 }
 
 /// Deletes what has expired (`Idempotency-Key` records, console sessions, audit
-/// events past their retention) at start
-/// and every ten minutes after, for as long as the server runs (every node does;
-/// deleting twice is harmless).
+/// events and API key usage past their retention) at start and every ten minutes
+/// after, for as long as the server runs (every node does; deleting twice is
+/// harmless).
 async fn sweep_expired(
     records: Arc<dyn hydracore_core::idempotency::IdempotencyStore>,
     identity: IdentityService,
     audit: AuditService,
+    keys: KeyService,
     clock: SharedClock,
 ) {
     const EVERY: std::time::Duration = std::time::Duration::from_secs(600);
@@ -393,6 +395,11 @@ async fn sweep_expired(
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "swept audit events past their retention"),
             Err(e) => tracing::warn!(error = %e, "could not sweep the audit log; will retry"),
+        }
+        match keys.sweep_usage().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "swept API key usage past its retention"),
+            Err(e) => tracing::warn!(error = %e, "could not sweep API key usage; will retry"),
         }
     }
 }
@@ -481,6 +488,7 @@ impl Application {
             state.idempotency.clone(),
             state.api.identity.clone(),
             state.api.audit.clone(),
+            state.api.keys.clone(),
             state.clock.clone(),
         ));
         if settings.serve.reconcile_interval_secs > 0 {

@@ -265,9 +265,13 @@ pub struct ServeArgs {
     /// (0: no cache). Changes drop it at once, on every node (PostgreSQL NOTIFY).
     #[arg(long, env = "HYDRACORE_KEY_CACHE_TTL_SECS", default_value_t = 30)]
     pub key_cache_ttl_secs: u64,
-    /// How often the API keys' `last_used_at` is written, in milliseconds.
+    /// How often the API keys' `last_used_at` and request counts are written, in
+    /// milliseconds.
     #[arg(long, env = "HYDRACORE_USAGE_FLUSH_MS", default_value_t = 10_000)]
     pub usage_flush_ms: u64,
+    /// How many days each API key's hourly request counts are kept (1 to 3650).
+    #[arg(long, env = "HYDRACORE_USAGE_RETENTION_DAYS", default_value_t = hydracore_keys::DEFAULT_USAGE_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub usage_retention_days: u32,
     /// How often the instance reconciler runs, in seconds (0: never). It drives on
     /// instances left `starting` or `stopping` by a request that died half-way.
     #[arg(long, env = "HYDRACORE_RECONCILE_INTERVAL_SECS", default_value_t = 15)]

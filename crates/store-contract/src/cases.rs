@@ -6,7 +6,7 @@ use hydracore_instances::{
     Channel, Config, ImageReference, Instance, InstanceId, InstanceName, RuntimeImage,
     RuntimeImageId, Status,
 };
-use hydracore_keys::{ApiKey, ApiKeyId, KeySecret, RateLimit};
+use hydracore_keys::{ApiKey, ApiKeyId, KeySecret, RateLimit, UsageBucket, UsageCounts};
 use hydracore_mcp_log::{CallId, CallQuery, CallStatus, McpCall};
 use hydracore_scopes::Role;
 use hydracore_scopes::ScopeSet;
@@ -298,6 +298,167 @@ pub async fn keys_record_usage_keeps_the_latest(ports: &Ports) {
         .unwrap();
     let stored = ports.keys.find(t, k.id).await.unwrap().unwrap();
     assert_eq!(stored.last_used_at, Some(later));
+}
+
+fn bucket(k: &ApiKey, hour: OffsetDateTime, ok: u64, forbidden: u64) -> UsageBucket {
+    UsageBucket {
+        key_id: k.id,
+        tenant_id: k.tenant_id,
+        hour,
+        counts: UsageCounts {
+            ok,
+            forbidden,
+            ..UsageCounts::default()
+        },
+    }
+}
+
+/// Usage counts add up per key and hour: across batches, within one batch, and from
+/// concurrent batches; reads cover `[since, until)` of the tenant's keys only, by key
+/// then hour.
+pub async fn keys_usage_adds_up_per_key_and_hour(ports: &Ports) {
+    let t = tenant(ports).await;
+    let other = tenant(ports).await;
+    let (a, _) = key(t, now());
+    let (b, _) = key(t, now());
+    let (foreign, _) = key(other, now());
+    let h0 = hydracore_keys::hour_of(now()) - Duration::hours(5);
+    let h1 = h0 + Duration::hours(1);
+    let h2 = h0 + Duration::hours(2);
+    ports
+        .keys
+        .add_usage(&[
+            bucket(&a, h0, 3, 1),
+            bucket(&a, h1, 1, 0),
+            bucket(&a, h1, 1, 0),
+        ])
+        .await
+        .unwrap();
+    ports
+        .keys
+        .add_usage(&[
+            UsageBucket {
+                counts: UsageCounts {
+                    client_error: 2,
+                    rate_limited: 3,
+                    server_error: 4,
+                    ..UsageCounts::default()
+                },
+                ..bucket(&a, h0, 0, 0)
+            },
+            bucket(&b, h2, 7, 0),
+            bucket(&foreign, h0, 9, 9),
+        ])
+        .await
+        .unwrap();
+    // Concurrent batches on one row lose nothing.
+    let one = [bucket(&b, h2, 1, 1)];
+    let adds = (0..8).map(|_| ports.keys.add_usage(&one));
+    for r in futures_join_all(adds).await {
+        r.unwrap();
+    }
+    let read = |keys: Vec<ApiKeyId>, since, until| {
+        let ports = ports.clone();
+        async move { ports.keys.usage(t, &keys, since, until).await.unwrap() }
+    };
+    let mut expected = vec![
+        UsageBucket {
+            counts: UsageCounts {
+                ok: 3,
+                client_error: 2,
+                forbidden: 1,
+                rate_limited: 3,
+                server_error: 4,
+            },
+            ..bucket(&a, h0, 0, 0)
+        },
+        bucket(&a, h1, 2, 0),
+    ];
+    assert_eq!(read(vec![a.id], h0, h2).await, expected);
+    assert_eq!(read(vec![a.id], h1, h2).await, expected[1..]);
+    assert_eq!(read(vec![a.id], h2, h2 + Duration::hours(1)).await, []);
+    expected.push(bucket(&b, h2, 15, 8));
+    expected.sort_by_key(|u| (u.key_id, u.hour));
+    assert_eq!(
+        read(vec![a.id, b.id], h0, h2 + Duration::hours(1)).await,
+        expected
+    );
+    // Another tenant's key has none here; its own tenant sees its counts.
+    assert_eq!(read(vec![foreign.id], h0, h2).await, []);
+    assert_eq!(
+        ports
+            .keys
+            .usage(other, &[foreign.id, a.id], h0, h2)
+            .await
+            .unwrap(),
+        [bucket(&foreign, h0, 9, 9)]
+    );
+}
+
+/// `delete_usage_before` deletes the buckets of every tenant older than the cutoff,
+/// and only those.
+pub async fn keys_usage_sweep_deletes_only_older_buckets(ports: &Ports) {
+    let t = tenant(ports).await;
+    let other = tenant(ports).await;
+    let (a, _) = key(t, now());
+    let (foreign, _) = key(other, now());
+    let cutoff = hydracore_keys::hour_of(now()) - Duration::days(90);
+    ports
+        .keys
+        .add_usage(&[
+            bucket(&a, cutoff - Duration::hours(2), 1, 0),
+            bucket(&a, cutoff, 2, 0),
+            bucket(&foreign, cutoff - Duration::hours(1), 3, 0),
+            bucket(&a, cutoff + Duration::hours(1), 4, 0),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(ports.keys.delete_usage_before(cutoff).await.unwrap(), 2);
+    assert_eq!(ports.keys.delete_usage_before(cutoff).await.unwrap(), 0);
+    let left = ports
+        .keys
+        .usage(t, &[a.id], cutoff - Duration::days(1), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        left,
+        [
+            bucket(&a, cutoff, 2, 0),
+            bucket(&a, cutoff + Duration::hours(1), 4, 0)
+        ]
+    );
+    assert_eq!(
+        ports
+            .keys
+            .usage(other, &[foreign.id], cutoff - Duration::days(1), now())
+            .await
+            .unwrap(),
+        []
+    );
+}
+
+/// Polls every future together on one task, so they interleave at every await.
+async fn futures_join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut pending: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut done: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all = true;
+        for (i, f) in pending.iter_mut().enumerate() {
+            if done[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => done[i] = Some(v),
+                    std::task::Poll::Pending => all = false,
+                }
+            }
+        }
+        if all {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    done.into_iter().map(Option::unwrap).collect()
 }
 
 /// `list` pages through live keys of one tenant in `(created_at, id)` order.

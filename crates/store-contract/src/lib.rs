@@ -62,7 +62,9 @@ macro_rules! contract_cases {
                 keys_update_and_revoke,
                 keys_rotate_once_all_or_nothing,
                 keys_record_usage_keeps_the_latest,
-                keys_list_pages_skip_revoked;
+                keys_list_pages_skip_revoked,
+                keys_usage_adds_up_per_key_and_hour,
+                keys_usage_sweep_deletes_only_older_buckets;
             instances:
                 instances_crud_and_isolation,
                 instances_names_unique_per_tenant,

@@ -3,7 +3,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use hydracore_core::audit::AuditEvent;
 use hydracore_core::{Page, PageKey, PageRequest, RepoError};
-use hydracore_keys::{ApiKey, ApiKeyId, KeyHash, KeyRepository, RateLimit};
+use hydracore_keys::{
+    ApiKey, ApiKeyId, KeyHash, KeyRepository, RateLimit, UsageBucket, UsageCounts,
+};
 use hydracore_scopes::ScopeSet;
 use hydracore_tenants::TenantId;
 use time::OffsetDateTime;
@@ -308,5 +310,110 @@ impl KeyRepository for Store {
             })?;
         }
         Ok(())
+    }
+
+    async fn add_usage(&self, buckets: &[UsageBucket]) -> Result<(), RepoError> {
+        // One row per key and hour, in key and hour order: concurrent flushes of
+        // several nodes then lock rows in one order and cannot deadlock.
+        let mut rows: std::collections::BTreeMap<(uuid::Uuid, DbTime), (DbId, UsageCounts)> =
+            std::collections::BTreeMap::new();
+        for b in buckets {
+            rows.entry((b.key_id.0, DbTime(b.hour)))
+                .or_insert_with(|| (DbId(b.tenant_id.0), UsageCounts::default()))
+                .1
+                .add(&b.counts);
+        }
+        let column = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        db!(self, |conn, s| {
+            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+                use diesel::upsert::excluded;
+                use s::api_key_usage as u;
+                for ((key, hour), (tenant, counts)) in &rows {
+                    diesel::insert_into(u::table)
+                        .values((
+                            u::key_id.eq(DbId(*key)),
+                            u::tenant_id.eq(*tenant),
+                            u::hour.eq(*hour),
+                            u::ok.eq(column(counts.ok)),
+                            u::client_error.eq(column(counts.client_error)),
+                            u::forbidden.eq(column(counts.forbidden)),
+                            u::rate_limited.eq(column(counts.rate_limited)),
+                            u::server_error.eq(column(counts.server_error)),
+                        ))
+                        .on_conflict((u::key_id, u::hour))
+                        .do_update()
+                        .set((
+                            u::ok.eq(u::ok + excluded(u::ok)),
+                            u::client_error.eq(u::client_error + excluded(u::client_error)),
+                            u::forbidden.eq(u::forbidden + excluded(u::forbidden)),
+                            u::rate_limited.eq(u::rate_limited + excluded(u::rate_limited)),
+                            u::server_error.eq(u::server_error + excluded(u::server_error)),
+                        ))
+                        .execute(conn)
+                        .await?;
+                }
+                Ok(())
+            })
+            .await
+        })
+    }
+
+    async fn usage(
+        &self,
+        tenant: TenantId,
+        keys: &[ApiKeyId],
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<UsageBucket>, RepoError> {
+        type Row = (DbId, DbId, DbTime, i64, i64, i64, i64, i64);
+        let ids: Vec<DbId> = keys.iter().map(|k| DbId(k.0)).collect();
+        let rows: Vec<Row> = db!(self, |conn, s| {
+            use s::api_key_usage as u;
+            u::table
+                .filter(u::key_id.eq_any(&ids))
+                .filter(u::tenant_id.eq(DbId(tenant.0)))
+                .filter(u::hour.ge(DbTime(since)))
+                .filter(u::hour.lt(DbTime(until)))
+                .select((
+                    u::key_id,
+                    u::tenant_id,
+                    u::hour,
+                    u::ok,
+                    u::client_error,
+                    u::forbidden,
+                    u::rate_limited,
+                    u::server_error,
+                ))
+                .order((u::key_id, u::hour))
+                .load(conn)
+                .await
+        })?;
+        let count = |n: i64| u64::try_from(n).map_err(|e| corrupt(format!("usage count: {e}")));
+        rows.into_iter()
+            .map(|(key, t, hour, ok, client, forbidden, limited, server)| {
+                Ok(UsageBucket {
+                    key_id: ApiKeyId(key.0),
+                    tenant_id: TenantId(t.0),
+                    hour: hour.0,
+                    counts: UsageCounts {
+                        ok: count(ok)?,
+                        client_error: count(client)?,
+                        forbidden: count(forbidden)?,
+                        rate_limited: count(limited)?,
+                        server_error: count(server)?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_usage_before(&self, before: OffsetDateTime) -> Result<u64, RepoError> {
+        let n = db!(self, |conn, s| {
+            use s::api_key_usage as u;
+            diesel::delete(u::table.filter(u::hour.lt(DbTime(before))))
+                .execute(conn)
+                .await
+        })?;
+        Ok(n as u64)
     }
 }

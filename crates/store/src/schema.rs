@@ -31,6 +31,19 @@ macro_rules! define_tables {
         }
 
         diesel::table! {
+            api_key_usage (key_id, hour) {
+                key_id -> crate::schema::$b::sql::Id,
+                tenant_id -> crate::schema::$b::sql::Id,
+                hour -> crate::schema::$b::sql::Instant,
+                ok -> BigInt,
+                client_error -> BigInt,
+                forbidden -> BigInt,
+                rate_limited -> BigInt,
+                server_error -> BigInt,
+            }
+        }
+
+        diesel::table! {
             runtime_images (id) {
                 id -> crate::schema::$b::sql::Id,
                 name -> Text,

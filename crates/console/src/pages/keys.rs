@@ -6,8 +6,8 @@ use actix_web::web::{self, Path, Query, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use hydracore_api::{
-    self as api, ApiKeyDto, CreateApiKeyRequest, CreatedApiKeyDto, RateLimitDto,
-    RotateApiKeyRequest, Timestamp, UpdateApiKeyRequest,
+    self as api, ApiKeyDto, ApiKeyUsageDto, CreateApiKeyRequest, CreatedApiKeyDto, RateLimitDto,
+    RotateApiKeyRequest, Timestamp, UpdateApiKeyRequest, UsageRange,
 };
 use hydracore_keys::ApiKeyId;
 use hydracore_scopes::{CATALOGUE, Scope};
@@ -30,6 +30,8 @@ pub struct KeyView {
     /// `(class, text)` when the key has expired or expires within 7 days.
     pub expiry_badge: Option<(&'static str, String)>,
     pub rate_limit: String,
+    /// The last 36 hours, on the list.
+    pub spark: Option<Sparkline>,
 }
 
 impl KeyView {
@@ -63,6 +65,155 @@ impl KeyView {
                 .rate_limit
                 .as_ref()
                 .map_or_else(|| "server default".to_owned(), limit_text),
+            spark: None,
+        }
+    }
+}
+
+/// A key's last 36 hours as a line of hourly totals: the `points` of an SVG
+/// `polyline` in a 105 × 24 box, and what it says in words.
+pub struct Sparkline {
+    pub points: String,
+    pub label: String,
+}
+
+impl Sparkline {
+    const HOURS: usize = 36;
+    const HEIGHT: f64 = 24.0;
+
+    fn new(usage: &ApiKeyUsageDto) -> Self {
+        let mut hours = [0_u64; Self::HOURS];
+        let mut refused = 0;
+        for b in &usage.buckets {
+            let i = (b.hour.0 - usage.since.0).whole_hours();
+            if let Some(slot) = usize::try_from(i).ok().and_then(|i| hours.get_mut(i)) {
+                *slot += total(b);
+                refused += total(b) - b.ok;
+            }
+        }
+        let all: u64 = hours.iter().sum();
+        let peak = hours.iter().copied().max().unwrap_or(0).max(1);
+        let points = hours
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                #[allow(clippy::cast_precision_loss, reason = "a drawing's coordinates")]
+                let y = Self::HEIGHT - 1.0 - (Self::HEIGHT - 2.0) * n as f64 / peak as f64;
+                format!("{},{y:.1}", i * 3)
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let label = match (all, refused) {
+            (0, _) => "No requests in the last 36 hours".to_owned(),
+            (n, 0) => format!("{n} requests in the last 36 hours"),
+            (n, r) => format!("{n} requests in the last 36 hours, {r} of them refused or failed"),
+        };
+        Self { points, label }
+    }
+}
+
+fn total(b: &api::ApiKeyUsageBucketDto) -> u64 {
+    b.ok + b.client_error + b.forbidden + b.rate_limited + b.server_error
+}
+
+/// One part of a day's bar: a class saying which outcomes it counts, and where it
+/// lies in the chart's 300 × 100 box.
+pub struct BarPart {
+    pub class: &'static str,
+    pub y: String,
+    pub height: String,
+}
+
+/// One day's bar of the 30-day chart.
+pub struct DayBar {
+    pub x: u32,
+    pub parts: Vec<BarPart>,
+    /// The day and its numbers, as the bar's tooltip.
+    pub title: String,
+}
+
+/// A key's last 30 days, one stacked bar a day: served, refused (4xx, 403, 429) and
+/// failed (5xx).
+pub struct UsageChart {
+    pub bars: Vec<DayBar>,
+    pub label: String,
+}
+
+impl UsageChart {
+    const DAYS: usize = 30;
+
+    /// The range the chart reads: the 30 UTC days up to the end of today.
+    fn range(now: OffsetDateTime) -> UsageRange {
+        let until = now
+            .date()
+            .next_day()
+            .unwrap_or(now.date())
+            .midnight()
+            .assume_utc();
+        UsageRange {
+            since: Some(Timestamp(until - Duration::days(Self::DAYS as i64))),
+            until: Some(Timestamp(until)),
+        }
+    }
+
+    fn new(usage: &ApiKeyUsageDto) -> Self {
+        let mut days = [(0_u64, 0_u64, 0_u64); Self::DAYS];
+        for b in &usage.buckets {
+            let i = (b.hour.0 - usage.since.0).whole_days();
+            if let Some(day) = usize::try_from(i).ok().and_then(|i| days.get_mut(i)) {
+                day.0 += b.ok;
+                day.1 += b.client_error + b.forbidden + b.rate_limited;
+                day.2 += b.server_error;
+            }
+        }
+        let peak = days
+            .iter()
+            .map(|d| d.0 + d.1 + d.2)
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        #[allow(clippy::cast_precision_loss, reason = "a drawing's coordinates")]
+        let scale = |n: u64| 100.0 * n as f64 / peak as f64;
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        let bars = days
+            .iter()
+            .enumerate()
+            .map(|(i, &(ok, refused, failed))| {
+                let mut top = 100.0;
+                let mut parts = Vec::new();
+                for (class, n) in [
+                    ("bar-ok", ok),
+                    ("bar-refused", refused),
+                    ("bar-error", failed),
+                ] {
+                    if n > 0 {
+                        let h = scale(n);
+                        top -= h;
+                        parts.push(BarPart {
+                            class,
+                            y: format!("{top:.2}"),
+                            height: format!("{h:.2}"),
+                        });
+                    }
+                }
+                let day = (usage.since.0 + Duration::days(i as i64))
+                    .format(format)
+                    .unwrap_or_default();
+                DayBar {
+                    x: u32::try_from(i * 10).unwrap_or(0),
+                    parts,
+                    title: format!("{day}: {ok} served, {refused} refused, {failed} failed"),
+                }
+            })
+            .collect();
+        let (ok, refused, failed) = days
+            .iter()
+            .fold((0, 0, 0), |a, d| (a.0 + d.0, a.1 + d.1, a.2 + d.2));
+        Self {
+            bars,
+            label: format!(
+                "Requests per day in the last 30 days: {ok} served, {refused} refused, {failed} failed"
+            ),
         }
     }
 }
@@ -355,6 +506,7 @@ struct ListPage {
 struct KeyPage {
     chrome: Chrome,
     k: KeyView,
+    usage: UsageChart,
     may_write: bool,
     name: String,
     picker: ScopePicker,
@@ -395,6 +547,9 @@ async fn list_page(
 ) -> Result<HttpResponse, Refusal> {
     let caller = signed.caller()?;
     let page = api::list_api_keys(&signed.state.api, &caller, q.page()?).await?;
+    let ids: Vec<ApiKeyId> = page.items.iter().map(|k| ApiKeyId(k.id)).collect();
+    let usage =
+        api::list_api_key_usage(&signed.state.api, &caller, &ids, UsageRange::default()).await?;
     let now = now(signed);
     let form = form.unwrap_or_else(|| KeyForm {
         name: String::new(),
@@ -407,7 +562,15 @@ async fn list_page(
     let body = ListPage {
         chrome: chrome(signed, "API keys", Section::ApiKeys, q.done.as_deref()).await?,
         pager: Pager::new("/settings/api-keys", q, &page, &[]),
-        rows: page.items.iter().map(|k| KeyView::new(k, now)).collect(),
+        rows: page
+            .items
+            .iter()
+            .zip(&usage)
+            .map(|(k, u)| KeyView {
+                spark: Some(Sparkline::new(u)),
+                ..KeyView::new(k, now)
+            })
+            .collect(),
         may_write: signed.may(&api::API_KEYS_WRITE),
         picker: ScopePicker::new(signed, form.preset, &form.checked),
         expiry: Expiry::new(false, &form.expires, &form.expires_on),
@@ -507,9 +670,17 @@ async fn key_page(
     rotate_error: Option<String>,
 ) -> Result<HttpResponse, Refusal> {
     let form = form.unwrap_or_else(|| KeyForm::of_key(key));
+    let usage = api::get_api_key_usage(
+        &signed.state.api,
+        &signed.caller()?,
+        ApiKeyId(key.id),
+        UsageChart::range(now(signed)),
+    )
+    .await?;
     let body = KeyPage {
         chrome: chrome(signed, &key.name, Section::ApiKeys, done).await?,
         k: KeyView::new(key, now(signed)),
+        usage: UsageChart::new(&usage),
         may_write: signed.may(&api::API_KEYS_WRITE),
         picker: ScopePicker::new(signed, form.preset, &form.checked),
         expiry: Expiry::new(true, &form.expires, &form.expires_on),

@@ -298,3 +298,81 @@ impl OperationModifier for AuditLogQuery {
         insert_error(op, "422", "An invalid filter");
     }
 }
+/// A problem of the operation layer whose fields are query parameters: an invalid one
+/// is located in `query`, anything else renders as usual.
+pub fn query_problem(p: hydracore_api::Problem) -> ApiError {
+    if p.outcome == hydracore_api::Outcome::Invalid {
+        ApiError::Validation(
+            p.items
+                .iter()
+                .map(|e| ErrorItem::located("query", e))
+                .collect(),
+        )
+    } else {
+        p.into()
+    }
+}
+
+/// `?since=&until=` of a usage read, read by the operation layer's
+/// [`hydracore_api::UsageRange`].
+pub struct UsageQuery(pub hydracore_api::UsageRange);
+
+impl UsageQuery {
+    /// # Errors
+    /// A 422 naming each parameter that is not an RFC 3339 date-time.
+    pub fn parse(query: &str) -> Result<Self, ApiError> {
+        let pairs = url_pairs(query);
+        let get = |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        hydracore_api::UsageRange::parse(get("since"), get("until"))
+            .map(UsageQuery)
+            .map_err(query_problem)
+    }
+}
+
+impl FromRequest for UsageQuery {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(UsageQuery::parse(req.query_string()))
+    }
+}
+
+impl Apiv2Schema for UsageQuery {}
+
+impl OperationModifier for UsageQuery {
+    fn update_parameter(op: &mut DefaultOperationRaw) {
+        let param = |name: &str, description: String| Parameter {
+            in_: ParameterIn::Query,
+            name: name.into(),
+            description: Some(description),
+            data_type: Some(DataType::String),
+            format: Some(paperclip::v2::models::DataTypeFormat::DateTime),
+            ..Default::default()
+        };
+        op.parameters.push(Either::Right(param(
+            "since",
+            format!(
+                "The first hour counted (RFC 3339; default: {} hours before `until`)",
+                hydracore_keys::DEFAULT_USAGE_HOURS
+            ),
+        )));
+        op.parameters.push(Either::Right(param(
+            "until",
+            format!(
+                "The end of the range, excluded (RFC 3339; default: the start of the next hour). At most {} days after `since`",
+                hydracore_keys::MAX_USAGE_RANGE_DAYS
+            ),
+        )));
+        insert_error(
+            op,
+            "422",
+            "`since` or `until` not RFC 3339, `since` not before `until`, or a range over 90 days",
+        );
+    }
+}

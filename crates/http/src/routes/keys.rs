@@ -10,13 +10,15 @@ use hydracore_keys::ApiKeyId;
 
 use crate::error::{ApiError, MayConflict};
 use crate::extract::{
-    ApiKeysRead, ApiKeysWrite, ListQuery, OptionalJson, ResourcePath, Scoped, State, ValidJson,
+    ApiKeysRead, ApiKeysWrite, ListQuery, OptionalJson, ResourcePath, Scoped, State, UsageQuery,
+    ValidJson, query_problem,
 };
 use crate::idempotency::Idempotent;
 use crate::paged::Paged;
 use crate::routes::method_not_allowed;
 use hydracore_api::{
-    ApiKeyDto, CreateApiKeyRequest, CreatedApiKeyDto, RotateApiKeyRequest, UpdateApiKeyRequest,
+    ApiKeyDto, ApiKeyUsageDto, CreateApiKeyRequest, CreatedApiKeyDto, RotateApiKeyRequest,
+    UpdateApiKeyRequest,
 };
 
 /// The path of one API key.
@@ -127,6 +129,30 @@ async fn rotate(
     ))
 }
 
+/// Get an API key's usage
+///
+/// The key's requests per UTC hour in `[since, until)` (by default the 36 hours up to
+/// the end of this hour), by how they were answered: `ok` (2xx, 3xx), `client_error`
+/// (4xx but 403 and 429), `forbidden` (403), `rate_limited` (429) and `server_error`
+/// (5xx), over HTTP and MCP alike. Hours without requests are left out. Counts are
+/// written in batches (every 10 s by default), so the last seconds may be missing. A
+/// range reaches back at most 90 days before `until` (the answer's `since` says where
+/// it starts), one that holds no instant has no hours, and counts are kept 90 days by
+/// default.
+#[api_v2_operation(operation_id = "getApiKeyUsage", tags(ApiKeys))]
+async fn usage(
+    auth: Scoped<ApiKeysRead>,
+    state: State,
+    path: ResourcePath<KeyPath>,
+    query: UsageQuery,
+) -> Result<Json<ApiKeyUsageDto>, ApiError> {
+    Ok(Json(
+        api::get_api_key_usage(&state.api, &auth.caller(), path.0.id(), query.0)
+            .await
+            .map_err(query_problem)?,
+    ))
+}
+
 /// Mounts the API key routes.
 pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
     cfg.service(
@@ -141,6 +167,11 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
             .route(web::patch().to(update))
             .route(web::delete().to(revoke))
             .default_service(method_not_allowed("GET, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/api-keys/{key_id}/usage")
+            .route(web::get().to(usage))
+            .default_service(method_not_allowed("GET")),
     )
     .service(
         web::resource("/api-keys/{key_id}/rotate")
