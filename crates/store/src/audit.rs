@@ -17,33 +17,140 @@ use time::OffsetDateTime;
 
 use crate::{DbId, DbTime, Store, corrupt, db, keyset, keyset_before};
 
+/// The statement inserting audit event `$event`, with the backend's schema module `$s`.
+macro_rules! event_insert {
+    ($s:ident, $event:expr) => {{
+        let e: &hydracore_core::audit::AuditEvent = $event;
+        diesel::insert_into($s::audit_events::table).values((
+            $s::audit_events::id.eq($crate::DbId(e.id.0)),
+            $s::audit_events::tenant_id.eq(e.tenant_id.map($crate::DbId)),
+            $s::audit_events::created_at.eq($crate::DbTime(e.at)),
+            $s::audit_events::action.eq(e.action.as_str()),
+            $s::audit_events::actor_kind.eq(e.actor.kind.as_str()),
+            $s::audit_events::actor_id.eq(e.actor.id.map($crate::DbId)),
+            $s::audit_events::actor_name.eq(e.actor.name.clone()),
+            $s::audit_events::target_kind.eq(e.target.kind.as_str()),
+            $s::audit_events::target_id.eq($crate::DbId(e.target.id)),
+            $s::audit_events::target_name.eq(e.target.name.clone()),
+            $s::audit_events::fields.eq(e.fields.join(",")),
+            $s::audit_events::request_id.eq(e.request_id.clone()),
+            $s::audit_events::client.eq(e.client.map(|c| c.to_string())),
+        ))
+    }};
+}
+pub(crate) use event_insert;
+
 /// Inserts audit event `$event` on connection `$conn` with the backend's schema module
 /// `$s`: one statement, meant for the transaction of the change it records.
 macro_rules! record {
     ($conn:expr, $s:ident, $event:expr) => {{
-        let e: &hydracore_core::audit::AuditEvent = $event;
-        diesel::insert_into($s::audit_events::table)
-            .values((
-                $s::audit_events::id.eq($crate::DbId(e.id.0)),
-                $s::audit_events::tenant_id.eq(e.tenant_id.map($crate::DbId)),
-                $s::audit_events::created_at.eq($crate::DbTime(e.at)),
-                $s::audit_events::action.eq(e.action.as_str()),
-                $s::audit_events::actor_kind.eq(e.actor.kind.as_str()),
-                $s::audit_events::actor_id.eq(e.actor.id.map($crate::DbId)),
-                $s::audit_events::actor_name.eq(&e.actor.name),
-                $s::audit_events::target_kind.eq(e.target.kind.as_str()),
-                $s::audit_events::target_id.eq($crate::DbId(e.target.id)),
-                $s::audit_events::target_name.eq(&e.target.name),
-                $s::audit_events::fields.eq(e.fields.join(",")),
-                $s::audit_events::request_id.eq(e.request_id.as_deref()),
-                $s::audit_events::client.eq(e.client.map(|c| c.to_string())),
-            ))
+        $crate::audit::event_insert!($s, $event)
             .execute($conn)
             .await
             .map(|_| ())
     }};
 }
 pub(crate) use record;
+
+/// Runs `$change` (an insert, which either adds its row or fails) and inserts
+/// `$event`, all or nothing; returns the change's row count. On PostgreSQL the two go
+/// as one statement (`WITH audit_event AS (…) INSERT …`), which needs no BEGIN and
+/// COMMIT round trips; SQLite runs them in a transaction.
+macro_rules! insert_recorded {
+    ($conn:expr, $s:ident, $change:expr, $event:expr) => {{
+        let event = $crate::audit::event_insert!($s, $event);
+        $crate::audit::Recorded::insert_recorded($conn, $change, event).await
+    }};
+}
+pub(crate) use insert_recorded;
+
+/// `WITH audit_event AS (<event>) <change>`: PostgreSQL runs a data-modifying `WITH`
+/// and its main statement atomically, as one.
+#[derive(Debug)]
+pub(crate) struct WithEvent<E, C> {
+    event: E,
+    change: C,
+}
+
+impl<E, C> diesel::query_builder::QueryId for WithEvent<E, C> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<E, C> diesel::query_builder::QueryFragment<diesel::pg::Pg> for WithEvent<E, C>
+where
+    E: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+    C: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("WITH audit_event AS (");
+        self.event.walk_ast(out.reborrow())?;
+        out.push_sql(") ");
+        self.change.walk_ast(out.reborrow())
+    }
+}
+
+/// A change and its event, all or nothing, as each backend does it best.
+pub(crate) trait Recorded: Sized {
+    fn insert_recorded<C, E>(
+        &mut self,
+        change: C,
+        event: E,
+    ) -> impl Future<Output = QueryResult<usize>> + Send
+    where
+        C: diesel::query_builder::QueryFragment<
+                <Self as diesel_async::AsyncConnectionCore>::Backend,
+            > + diesel::query_builder::QueryId
+            + Send
+            + Sync,
+        E: diesel::query_builder::QueryFragment<
+                <Self as diesel_async::AsyncConnectionCore>::Backend,
+            > + diesel::query_builder::QueryId
+            + Send
+            + Sync,
+        Self: diesel_async::AsyncConnectionCore;
+}
+
+impl Recorded for diesel_async::AsyncPgConnection {
+    async fn insert_recorded<C, E>(&mut self, change: C, event: E) -> QueryResult<usize>
+    where
+        C: diesel::query_builder::QueryFragment<diesel::pg::Pg>
+            + diesel::query_builder::QueryId
+            + Send
+            + Sync,
+        E: diesel::query_builder::QueryFragment<diesel::pg::Pg>
+            + diesel::query_builder::QueryId
+            + Send
+            + Sync,
+    {
+        WithEvent { event, change }.execute(self).await
+    }
+}
+
+impl Recorded for crate::SqliteConn {
+    async fn insert_recorded<C, E>(&mut self, change: C, event: E) -> QueryResult<usize>
+    where
+        C: diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>
+            + diesel::query_builder::QueryId
+            + Send
+            + Sync,
+        E: diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>
+            + diesel::query_builder::QueryId
+            + Send
+            + Sync,
+    {
+        use diesel_async::AsyncConnection;
+        self.transaction::<_, diesel::result::Error, _>(async |conn| {
+            let n = change.execute(conn).await?;
+            event.execute(conn).await?;
+            Ok(n)
+        })
+        .await
+    }
+}
 
 #[derive(Queryable)]
 struct EventRow {

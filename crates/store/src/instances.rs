@@ -10,7 +10,7 @@ use hydracore_instances::{
 use hydracore_tenants::TenantId;
 use time::OffsetDateTime;
 
-use crate::audit::record;
+use crate::audit::{insert_recorded, record};
 use crate::{DbId, DbJson, DbTime, Store, corrupt, db, keyset};
 
 #[derive(Queryable)]
@@ -65,23 +65,17 @@ fn instances(rows: Vec<InstanceRow>) -> Result<Vec<Instance>, RepoError> {
 impl InstanceRepository for Store {
     async fn insert(&self, i: &Instance, event: &AuditEvent) -> Result<(), RepoError> {
         db!(self, |conn, s| {
-            conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-                diesel::insert_into(s::instances::table)
-                    .values((
-                        s::instances::id.eq(DbId(i.id.0)),
-                        s::instances::tenant_id.eq(DbId(i.tenant_id.0)),
-                        s::instances::name.eq(i.name.as_str()),
-                        s::instances::status.eq(i.status.as_str()),
-                        s::instances::runtime_image.eq(i.runtime_image.as_str()),
-                        s::instances::config.eq(DbJson(i.config.as_str().to_owned())),
-                        s::instances::created_at.eq(DbTime(i.created_at)),
-                        s::instances::updated_at.eq(DbTime(i.updated_at)),
-                    ))
-                    .execute(conn)
-                    .await?;
-                record!(conn, s, event)
-            })
-            .await
+            let change = diesel::insert_into(s::instances::table).values((
+                s::instances::id.eq(DbId(i.id.0)),
+                s::instances::tenant_id.eq(DbId(i.tenant_id.0)),
+                s::instances::name.eq(i.name.as_str().to_owned()),
+                s::instances::status.eq(i.status.as_str()),
+                s::instances::runtime_image.eq(i.runtime_image.as_str().to_owned()),
+                s::instances::config.eq(DbJson(i.config.as_str().to_owned())),
+                s::instances::created_at.eq(DbTime(i.created_at)),
+                s::instances::updated_at.eq(DbTime(i.updated_at)),
+            ));
+            insert_recorded!(conn, s, change, event).map(|_| ())
         })
     }
 

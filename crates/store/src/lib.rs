@@ -44,7 +44,7 @@ pub use key_events::listen_key_changes;
 pub use types::{DbId, DbJson, DbTime};
 pub use url::{Backend, DatabaseUrl, SslMode, UrlError};
 
-type SqliteConn = SyncConnectionWrapper<diesel::SqliteConnection>;
+pub(crate) type SqliteConn = SyncConnectionWrapper<diesel::SqliteConnection>;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
