@@ -5,125 +5,12 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use hydracore_api_tests::{Backend, PASSWORD, TestApp, TestResponse, api_tests, spawn_app_with};
+use hydracore_api_tests::{Backend, PASSWORD, TestApp, Visitor, api_tests, spawn_app_with};
 use serde_json::{Value, json};
 
 /// A tool `.ci/run` installs, named by an environment variable.
 fn tool(var: &str) -> Option<PathBuf> {
     hydracore_core::testing::needs(var, "HYDRACORE_REQUIRE_DOC_TOOLS").map(PathBuf::from)
-}
-
-/// A browser without a browser: the console's cookies, kept by hand.
-struct Visitor<'a> {
-    app: &'a TestApp,
-    cookies: Vec<(String, String)>,
-}
-
-impl<'a> Visitor<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Self {
-            app,
-            cookies: Vec::new(),
-        }
-    }
-
-    fn keep(&mut self, res: &TestResponse) {
-        for (k, v) in &res.headers {
-            if !k.eq_ignore_ascii_case("set-cookie") {
-                continue;
-            }
-            let pair = v.split(';').next().unwrap_or_default();
-            let Some((name, value)) = pair.split_once('=') else {
-                continue;
-            };
-            self.cookies.retain(|(n, _)| n != name);
-            if !value.is_empty() {
-                self.cookies.push((name.to_owned(), value.to_owned()));
-            }
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn cookie(&self, name: &str) -> Option<&str> {
-        self.cookies
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn get(&mut self, path: &str) -> TestResponse {
-        let req = ureq::http::Request::builder()
-            .method("GET")
-            .uri(format!("{}{path}", self.app.address))
-            .header("Cookie", self.cookie_header())
-            .body(String::new())
-            .unwrap();
-        let res = self.app.send(req);
-        self.keep(&res);
-        res
-    }
-
-    fn post(&mut self, path: &str, form: &[(&str, &str)]) -> TestResponse {
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{k}={}", encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let req = ureq::http::Request::builder()
-            .method("POST")
-            .uri(format!("{}{path}", self.app.address))
-            .header("Cookie", self.cookie_header())
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body)
-            .unwrap();
-        let res = self.app.send(req);
-        self.keep(&res);
-        res
-    }
-
-    /// Signs in through the sign-in form.
-    fn sign_in(&mut self, email: &str) {
-        self.get("/login");
-        let token = self.cookie("hc_form").unwrap().to_owned();
-        let res = self.post(
-            "/login",
-            &[
-                ("csrf_token", &token),
-                ("email", email),
-                ("password", PASSWORD),
-                ("next", "/instances"),
-            ],
-        );
-        assert_eq!(res.status, 303, "{}", res.body);
-        assert!(self.cookie("hc_session").is_some());
-    }
-
-    /// The CSRF token of the signed-in session, as its pages carry it.
-    fn csrf(&mut self) -> String {
-        let page = self.get("/settings/tenant");
-        let marker = "name=\"csrf_token\" value=\"";
-        let at = page.body.find(marker).unwrap() + marker.len();
-        page.body[at..at + 32].to_owned()
-    }
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn console_in_a_real_browser(app: &TestApp) {

@@ -115,7 +115,7 @@ fn the_call_log_filters_and_reads_newest_first(app: &TestApp) {
     let call = |n: i64, key: ApiKeyId, tool: &str, status: CallStatus| McpCall {
         id: CallId::new(),
         tenant_id: tenant,
-        key_id: key,
+        caller: hydracore_mcp_log::CallCaller::Key(key),
         tool: tool.into(),
         scope: "instances:read".into(),
         status,

@@ -22,6 +22,7 @@ mod matrix;
 mod mcp;
 mod meta;
 mod nodes;
+mod oauth;
 mod pagination;
 mod ratelimit;
 mod schemathesis;

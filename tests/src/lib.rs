@@ -165,10 +165,13 @@ pub fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -
         }
     };
     let data_dir = std::env::temp_dir().join(format!("hc-data-{}", uuid::Uuid::new_v4()));
+    // The server is told the address clients reach it at (OAuth names itself by it).
+    let port = free_port();
     let mut settings = Settings {
         database_url: DatabaseUrl::parse(&url).expect("a database URL"),
         serve: ServeArgs {
-            bind: "127.0.0.1:0".into(),
+            bind: format!("127.0.0.1:{port}"),
+            public_url: format!("http://127.0.0.1:{port}"),
             workers: Some(2),
             db_pool_size: 4,
             usage_flush_ms: 100,
@@ -215,6 +218,17 @@ pub fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -
         agent,
         clock,
     })
+}
+
+/// A port free on 127.0.0.1 now.
+///
+/// # Panics
+/// When no port can be bound.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// Starts a server with `settings` on its own thread; returns its port.
@@ -372,6 +386,8 @@ impl TestApp {
     /// adjusted by `configure`.
     pub fn peer(&self, configure: impl FnOnce(&mut Settings)) -> Peer {
         let mut settings = self.settings.clone();
+        // Behind one public URL, on a port of its own.
+        settings.serve.bind = "127.0.0.1:0".into();
         configure(&mut settings);
         let (port, handle, thread) = start_server(settings, self.clock.clone());
         Peer {
@@ -538,4 +554,118 @@ macro_rules! api_tests {
             )*
         }
     };
+}
+
+/// A browser without a browser: the console's cookies, kept by hand.
+pub struct Visitor<'a> {
+    pub app: &'a TestApp,
+    pub cookies: Vec<(String, String)>,
+}
+
+impl<'a> Visitor<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            cookies: Vec::new(),
+        }
+    }
+
+    pub fn keep(&mut self, res: &TestResponse) {
+        for (k, v) in &res.headers {
+            if !k.eq_ignore_ascii_case("set-cookie") {
+                continue;
+            }
+            let pair = v.split(';').next().unwrap_or_default();
+            let Some((name, value)) = pair.split_once('=') else {
+                continue;
+            };
+            self.cookies.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    pub fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn get(&mut self, path: &str) -> TestResponse {
+        let req = ureq::http::Request::builder()
+            .method("GET")
+            .uri(format!("{}{path}", self.app.address))
+            .header("Cookie", self.cookie_header())
+            .body(String::new())
+            .unwrap();
+        let res = self.app.send(req);
+        self.keep(&res);
+        res
+    }
+
+    pub fn post(&mut self, path: &str, form: &[(&str, &str)]) -> TestResponse {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let req = ureq::http::Request::builder()
+            .method("POST")
+            .uri(format!("{}{path}", self.app.address))
+            .header("Cookie", self.cookie_header())
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .unwrap();
+        let res = self.app.send(req);
+        self.keep(&res);
+        res
+    }
+
+    /// Signs in through the sign-in form.
+    pub fn sign_in(&mut self, email: &str) {
+        self.get("/login");
+        let token = self.cookie("hc_form").unwrap().to_owned();
+        let res = self.post(
+            "/login",
+            &[
+                ("csrf_token", &token),
+                ("email", email),
+                ("password", PASSWORD),
+                ("next", "/instances"),
+            ],
+        );
+        assert_eq!(res.status, 303, "{}", res.body);
+        assert!(self.cookie("hc_session").is_some());
+    }
+
+    /// The CSRF token of the signed-in session, as its pages carry it.
+    pub fn csrf(&mut self) -> String {
+        let page = self.get("/settings/tenant");
+        let marker = "name=\"csrf_token\" value=\"";
+        let at = page.body.find(marker).unwrap() + marker.len();
+        page.body[at..at + 32].to_owned()
+    }
+}
+
+/// `s` percent-encoded for a form or query value.
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

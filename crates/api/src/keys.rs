@@ -490,8 +490,10 @@ pub fn api_key_context(caller: &Caller<'_>) -> Result<ApiKeyContextDto, Problem>
             scopes: caller.principal.scopes.to_strings(),
             rate_limit: caller.principal.rate_limit.map(Into::into),
         }),
-        hydracore_auth::Actor::User { .. } => Err(Problem::unauthorized(
-            "This route takes an API key (X-Api-Key: hc_live_...), not a user's access token",
-        )),
+        hydracore_auth::Actor::User { .. } | hydracore_auth::Actor::OAuth { .. } => {
+            Err(Problem::unauthorized(
+                "This route takes an API key (X-Api-Key: hc_live_...), not a user's or an OAuth client's token",
+            ))
+        }
     }
 }

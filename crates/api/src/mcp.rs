@@ -3,7 +3,7 @@
 use hydracore_core::rules::Rule;
 use hydracore_keys::ApiKeyId;
 use hydracore_mcp_creds::{AuthKind, CredentialId, McpCredential};
-use hydracore_mcp_log::{CallQuery, CallStatus, McpCall};
+use hydracore_mcp_log::{CallCaller, CallQuery, CallStatus, McpCall};
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -197,8 +197,12 @@ pub struct McpCallDto {
     pub status: McpCallStatusDto,
     /// Time spent serving the call, in microseconds.
     pub latency_us: i64,
-    /// The API key that called.
-    pub key_id: Uuid,
+    /// The API key that called; `null` for a call made through an OAuth grant.
+    pub key_id: Option<Uuid>,
+    /// The OAuth grant that called; `null` for a call made with an API key.
+    pub oauth_grant_id: Option<Uuid>,
+    /// The OAuth client that called, by the name it had then.
+    pub oauth_client: Option<String>,
     pub created_at: Timestamp,
 }
 
@@ -214,7 +218,15 @@ impl From<McpCall> for McpCallDto {
                 CallStatus::Denied => McpCallStatusDto::Denied,
             },
             latency_us: c.latency_us,
-            key_id: c.key_id.0,
+            key_id: c.caller.key_id().map(|k| k.0),
+            oauth_grant_id: match &c.caller {
+                CallCaller::Grant { id, .. } => Some(*id),
+                CallCaller::Key(_) => None,
+            },
+            oauth_client: match c.caller {
+                CallCaller::Grant { client, .. } => Some(client),
+                CallCaller::Key(_) => None,
+            },
             created_at: Timestamp(c.created_at),
         }
     }

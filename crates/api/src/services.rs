@@ -1,6 +1,7 @@
 //! What the operations run on: the application services, and who is calling.
 
 use hydracore_audit::{AuditActor, AuditService, Origin, Who};
+use hydracore_auth::oauth::OAuthService;
 use hydracore_auth::{Actor, IdentityService, Principal};
 use hydracore_instances::{ImageService, InstanceService};
 use hydracore_keys::{Grantor, KeyService};
@@ -21,6 +22,7 @@ pub struct Services {
     pub members: MemberService,
     pub identity: IdentityService,
     pub audit: AuditService,
+    pub oauth: OAuthService,
 }
 
 /// Who calls a tenant's operation: the authenticated principal, acting in `tenant`
@@ -59,5 +61,6 @@ pub fn actor(principal: &Principal) -> AuditActor {
     match &principal.actor {
         Actor::User { id, email } => AuditActor::user(id.0, email.as_str()),
         Actor::ApiKey { id, name } => AuditActor::api_key(id.0, name.as_str()),
+        Actor::OAuth { grant, client, .. } => AuditActor::oauth_client(grant.0, client.as_str()),
     }
 }

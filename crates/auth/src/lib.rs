@@ -7,6 +7,7 @@
 
 mod identity;
 mod model;
+pub mod oauth;
 mod ops;
 mod password;
 pub mod ports;

@@ -10,8 +10,20 @@ use time::OffsetDateTime;
 /// Who is acting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
-    ApiKey { id: ApiKeyId, name: String },
-    User { id: UserId, email: String },
+    ApiKey {
+        id: ApiKeyId,
+        name: String,
+    },
+    User {
+        id: UserId,
+        email: String,
+    },
+    /// An OAuth client acting for a person through one of their grants.
+    OAuth {
+        grant: crate::oauth::GrantId,
+        client: String,
+        user: UserId,
+    },
 }
 
 /// The resolved caller of one request.
@@ -42,14 +54,21 @@ impl Principal {
     pub fn key_id(&self) -> Option<ApiKeyId> {
         match &self.actor {
             Actor::ApiKey { id, .. } => Some(*id),
-            Actor::User { .. } => None,
+            Actor::User { .. } | Actor::OAuth { .. } => None,
+        }
+    }
+
+    pub fn grant_id(&self) -> Option<crate::oauth::GrantId> {
+        match &self.actor {
+            Actor::OAuth { grant, .. } => Some(*grant),
+            Actor::User { .. } | Actor::ApiKey { .. } => None,
         }
     }
 
     pub fn user_id(&self) -> Option<UserId> {
         match &self.actor {
             Actor::User { id, .. } => Some(*id),
-            Actor::ApiKey { .. } => None,
+            Actor::ApiKey { .. } | Actor::OAuth { .. } => None,
         }
     }
 }

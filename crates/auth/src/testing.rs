@@ -175,3 +175,184 @@ impl SessionRepository for InMemorySessions {
         Ok((before - rows.len()) as u64)
     }
 }
+
+/// An [`OAuthRepository`](crate::oauth::OAuthRepository) in vectors.
+#[derive(Debug, Default)]
+pub struct InMemoryOAuth {
+    clients: Mutex<Vec<crate::oauth::OAuthClient>>,
+    grants: Mutex<Vec<crate::oauth::Grant>>,
+    tokens: Mutex<Vec<crate::oauth::StoredToken>>,
+    events: EventSink,
+}
+
+impl InMemoryOAuth {
+    /// A repository recording its events in `events` (shared with other fakes).
+    pub fn with_events(events: EventSink) -> Self {
+        Self {
+            events,
+            ..Self::default()
+        }
+    }
+}
+
+#[async_trait]
+impl crate::oauth::OAuthRepository for InMemoryOAuth {
+    async fn insert_client(&self, client: &crate::oauth::OAuthClient) -> Result<(), RepoError> {
+        self.clients.lock().map_err(poisoned)?.push(client.clone());
+        Ok(())
+    }
+
+    async fn find_client(&self, id: &str) -> Result<Option<crate::oauth::OAuthClient>, RepoError> {
+        let clients = self.clients.lock().map_err(poisoned)?;
+        Ok(clients.iter().find(|c| c.id == id).cloned())
+    }
+
+    async fn insert_grant(
+        &self,
+        grant: &crate::oauth::Grant,
+        code: &crate::oauth::StoredToken,
+        event: &AuditEvent,
+    ) -> Result<(), RepoError> {
+        let mut tokens = self.tokens.lock().map_err(poisoned)?;
+        if tokens.iter().any(|t| t.hash == code.hash) {
+            return Err(RepoError::Duplicate {
+                constraint: "oauth_tokens_pkey".into(),
+            });
+        }
+        self.grants.lock().map_err(poisoned)?.push(grant.clone());
+        tokens.push(code.clone());
+        self.events.record(event);
+        Ok(())
+    }
+
+    async fn extend_grant(
+        &self,
+        grant: crate::oauth::GrantId,
+        scopes: &hydracore_scopes::ScopeSet,
+        client_name: &str,
+        code: &crate::oauth::StoredToken,
+        event: &AuditEvent,
+    ) -> Result<bool, RepoError> {
+        let mut grants = self.grants.lock().map_err(poisoned)?;
+        let Some(g) = grants
+            .iter_mut()
+            .find(|g| g.id == grant && g.revoked_at.is_none())
+        else {
+            return Ok(false);
+        };
+        g.scopes = scopes.clone();
+        g.client_name = client_name.to_owned();
+        self.tokens.lock().map_err(poisoned)?.push(code.clone());
+        self.events.record(event);
+        Ok(true)
+    }
+
+    async fn find_token(
+        &self,
+        hash: &[u8; 32],
+    ) -> Result<Option<(crate::oauth::StoredToken, crate::oauth::Grant)>, RepoError> {
+        let tokens = self.tokens.lock().map_err(poisoned)?;
+        let grants = self.grants.lock().map_err(poisoned)?;
+        Ok(tokens.iter().find(|t| &t.hash == hash).and_then(|t| {
+            grants
+                .iter()
+                .find(|g| g.id == t.grant_id)
+                .map(|g| (t.clone(), g.clone()))
+        }))
+    }
+
+    async fn exchange(
+        &self,
+        old: &[u8; 32],
+        at: OffsetDateTime,
+        new: &[crate::oauth::StoredToken],
+    ) -> Result<bool, RepoError> {
+        let mut tokens = self.tokens.lock().map_err(poisoned)?;
+        let grants = self.grants.lock().map_err(poisoned)?;
+        let Some(t) = tokens.iter_mut().find(|t| &t.hash == old) else {
+            return Ok(false);
+        };
+        let live = grants
+            .iter()
+            .any(|g| g.id == t.grant_id && g.revoked_at.is_none());
+        if t.used_at.is_some() || !live {
+            return Ok(false);
+        }
+        t.used_at = Some(at);
+        tokens.extend(new.iter().cloned());
+        Ok(true)
+    }
+
+    async fn delete_token(&self, hash: &[u8; 32]) -> Result<(), RepoError> {
+        self.tokens
+            .lock()
+            .map_err(poisoned)?
+            .retain(|t| &t.hash != hash);
+        Ok(())
+    }
+
+    async fn touch(
+        &self,
+        grant: crate::oauth::GrantId,
+        at: OffsetDateTime,
+    ) -> Result<(), RepoError> {
+        let mut grants = self.grants.lock().map_err(poisoned)?;
+        if let Some(g) = grants.iter_mut().find(|g| g.id == grant) {
+            g.last_used_at = Some(at);
+        }
+        Ok(())
+    }
+
+    async fn revoke_grant(
+        &self,
+        grant: crate::oauth::GrantId,
+        at: OffsetDateTime,
+        event: &AuditEvent,
+    ) -> Result<bool, RepoError> {
+        let mut grants = self.grants.lock().map_err(poisoned)?;
+        let Some(g) = grants
+            .iter_mut()
+            .find(|g| g.id == grant && g.revoked_at.is_none())
+        else {
+            return Ok(false);
+        };
+        g.revoked_at = Some(at);
+        self.tokens
+            .lock()
+            .map_err(poisoned)?
+            .retain(|t| t.grant_id != grant);
+        self.events.record(event);
+        Ok(true)
+    }
+
+    async fn find_grant(
+        &self,
+        id: crate::oauth::GrantId,
+    ) -> Result<Option<crate::oauth::Grant>, RepoError> {
+        let grants = self.grants.lock().map_err(poisoned)?;
+        Ok(grants.iter().find(|g| g.id == id).cloned())
+    }
+
+    async fn grants_of(
+        &self,
+        user: hydracore_tenants::UserId,
+    ) -> Result<Vec<crate::oauth::Grant>, RepoError> {
+        let grants = self.grants.lock().map_err(poisoned)?;
+        let mut out: Vec<_> = grants
+            .iter()
+            .filter(|g| g.user_id == user && g.revoked_at.is_none())
+            .cloned()
+            .collect();
+        out.sort_by_key(|g| std::cmp::Reverse((g.created_at, g.id)));
+        Ok(out)
+    }
+
+    async fn sweep(&self, now: OffsetDateTime) -> Result<u64, RepoError> {
+        let mut tokens = self.tokens.lock().map_err(poisoned)?;
+        let mut grants = self.grants.lock().map_err(poisoned)?;
+        let before = tokens.len() + grants.len();
+        tokens.retain(|t| t.expires_at > now);
+        grants.retain(|g| g.revoked_at.is_none_or(|r| r > now));
+        Ok((before - tokens.len() - grants.len()) as u64)
+    }
+}

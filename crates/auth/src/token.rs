@@ -168,7 +168,7 @@ pub const REFRESH_PREFIX: &str = "hc_rt_";
 pub struct RefreshSecret(String);
 
 /// `prefix` and 256 random bits in hex.
-fn random_token(prefix: &str) -> String {
+pub(crate) fn random_token(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     #[allow(
         clippy::expect_used,

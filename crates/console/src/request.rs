@@ -135,7 +135,9 @@ async fn signed(req: &HttpRequest) -> Result<Signed, Refusal> {
     };
     let (user, email) = match &principal.actor {
         hydracore_auth::Actor::User { id, email } => (*id, email.clone()),
-        hydracore_auth::Actor::ApiKey { .. } => return Err(sign_in()),
+        hydracore_auth::Actor::ApiKey { .. } | hydracore_auth::Actor::OAuth { .. } => {
+            return Err(sign_in());
+        }
     };
     Ok(Signed {
         origin: origin(req, &state),

@@ -87,6 +87,7 @@ pub enum Section {
     Credentials,
     CallLog,
     AuditLog,
+    ConnectedApps,
     Tenant,
 }
 

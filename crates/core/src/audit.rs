@@ -77,6 +77,9 @@ actions! {
     InstanceDeleted = "instance.deleted": "An instance was deleted";
     RuntimeImageRegistered = "runtime_image.registered": "A runtime image was registered";
     RuntimeImagePromoted = "runtime_image.promoted": "A runtime image was promoted to a channel";
+    OAuthGrantCreated = "oauth_grant.created": "A user let an OAuth client act for them in the tenant";
+    OAuthGrantUpdated = "oauth_grant.updated": "A user allowed an OAuth client again, perhaps with more scopes";
+    OAuthGrantRevoked = "oauth_grant.revoked": "An OAuth client's grant was revoked (by its user, or on token reuse)";
 }
 
 impl fmt::Display for Action {
@@ -96,6 +99,8 @@ pub enum ActorKind {
     Ops,
     /// The server itself.
     System,
+    /// An application acting through a user's OAuth grant (an MCP client).
+    OAuthClient,
 }
 
 impl ActorKind {
@@ -105,13 +110,20 @@ impl ActorKind {
             ActorKind::ApiKey => "api_key",
             ActorKind::Ops => "ops",
             ActorKind::System => "system",
+            ActorKind::OAuthClient => "oauth_client",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::User, Self::ApiKey, Self::Ops, Self::System]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            Self::User,
+            Self::ApiKey,
+            Self::Ops,
+            Self::System,
+            Self::OAuthClient,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 
@@ -141,6 +153,25 @@ impl AuditActor {
         }
     }
 
+    /// An OAuth client acting through grant `id`, by the client's name.
+    pub fn oauth_client(id: Uuid, name: impl Into<String>) -> Self {
+        Self {
+            kind: ActorKind::OAuthClient,
+            id: Some(id),
+            name: name.into(),
+        }
+    }
+
+    /// The server itself (a rule it enforces, such as revoking a grant whose token was
+    /// used twice).
+    pub fn system() -> Self {
+        Self {
+            kind: ActorKind::System,
+            id: None,
+            name: "system".into(),
+        }
+    }
+
     /// The operator (the command line, the internal surface).
     pub fn ops() -> Self {
         Self {
@@ -161,6 +192,7 @@ pub enum TargetKind {
     McpCredential,
     Instance,
     RuntimeImage,
+    OAuthGrant,
 }
 
 impl TargetKind {
@@ -173,6 +205,7 @@ impl TargetKind {
             TargetKind::McpCredential => "mcp_credential",
             TargetKind::Instance => "instance",
             TargetKind::RuntimeImage => "runtime_image",
+            TargetKind::OAuthGrant => "oauth_grant",
         }
     }
 
@@ -185,6 +218,7 @@ impl TargetKind {
             Self::McpCredential,
             Self::Instance,
             Self::RuntimeImage,
+            Self::OAuthGrant,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

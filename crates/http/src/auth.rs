@@ -2,13 +2,13 @@
 //! credential is 401 before any 404 or 422. The resolved [`Principal`] goes into the
 //! request's extensions, where the extractors read it.
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
-use hydracore_auth::AuthError;
-use hydracore_keys::UsageOutcome;
+use hydracore_auth::{AuthError, Principal, oauth};
+use hydracore_keys::{Budget, UsageOutcome};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -61,6 +61,49 @@ fn credential(req: &ServiceRequest) -> Result<Option<(String, Carrier)>, ApiErro
     })
 }
 
+/// Where a credential is presented: OAuth access tokens are good at `/mcp` only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Surface {
+    Api,
+    Mcp,
+}
+
+/// The principal of the request's credential.
+async fn resolve(
+    req: &ServiceRequest,
+    state: &AppState,
+    surface: Surface,
+) -> Result<Principal, ApiError> {
+    Ok(match credential(req)? {
+        None => return Err(ApiError::from(AuthError::Missing)),
+        Some((c, _)) if c.is_empty() => return Err(ApiError::from(AuthError::Missing)),
+        Some((c, _)) if c.starts_with(hydracore_keys::KEY_PREFIX) => {
+            state.auth.api_key(&c).await.map_err(ApiError::from)?
+        }
+        // `X-Api-Key` carries API keys only: anything else there is no key.
+        Some((_, Carrier::ApiKeyHeader)) => return Err(ApiError::from(AuthError::Invalid)),
+        Some((c, Carrier::Bearer)) if c.starts_with(oauth::ACCESS_PREFIX) => match surface {
+            Surface::Mcp => state.api.oauth.principal(&c).await.map_err(|e| match e {
+                AuthError::Invalid => {
+                    ApiError::Unauthorized("Invalid or revoked access token".into())
+                }
+                AuthError::Expired => ApiError::Unauthorized("Access token has expired".into()),
+                other => ApiError::from(other),
+            })?,
+            Surface::Api => {
+                return Err(ApiError::Unauthorized(
+                    "OAuth access tokens are good at the MCP endpoint (/mcp) only: use an API key or a user's access token here".into(),
+                ));
+            }
+        },
+        Some((c, Carrier::Bearer)) => state.auth.access_token(&c).await.map_err(|e| match e {
+            AuthError::Invalid => ApiError::Unauthorized("Invalid access token".into()),
+            AuthError::Expired => ApiError::Unauthorized("Access token has expired".into()),
+            other => ApiError::from(other),
+        })?,
+    })
+}
+
 /// Resolves the request's credential into a principal, or answers 401.
 ///
 /// # Errors
@@ -71,29 +114,65 @@ pub async fn authenticate(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let state = app_state(&req)?;
-    let principal = match credential(&req)? {
-        None => return Err(ApiError::from(AuthError::Missing).into()),
-        Some((c, _)) if c.is_empty() => return Err(ApiError::from(AuthError::Missing).into()),
-        Some((c, _)) if c.starts_with(hydracore_keys::KEY_PREFIX) => {
-            state.auth.api_key(&c).await.map_err(ApiError::from)?
+    let principal = resolve(&req, &state, Surface::Api).await?;
+    proceed(req, next, &state, principal).await
+}
+
+/// [`authenticate`] for `/mcp`, which also takes OAuth access tokens: a 401 says where
+/// to sign in (`WWW-Authenticate: Bearer resource_metadata="…", scope="…"`, RFC 9728),
+/// so a client with no credential can discover the authorization server.
+///
+/// # Errors
+/// As [`authenticate`].
+pub async fn authenticate_mcp<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let state = app_state(&req)?;
+    match resolve(&req, &state, Surface::Mcp).await {
+        Ok(principal) => Ok(proceed(req, next, &state, principal)
+            .await?
+            .map_into_left_body()),
+        Err(e) => {
+            let invalid = !matches!(credential(&req), Ok(None));
+            let mut res = actix_web::ResponseError::error_response(&e);
+            if res.status() == StatusCode::UNAUTHORIZED {
+                let settings = state.api.oauth.settings();
+                let mut value = format!(
+                    "Bearer resource_metadata=\"{}\", scope=\"{}\"",
+                    hydracore_api::resource_metadata_url(settings),
+                    hydracore_api::challenge_scopes()
+                );
+                if invalid {
+                    value.push_str(", error=\"invalid_token\"");
+                }
+                if let Ok(v) = header::HeaderValue::from_str(&value) {
+                    res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                }
+            }
+            Ok(req.into_response(res).map_into_right_body())
         }
-        // `X-Api-Key` carries API keys only: anything else there is no key.
-        Some((_, Carrier::ApiKeyHeader)) => return Err(ApiError::from(AuthError::Invalid).into()),
-        Some((c, Carrier::Bearer)) => state.auth.access_token(&c).await.map_err(|e| match e {
-            AuthError::Invalid => ApiError::Unauthorized("Invalid access token".into()),
-            AuthError::Expired => ApiError::Unauthorized("Access token has expired".into()),
-            other => ApiError::from(other),
-        })?,
-    };
+    }
+}
+
+/// Spends the caller's budget, runs the request, and counts it for a key's usage.
+async fn proceed<B: MessageBody>(
+    req: ServiceRequest,
+    next: Next<B>,
+    state: &AppState,
+    principal: Principal,
+) -> Result<ServiceResponse<B>, actix_web::Error> {
     // The key and its tenant, to count the request under when it is answered.
     let counted = principal.key_id().zip(principal.tenant_id);
-    let decision = match principal.key_id() {
-        Some(key) => {
+    let budget = match (principal.key_id(), principal.grant_id()) {
+        (Some(key), _) => Some(Budget::Key(key)),
+        (None, Some(grant)) => Some(Budget::Grant(grant.0)),
+        (None, None) => None,
+    };
+    let decision = match budget {
+        Some(budget) => {
             let limit = principal.rate_limit.unwrap_or(state.default_rate_limit);
-            let d = state
-                .limiter
-                .check(hydracore_keys::Budget::Key(key), limit)
-                .await;
+            let d = state.limiter.check(budget, limit).await;
             if !d.allowed {
                 if let Some((key, tenant)) = counted {
                     state

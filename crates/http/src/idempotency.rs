@@ -140,6 +140,7 @@ fn owner(p: Option<&Principal>) -> String {
     match p.map(|p| &p.actor) {
         Some(Actor::ApiKey { id, .. }) => format!("{tenant}:key:{id}"),
         Some(Actor::User { id, .. }) => format!("{tenant}:user:{}", id.0),
+        Some(Actor::OAuth { grant, .. }) => format!("{tenant}:grant:{}", grant.0),
         None => format!("{tenant}:ops"),
     }
 }

@@ -30,7 +30,7 @@ use actix_web::{HttpResponse, http::header};
 use hydracore_auth::{Authenticator, OpsToken};
 use paperclip::actix::{OpenApiExt, web};
 
-pub use auth::authenticate;
+pub use auth::{authenticate, authenticate_mcp};
 pub use error::ApiError;
 
 /// Whether the service can serve requests (the database answers).
@@ -169,6 +169,7 @@ pub fn app(
             }),
         )
         .route("/metrics", actix_web::web::get().to(metrics::scrape))
+        .configure(routes::oauth::configure)
         .route(
             "/docs/api",
             actix_web::web::get().to(move || {

@@ -20,6 +20,10 @@ pub enum Budget {
     SignInEmail([u8; 32]),
     /// Sign-in attempts (sign-in, sign-up, refresh) from one client address.
     SignInAddress(IpAddr),
+    /// An OAuth grant's requests (every token of the grant shares it).
+    Grant(uuid::Uuid),
+    /// Dynamic client registrations from one client address.
+    Registration(IpAddr),
 }
 
 impl Budget {
@@ -32,7 +36,8 @@ impl Budget {
         Budget::SignInEmail(out)
     }
 
-    /// A stable name for shared stores (`key:…`, `email:…`, `addr:…`).
+    /// A stable name for shared stores (`key:…`, `email:…`, `addr:…`, `grant:…`,
+    /// `register:…`).
     pub fn name(&self) -> String {
         match self {
             Budget::Key(id) => format!("key:{}", id.0),
@@ -45,6 +50,8 @@ impl Budget {
                 s
             }
             Budget::SignInAddress(ip) => format!("addr:{ip}"),
+            Budget::Grant(id) => format!("grant:{id}"),
+            Budget::Registration(ip) => format!("register:{ip}"),
         }
     }
 }

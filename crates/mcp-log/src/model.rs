@@ -45,14 +45,35 @@ impl CallStatus {
 pub struct McpCall {
     pub id: CallId,
     pub tenant_id: TenantId,
-    /// The API key that made the call.
-    pub key_id: ApiKeyId,
+    /// Who made the call.
+    pub caller: CallCaller,
     pub tool: String,
     /// The scope the tool requires.
     pub scope: String,
     pub status: CallStatus,
     pub latency_us: i64,
     pub created_at: OffsetDateTime,
+}
+
+/// Who made a call: an API key, or an OAuth client through a person's grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallCaller {
+    Key(ApiKeyId),
+    Grant {
+        /// The grant's id.
+        id: uuid::Uuid,
+        /// The client's name when it called.
+        client: String,
+    },
+}
+
+impl CallCaller {
+    pub fn key_id(&self) -> Option<ApiKeyId> {
+        match self {
+            CallCaller::Key(k) => Some(*k),
+            CallCaller::Grant { .. } => None,
+        }
+    }
 }
 
 /// Which of a tenant's calls a list returns, and in which order.
@@ -71,7 +92,7 @@ pub struct CallQuery {
 impl CallQuery {
     /// Whether `call` is one the query returns (its order aside).
     pub fn matches(&self, call: &McpCall) -> bool {
-        self.key_id.is_none_or(|k| call.key_id == k)
+        self.key_id.is_none_or(|k| call.caller.key_id() == Some(k))
             && self.tool.as_deref().is_none_or(|t| call.tool == t)
             && self.status.is_none_or(|s| call.status == s)
     }

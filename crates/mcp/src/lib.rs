@@ -14,10 +14,14 @@ pub mod tools;
 use std::sync::Arc;
 use std::time::Instant;
 
+use actix_web::HttpMessage;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use hydracore_audit::Origin;
-use hydracore_auth::Principal;
+use hydracore_auth::{Actor, Principal};
 use hydracore_core::SharedClock;
-use hydracore_mcp_log::{CallId, CallStatus, McpCall};
+use hydracore_mcp_log::{CallCaller, CallId, CallStatus, McpCall};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
@@ -145,8 +149,11 @@ impl ServerHandler for McpServer {
                 None,
             ));
         };
-        let (Some(tenant), Some(key_id)) = (p.tenant_id, p.key_id()) else {
-            return Err(McpError::invalid_request("MCP calls need an API key", None));
+        let (Some(tenant), Some(caller)) = (p.tenant_id, call_caller(&p)) else {
+            return Err(McpError::invalid_request(
+                "MCP calls need an API key or an OAuth access token",
+                None,
+            ));
         };
         let (status, result) = if Self::allowed(&p, spec) {
             let origin = origin(&ctx);
@@ -173,7 +180,7 @@ impl ServerHandler for McpServer {
             (
                 CallStatus::Denied,
                 CallToolResult::error(vec![ContentBlock::text(format!(
-                    "this API key lacks the scope {} that {} needs",
+                    "this credential lacks the scope {} that {} needs",
                     spec.scope_label(),
                     spec.name
                 ))]),
@@ -182,7 +189,7 @@ impl ServerHandler for McpServer {
         self.services.log.record(McpCall {
             id: CallId::new(),
             tenant_id: tenant,
-            key_id,
+            caller,
             tool: spec.name.to_owned(),
             scope: spec.scope_label(),
             status,
@@ -191,6 +198,90 @@ impl ServerHandler for McpServer {
         });
         Ok(result.into())
     }
+}
+
+/// Who the call log says called: the API key, or the OAuth client through its grant.
+fn call_caller(p: &Principal) -> Option<CallCaller> {
+    match &p.actor {
+        Actor::ApiKey { id, .. } => Some(CallCaller::Key(*id)),
+        Actor::OAuth { grant, client, .. } => Some(CallCaller::Grant {
+            id: grant.0,
+            client: client.clone(),
+        }),
+        Actor::User { .. } => None,
+    }
+}
+
+/// The step-up of the MCP authorization spec: a `tools/call` made with an OAuth token
+/// whose grant lacks the tool's scope is answered `403` with
+/// `WWW-Authenticate: Bearer error="insufficient_scope", scope="…"` (the scopes held
+/// and the one missing), so the client can ask the person for more. The call is logged
+/// as denied. API keys keep getting a tool error instead: no person can widen a key
+/// from a client.
+///
+/// # Errors
+/// The body cannot be read.
+pub async fn step_up<B: MessageBody + 'static>(
+    services: Services,
+    mut req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let principal = req.extensions().get::<Principal>().cloned();
+    let Some(p) = principal.filter(|p| p.grant_id().is_some()) else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    if req.method() != actix_web::http::Method::POST {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let body = req.extract::<actix_web::web::Bytes>().await?;
+    let denied = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+        let calls: Vec<Value> = match v {
+            Value::Array(items) => items,
+            one => vec![one],
+        };
+        calls.iter().find_map(|c| {
+            let name = (c.get("method")? == "tools/call")
+                .then(|| c.pointer("/params/name")?.as_str())??;
+            TOOLS
+                .iter()
+                .find(|t| t.name == name && !McpServer::allowed(&p, t))
+        })
+    });
+    let Some(spec) = denied else {
+        req.set_payload(actix_web::dev::Payload::from(body));
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    if let (Some(tenant), Some(caller)) = (p.tenant_id, call_caller(&p)) {
+        services.log.record(McpCall {
+            id: CallId::new(),
+            tenant_id: tenant,
+            caller,
+            tool: spec.name.to_owned(),
+            scope: spec.scope_label(),
+            status: CallStatus::Denied,
+            latency_us: 0,
+            created_at: services.clock.now(),
+        });
+    }
+    let mut wanted = p.scopes.to_strings();
+    wanted.push(spec.scope_label());
+    let challenge = format!(
+        "Bearer error=\"insufficient_scope\", scope=\"{}\", resource_metadata=\"{}\", error_description=\"{} needs {}\"",
+        wanted.join(" "),
+        hydracore_api::resource_metadata_url(services.api.oauth.settings()),
+        spec.name,
+        spec.scope_label()
+    );
+    let res = actix_web::HttpResponse::Forbidden()
+        .insert_header((actix_web::http::header::WWW_AUTHENTICATE, challenge))
+        .json(serde_json::json!({
+            "detail": format!(
+                "This grant lacks the scope {} that {} needs: sign in again and allow it",
+                spec.scope_label(),
+                spec.name
+            )
+        }));
+    Ok(req.into_response(res).map_into_right_body())
 }
 
 /// The `/mcp` service: build it once and mount `.scope()` of a clone in every worker.
@@ -205,7 +296,7 @@ pub fn service(services: Services, openapi: &Value) -> StreamableHttpService<Mcp
         .json_response(true)
         .allowed_hosts(Vec::new())
         .on_request_fn(|http_req, ext| {
-            let from = actix_web::HttpMessage::extensions(http_req);
+            let from = http_req.extensions();
             if let Some(p) = from.get::<Principal>() {
                 ext.insert(p.clone());
             }

@@ -3,6 +3,7 @@
 //! HTTP adapter serves, and the `hydracore` command line.
 
 pub mod cli;
+pub mod client_docs;
 pub mod settings;
 mod smoke;
 pub mod telemetry;
@@ -15,6 +16,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::web::Bytes;
 use anyhow::Context;
 use hydracore_audit::AuditService;
+use hydracore_auth::oauth::{OAuthService, OAuthSettings};
 use hydracore_auth::{AccessTokens, Authenticator, IdentityService, OpsToken, SignInLimits};
 use hydracore_core::SharedClock;
 use hydracore_http::{AppState, Readiness};
@@ -232,7 +234,32 @@ pub async fn compose(
             None => (Arc::new(hydracore_ratelimit::InProcessLimiter::new()), None),
         };
     let keyring = Arc::new(mcp_cipher(settings)?);
+    let ca = match &settings.serve.oauth_client_document_ca {
+        Some(path) => Some(std::fs::read(path).with_context(|| {
+            format!(
+                "reading HYDRACORE_OAUTH_CLIENT_DOCUMENT_CA ({})",
+                path.display()
+            )
+        })?),
+        None => None,
+    };
+    let documents = client_docs::HttpClientDocuments::new(
+        ca.as_deref(),
+        settings.serve.oauth_client_documents_allow_private,
+    )?;
+    let mut oauth_settings = OAuthSettings::new(&settings.serve.public_url);
+    oauth_settings.access_ttl =
+        time::Duration::seconds(i64::from(settings.serve.oauth_access_token_secs));
+    oauth_settings.refresh_ttl =
+        time::Duration::days(i64::from(settings.serve.oauth_refresh_token_days));
     let api = hydracore_api::Services {
+        oauth: OAuthService::new(
+            shared.clone(),
+            Arc::new(documents),
+            shared.clone(),
+            clock.clone(),
+            oauth_settings,
+        ),
         images: ImageService::new(shared.clone(), clock.clone()),
         credentials: CredentialService::new(shared.clone(), keyring.clone(), clock.clone()),
         calls: CallLogService::new(shared.clone()),
@@ -366,7 +393,7 @@ pub struct Application {
 }
 
 /// Deletes what has expired (`Idempotency-Key` records, console sessions, audit
-/// events and API key usage past their retention) at start and every ten minutes
+/// events and API key usage past their retention, OAuth tokens) at start and every ten minutes
 /// after, for as long as the server runs (every node does; deleting twice is
 /// harmless).
 async fn sweep_expired(
@@ -374,6 +401,7 @@ async fn sweep_expired(
     identity: IdentityService,
     audit: AuditService,
     keys: KeyService,
+    oauth: OAuthService,
     clock: SharedClock,
 ) {
     const EVERY: std::time::Duration = std::time::Duration::from_secs(600);
@@ -400,6 +428,11 @@ async fn sweep_expired(
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "swept API key usage past its retention"),
             Err(e) => tracing::warn!(error = %e, "could not sweep API key usage; will retry"),
+        }
+        match oauth.sweep().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "swept expired OAuth tokens and revoked grants"),
+            Err(e) => tracing::warn!(error = %e, "could not sweep OAuth tokens; will retry"),
         }
     }
 }
@@ -489,6 +522,7 @@ impl Application {
             state.api.identity.clone(),
             state.api.audit.clone(),
             state.api.keys.clone(),
+            state.api.oauth.clone(),
             state.clock.clone(),
         ));
         if settings.serve.reconcile_interval_secs > 0 {
@@ -502,14 +536,12 @@ impl Application {
         let log_writer_probe = log_writer.clone();
         actix_web::rt::spawn(drain);
         let openapi = hydracore_http::openapi();
-        let mcp = hydracore_mcp::service(
-            McpServices {
-                api: state.api.clone(),
-                log: log_writer,
-                clock,
-            },
-            &openapi,
-        );
+        let mcp_services = McpServices {
+            api: state.api.clone(),
+            log: log_writer,
+            clock,
+        };
+        let mcp = hydracore_mcp::service(mcp_services.clone(), &openapi);
         let mcp_hosts = hydracore_http::hosts::HostAllowList::new(
             settings
                 .serve
@@ -543,8 +575,26 @@ impl Application {
             hydracore_http::app(state.clone(), spec.clone(), metrics.clone())
                 // Before `/mcp`: the console's `/mcp/call-log` page is not the MCP endpoint.
                 .configure(hydracore_console::configure(console.clone()))
+                // `/mcp` takes API keys and OAuth access tokens, and its 401 says
+                // where to sign in; `/api-key/mcp` is the same server for clients that
+                // must be kept from OAuth (they send a key; nothing is advertised).
                 .service(
                     actix_web::web::scope("/mcp")
+                        .wrap(actix_web::middleware::from_fn({
+                            let services = mcp_services.clone();
+                            move |req, next| hydracore_mcp::step_up(services.clone(), req, next)
+                        }))
+                        .wrap(actix_web::middleware::from_fn(
+                            hydracore_http::authenticate_mcp,
+                        ))
+                        .wrap(actix_web::middleware::from_fn({
+                            let hosts = mcp_hosts.clone();
+                            move |req, next| hosts.clone().guard(req, next)
+                        }))
+                        .service(mcp.clone().scope()),
+                )
+                .service(
+                    actix_web::web::scope("/api-key/mcp")
                         .wrap(actix_web::middleware::from_fn(hydracore_http::authenticate))
                         .wrap(actix_web::middleware::from_fn({
                             let hosts = mcp_hosts.clone();

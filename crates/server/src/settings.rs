@@ -183,6 +183,21 @@ pub struct ServeArgs {
     /// it is https.
     #[arg(long, env = "HYDRACORE_PUBLIC_URL", default_value = "http://127.0.0.1:8000", value_parser = public_url)]
     pub public_url: String,
+    /// Lifetime of an OAuth access token for `/mcp`, in seconds.
+    #[arg(long, env = "HYDRACORE_OAUTH_ACCESS_TOKEN_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u32).range(60..=86_400))]
+    pub oauth_access_token_secs: u32,
+    /// Lifetime of an OAuth refresh token, in days (each refresh issues a new one).
+    #[arg(long, env = "HYDRACORE_OAUTH_REFRESH_TOKEN_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub oauth_refresh_token_days: u32,
+    /// A PEM file of CA certificates trusted, instead of the public web's roots, when
+    /// fetching OAuth client metadata documents (a private deployment's, or a test's).
+    #[arg(long, env = "HYDRACORE_OAUTH_CLIENT_DOCUMENT_CA")]
+    pub oauth_client_document_ca: Option<std::path::PathBuf>,
+    /// Lets OAuth client metadata documents be fetched from private and loopback
+    /// addresses. For tests only: it lets anyone who can start a sign-in make the
+    /// server fetch from its own network.
+    #[arg(long, env = "HYDRACORE_OAUTH_CLIENT_DOCUMENTS_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub oauth_client_documents_allow_private: bool,
     /// How many days audit events are kept; older ones are deleted (every ten minutes).
     #[arg(long, env = "HYDRACORE_AUDIT_RETENTION_DAYS", default_value_t = hydracore_audit::DEFAULT_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..=36_500))]
     pub audit_retention_days: u32,

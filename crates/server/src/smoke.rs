@@ -116,7 +116,7 @@ impl StoreSmoke {
             let call = McpCall {
                 id: CallId::new(),
                 tenant_id: t,
-                key_id: ApiKeyId(uuid::Uuid::nil()),
+                caller: hydracore_mcp_log::CallCaller::Key(ApiKeyId(uuid::Uuid::nil())),
                 tool: "smoke".into(),
                 scope: String::new(),
                 status: CallStatus::Ok,

@@ -671,7 +671,7 @@ pub async fn call_log_append_and_list(ports: &Ports) {
     let call = |tenant: TenantId, status: CallStatus, n: i64| McpCall {
         id: CallId::new(),
         tenant_id: tenant,
-        key_id: ApiKeyId::new(),
+        caller: hydracore_mcp_log::CallCaller::Key(ApiKeyId::new()),
         tool: "instances_list".into(),
         scope: "instances:read".into(),
         status,
@@ -698,7 +698,7 @@ pub async fn call_log_filters_and_reads_newest_first(ports: &Ports) {
     let call = |key: ApiKeyId, tool: &str, status: CallStatus, n: i64| McpCall {
         id: CallId::new(),
         tenant_id: t,
-        key_id: key,
+        caller: hydracore_mcp_log::CallCaller::Key(key),
         tool: tool.into(),
         scope: "instances:read".into(),
         status,
@@ -1712,4 +1712,233 @@ pub async fn audit_events_filter_page_and_sweep(ports: &Ports) {
         3
     );
     assert_eq!(list(AuditQuery::default()).await, [id(2), id(3)]);
+}
+
+/// A grant and its code, for user `u` in tenant `t`.
+fn oauth_grant(
+    u: &User,
+    t: &Tenant,
+    code: [u8; 32],
+) -> (
+    hydracore_auth::oauth::Grant,
+    hydracore_auth::oauth::StoredToken,
+) {
+    use hydracore_auth::oauth::{Grant, GrantId, StoredToken, TokenKind};
+    let at = now();
+    let grant = Grant {
+        id: GrantId::new(),
+        tenant_id: t.id,
+        user_id: u.id,
+        client_id: "https://app.example.com/client.json".into(),
+        client_name: "App".into(),
+        scopes: ScopeSet::parse(&["instances:read", "mcp-log:read"]).unwrap(),
+        resource: "https://hc.example.com/mcp".into(),
+        created_at: at,
+        last_used_at: None,
+        revoked_at: None,
+    };
+    let code = StoredToken {
+        hash: code,
+        grant_id: grant.id,
+        kind: TokenKind::Code,
+        scopes: grant.scopes.clone(),
+        redirect_uri: Some("http://127.0.0.1:9/cb".into()),
+        challenge: Some("c".repeat(43)),
+        created_at: at,
+        expires_at: at + Duration::minutes(5),
+        used_at: None,
+    };
+    (grant, code)
+}
+
+fn oauth_token(
+    grant: &hydracore_auth::oauth::Grant,
+    kind: hydracore_auth::oauth::TokenKind,
+    hash: [u8; 32],
+    minutes: i64,
+) -> hydracore_auth::oauth::StoredToken {
+    hydracore_auth::oauth::StoredToken {
+        hash,
+        grant_id: grant.id,
+        kind,
+        scopes: ScopeSet::parse(&["instances:read"]).unwrap(),
+        redirect_uri: None,
+        challenge: None,
+        created_at: now(),
+        expires_at: now() + Duration::minutes(minutes),
+        used_at: None,
+    }
+}
+
+/// Clients, grants and codes round-trip; a code or refresh token is exchanged exactly
+/// once, even by racing exchanges, and stores its successors only then.
+pub async fn oauth_codes_and_tokens_exchange_once(ports: &Ports) {
+    use hydracore_auth::oauth::{OAuthClient, TokenKind};
+    let client = OAuthClient {
+        id: "hc_client_1".into(),
+        name: "Claude".into(),
+        redirect_uris: vec!["https://claude.ai/api/mcp/auth_callback".into()],
+        created_at: now(),
+    };
+    ports.oauth.insert_client(&client).await.unwrap();
+    assert_eq!(
+        ports.oauth.find_client("hc_client_1").await.unwrap(),
+        Some(client)
+    );
+    assert_eq!(ports.oauth.find_client("hc_client_2").await.unwrap(), None);
+
+    let (u, t) = signed_up(ports, "ada@example.com").await;
+    let (grant, code) = oauth_grant(&u, &t, [1; 32]);
+    ports
+        .oauth
+        .insert_grant(&grant, &code, &ev())
+        .await
+        .unwrap();
+    let (found, of) = ports.oauth.find_token(&[1; 32]).await.unwrap().unwrap();
+    assert_eq!((found, of), (code.clone(), grant.clone()));
+    assert_eq!(ports.oauth.find_token(&[9; 32]).await.unwrap(), None);
+
+    // Eight exchanges of one code at once: one wins, and only its tokens exist.
+    let at = now();
+    let racers: Vec<_> = (0..8u8)
+        .map(|i| {
+            let oauth = ports.oauth.clone();
+            let new = vec![
+                oauth_token(&grant, TokenKind::Access, [10 + i; 32], 60),
+                oauth_token(&grant, TokenKind::Refresh, [20 + i; 32], 600),
+            ];
+            async move { oauth.exchange(&[1; 32], at, &new).await.unwrap() }
+        })
+        .collect();
+    let won = futures_join_all(racers).await;
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    let winner = u8::try_from(won.iter().position(|w| *w).unwrap()).unwrap();
+    for i in 0..8u8 {
+        let stored = ports.oauth.find_token(&[10 + i; 32]).await.unwrap();
+        assert_eq!(stored.is_some(), i == winner, "racer {i}");
+    }
+    let (spent, _) = ports.oauth.find_token(&[1; 32]).await.unwrap().unwrap();
+    assert_eq!(spent.used_at, Some(at));
+    let (refresh, _) = ports
+        .oauth
+        .find_token(&[20 + winner; 32])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(refresh.kind, TokenKind::Refresh);
+    assert_eq!(refresh.used_at, None);
+
+    // An access token can be deleted alone; the grant is touched.
+    ports.oauth.delete_token(&[10 + winner; 32]).await.unwrap();
+    assert_eq!(
+        ports.oauth.find_token(&[10 + winner; 32]).await.unwrap(),
+        None
+    );
+    ports.oauth.touch(grant.id, at).await.unwrap();
+    let g = ports.oauth.find_grant(grant.id).await.unwrap().unwrap();
+    assert_eq!(g.last_used_at, Some(at));
+}
+
+/// Revoking a grant deletes its tokens and stores its event, once; a revoked grant's
+/// tokens cannot be exchanged; the sweep takes expired tokens and revoked grants.
+pub async fn oauth_grants_revoke_with_their_tokens(ports: &Ports) {
+    use hydracore_auth::oauth::TokenKind;
+    let (u, t) = signed_up(ports, "ada@example.com").await;
+    let (a, code_a) = oauth_grant(&u, &t, [1; 32]);
+    let (b, code_b) = oauth_grant(&u, &t, [2; 32]);
+    ports.oauth.insert_grant(&a, &code_a, &ev()).await.unwrap();
+    ports.oauth.insert_grant(&b, &code_b, &ev()).await.unwrap();
+    let listed = ports.oauth.grants_of(u.id).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    let events_before = ports
+        .audit
+        .list(
+            None,
+            &hydracore_audit::AuditQuery::default(),
+            PageRequest::new(100, None).unwrap(),
+        )
+        .await
+        .unwrap()
+        .items
+        .len();
+
+    let refresh = [oauth_token(&a, TokenKind::Refresh, [3; 32], 600)];
+    assert!(
+        ports
+            .oauth
+            .exchange(&[1; 32], now(), &refresh)
+            .await
+            .unwrap()
+    );
+    // Allowed again, wider: the grant keeps its id and tokens, and gets a new code.
+    let wider = ScopeSet::parse(&["instances:read", "instances:write", "mcp-log:read"]).unwrap();
+    let again = oauth_token(&a, TokenKind::Code, [4; 32], 5);
+    assert!(
+        ports
+            .oauth
+            .extend_grant(a.id, &wider, "App 2", &again, &ev())
+            .await
+            .unwrap()
+    );
+    let g = ports.oauth.find_grant(a.id).await.unwrap().unwrap();
+    assert_eq!((g.scopes, g.client_name.as_str()), (wider.clone(), "App 2"));
+    assert!(ports.oauth.find_token(&[3; 32]).await.unwrap().is_some());
+    assert!(ports.oauth.find_token(&[4; 32]).await.unwrap().is_some());
+    assert!(ports.oauth.revoke_grant(a.id, now(), &ev()).await.unwrap());
+    assert!(!ports.oauth.revoke_grant(a.id, now(), &ev()).await.unwrap());
+    assert_eq!(ports.oauth.find_token(&[3; 32]).await.unwrap(), None);
+    assert!(
+        ports
+            .oauth
+            .find_grant(a.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    let events_after = ports
+        .audit
+        .list(
+            None,
+            &hydracore_audit::AuditQuery::default(),
+            PageRequest::new(100, None).unwrap(),
+        )
+        .await
+        .unwrap()
+        .items
+        .len();
+    assert_eq!(events_after, events_before + 2);
+    // A revoked grant is not widened, and stores nothing.
+    let late = oauth_token(&a, TokenKind::Code, [5; 32], 5);
+    assert!(
+        !ports
+            .oauth
+            .extend_grant(a.id, &wider, "App", &late, &ev())
+            .await
+            .unwrap()
+    );
+    assert_eq!(ports.oauth.find_token(&[5; 32]).await.unwrap(), None);
+    assert_eq!(
+        ports
+            .oauth
+            .grants_of(u.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|g| g.id)
+            .collect::<Vec<_>>(),
+        vec![b.id]
+    );
+
+    // The sweep: b's code expires in five minutes; a is revoked.
+    assert_eq!(ports.oauth.sweep(now()).await.unwrap(), 1);
+    assert_eq!(ports.oauth.find_grant(a.id).await.unwrap(), None);
+    assert!(ports.oauth.find_token(&[2; 32]).await.unwrap().is_some());
+    ports
+        .oauth
+        .sweep(now() + Duration::minutes(6))
+        .await
+        .unwrap();
+    assert_eq!(ports.oauth.find_token(&[2; 32]).await.unwrap(), None);
 }

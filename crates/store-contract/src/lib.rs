@@ -15,6 +15,7 @@ pub mod cases;
 use std::sync::Arc;
 
 use hydracore_audit::AuditLog;
+use hydracore_auth::oauth::OAuthRepository;
 use hydracore_auth::{RefreshTokenRepository, SessionRepository};
 use hydracore_core::idempotency::IdempotencyStore;
 use hydracore_instances::{InstanceRepository, RuntimeImageRepository};
@@ -37,6 +38,7 @@ pub struct Ports {
     pub sessions: Arc<dyn SessionRepository>,
     pub creds: Arc<dyn McpCredentialRepository>,
     pub idempotency: Arc<dyn IdempotencyStore>,
+    pub oauth: Arc<dyn OAuthRepository>,
     /// Reads back the events every other port writes with its changes.
     pub audit: Arc<dyn AuditLog>,
 }
@@ -88,6 +90,9 @@ macro_rules! contract_cases {
                 audit_events_come_with_their_change_only,
                 audit_events_filter_page_and_sweep;
             mcp_credentials: mcp_credentials_round_trip_sealed;
+            oauth:
+                oauth_codes_and_tokens_exchange_once,
+                oauth_grants_revoke_with_their_tokens;
             idempotency:
                 idempotency_claims_replay_and_lapse,
                 idempotency_begin_answers_while_claims_come_and_go;

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use hydracore_audit::testing::InMemoryAuditLog;
-use hydracore_auth::testing::{InMemoryRefreshTokens, InMemorySessions};
+use hydracore_auth::testing::{InMemoryOAuth, InMemoryRefreshTokens, InMemorySessions};
 use hydracore_core::idempotency::testing::InMemoryIdempotency;
 use hydracore_core::testing::EventSink;
 use hydracore_instances::testing::{InMemoryInstanceRepository, InMemoryRuntimeImageRepository};
@@ -37,6 +37,7 @@ impl Harness for Fakes {
                 keys: Arc::new(InMemoryKeyRepository::with_events(events.clone())),
                 instances: Arc::new(InMemoryInstanceRepository::with_events(events.clone())),
                 images: Arc::new(InMemoryRuntimeImageRepository::with_events(events.clone())),
+                oauth: Arc::new(InMemoryOAuth::with_events(events.clone())),
                 audit: Arc::new(InMemoryAuditLog::over(events)),
                 calls: Arc::new(InMemoryMcpCallLog::default()),
                 idempotency: Arc::new(InMemoryIdempotency::default()),

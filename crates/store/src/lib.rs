@@ -16,6 +16,7 @@ mod key_events;
 mod keys;
 mod mcp_creds;
 mod mcp_log;
+mod oauth;
 mod schema;
 mod sessions;
 mod tenants;

@@ -3,7 +3,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use hydracore_core::{Page, PageKey, PageRequest, RepoError};
 use hydracore_keys::ApiKeyId;
-use hydracore_mcp_log::{CallId, CallQuery, CallStatus, McpCall, McpCallLog};
+use hydracore_mcp_log::{CallCaller, CallId, CallQuery, CallStatus, McpCall, McpCallLog};
 use hydracore_tenants::TenantId;
 
 use crate::{DbId, DbTime, Store, corrupt, db, keyset, keyset_before};
@@ -12,12 +12,14 @@ use crate::{DbId, DbTime, Store, corrupt, db, keyset, keyset_before};
 struct CallRow {
     id: DbId,
     tenant_id: DbId,
-    key_id: DbId,
+    key_id: Option<DbId>,
     tool: String,
     scope: String,
     status: String,
     latency_us: i64,
     created_at: DbTime,
+    grant_id: Option<DbId>,
+    client_name: Option<String>,
 }
 
 #[async_trait]
@@ -34,7 +36,15 @@ impl McpCallLog for Store {
                     .values((
                         s::mcp_call_log::id.eq(DbId(c.id.0)),
                         s::mcp_call_log::tenant_id.eq(DbId(c.tenant_id.0)),
-                        s::mcp_call_log::key_id.eq(DbId(c.key_id.0)),
+                        s::mcp_call_log::key_id.eq(c.caller.key_id().map(|k| DbId(k.0))),
+                        s::mcp_call_log::grant_id.eq(match &c.caller {
+                            CallCaller::Grant { id, .. } => Some(DbId(*id)),
+                            CallCaller::Key(_) => None,
+                        }),
+                        s::mcp_call_log::client_name.eq(match &c.caller {
+                            CallCaller::Grant { client, .. } => Some(client.as_str()),
+                            CallCaller::Key(_) => None,
+                        }),
                         s::mcp_call_log::tool.eq(&c.tool),
                         s::mcp_call_log::scope.eq(&c.scope),
                         s::mcp_call_log::status.eq(c.status.as_str()),
@@ -66,6 +76,8 @@ impl McpCallLog for Store {
                     s::mcp_call_log::status,
                     s::mcp_call_log::latency_us,
                     s::mcp_call_log::created_at,
+                    s::mcp_call_log::grant_id,
+                    s::mcp_call_log::client_name,
                 ))
                 .limit(page.fetch_limit())
                 .into_boxed();
@@ -95,7 +107,14 @@ impl McpCallLog for Store {
                 Ok(McpCall {
                     id: CallId(r.id.0),
                     tenant_id: TenantId(r.tenant_id.0),
-                    key_id: ApiKeyId(r.key_id.0),
+                    caller: match (r.key_id, r.grant_id) {
+                        (Some(k), _) => CallCaller::Key(ApiKeyId(k.0)),
+                        (None, Some(g)) => CallCaller::Grant {
+                            id: g.0,
+                            client: r.client_name.unwrap_or_default(),
+                        },
+                        (None, None) => return Err(corrupt("an MCP call with no caller")),
+                    },
                     tool: r.tool,
                     scope: r.scope,
                     status: CallStatus::parse(&r.status).map_err(corrupt)?,

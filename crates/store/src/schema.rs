@@ -78,12 +78,14 @@ macro_rules! define_tables {
             mcp_call_log (id) {
                 id -> crate::schema::$b::sql::Id,
                 tenant_id -> crate::schema::$b::sql::Id,
-                key_id -> crate::schema::$b::sql::Id,
+                key_id -> Nullable<crate::schema::$b::sql::Id>,
                 tool -> Text,
                 scope -> Text,
                 status -> Text,
                 latency_us -> BigInt,
                 created_at -> crate::schema::$b::sql::Instant,
+                grant_id -> Nullable<crate::schema::$b::sql::Id>,
+                client_name -> Nullable<Text>,
             }
         }
 
@@ -177,6 +179,46 @@ macro_rules! define_tables {
             }
         }
 
+        diesel::table! {
+            oauth_clients (id) {
+                id -> Text,
+                name -> Text,
+                redirect_uris -> Text,
+                created_at -> crate::schema::$b::sql::Instant,
+            }
+        }
+
+        diesel::table! {
+            oauth_grants (id) {
+                id -> crate::schema::$b::sql::Id,
+                tenant_id -> crate::schema::$b::sql::Id,
+                user_id -> crate::schema::$b::sql::Id,
+                client_id -> Text,
+                client_name -> Text,
+                scopes -> Text,
+                resource -> Text,
+                created_at -> crate::schema::$b::sql::Instant,
+                last_used_at -> Nullable<crate::schema::$b::sql::Instant>,
+                revoked_at -> Nullable<crate::schema::$b::sql::Instant>,
+            }
+        }
+
+        diesel::table! {
+            oauth_tokens (token_hash) {
+                token_hash -> Binary,
+                grant_id -> crate::schema::$b::sql::Id,
+                kind -> Text,
+                scopes -> Text,
+                redirect_uri -> Nullable<Text>,
+                challenge -> Nullable<Text>,
+                created_at -> crate::schema::$b::sql::Instant,
+                expires_at -> crate::schema::$b::sql::Instant,
+                used_at -> Nullable<crate::schema::$b::sql::Instant>,
+            }
+        }
+
+        diesel::joinable!(oauth_tokens -> oauth_grants (grant_id));
+        diesel::allow_tables_to_appear_in_same_query!(oauth_tokens, oauth_grants);
         diesel::joinable!(runtime_image_channels -> runtime_images (image_id));
         diesel::joinable!(memberships -> users (user_id));
         diesel::joinable!(memberships -> tenants (tenant_id));

@@ -26,6 +26,7 @@ fn ports(store: &Store) -> Ports {
         sessions: s.clone(),
         creds: s.clone(),
         idempotency: s.clone(),
+        oauth: s.clone(),
         audit: s,
     }
 }

@@ -118,7 +118,17 @@ async fn list(
                 .items
                 .iter()
                 .map(|c| {
-                    let key_id = c.key_id.to_string();
+                    let key = match (c.key_id, c.oauth_client.as_deref()) {
+                        (Some(id), _) => {
+                            let id = id.to_string();
+                            names.get(id.as_str()).map_or_else(
+                                || format!("{}… (revoked)", &id[..8]),
+                                |n| (*n).to_owned(),
+                            )
+                        }
+                        (None, Some(client)) => format!("{client} (OAuth)"),
+                        (None, None) => String::new(),
+                    };
                     CallView {
                         at: when(c.created_at.0),
                         at_iso: iso(c.created_at.0),
@@ -126,10 +136,7 @@ async fn list(
                         scope: c.scope.clone(),
                         status: c.status.as_str(),
                         latency: latency(c.latency_us),
-                        key: names.get(key_id.as_str()).map_or_else(
-                            || format!("{}… (revoked)", &key_id[..8]),
-                            |n| (*n).to_owned(),
-                        ),
+                        key,
                     }
                 })
                 .collect();

@@ -8,6 +8,7 @@ mod credentials;
 mod instances;
 mod keys;
 mod members;
+mod oauth;
 mod tenant;
 
 use actix_web::web::ServiceConfig;
@@ -123,6 +124,7 @@ pub fn notice(done: Option<&str>) -> Option<&'static str> {
         "credential-created" => "Credential stored.",
         "credential-deleted" => "Credential deleted.",
         "tenant-created" => "Tenant created: you are now working in it.",
+        "grant-revoked" => "Connected app revoked: its tokens no longer work.",
         _ => return None,
     })
 }
@@ -136,6 +138,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     credentials::configure(cfg);
     calls::configure(cfg);
     tenant::configure(cfg);
+    oauth::configure(cfg);
 }
 
 /// The chrome of a page of `section`.

@@ -7,6 +7,7 @@ pub mod internal;
 pub mod keys;
 pub mod mcp;
 pub mod meta;
+pub mod oauth;
 pub mod tenants;
 
 use actix_web::HttpResponse;
