@@ -3,8 +3,9 @@
 //! MCP tool argument or configured key reaches its logs (even at debug level) or any
 //! table, also when keys are minted and rotated under an `Idempotency-Key` (replays
 //! are kept), when requests carrying secrets are refused with 422, and when a person
-//! signs in to the console, mints a key and stores a credential there; SIGTERM stops
-//! it gracefully with exit status 0.
+//! signs in to the console, mints a key, stores a credential and lets an MCP client in
+//! by OAuth there (codes, verifiers and tokens included); SIGTERM stops it gracefully
+//! with exit status 0.
 
 #![allow(
     clippy::unwrap_used,
@@ -359,7 +360,10 @@ fn run_scenario(database_url: &str) {
         console.key.clone(),
         console.key[8..].to_owned(),
         console.wrong_password.clone(),
-    ];
+    ]
+    .into_iter()
+    .chain(console.oauth.iter().cloned())
+    .collect::<Vec<_>>();
     let configured: Vec<String> = if database_url.starts_with("postgres") {
         vec![JWT_SECRET.to_owned(), MCP_CREDS_KEY.to_owned()]
     } else {
@@ -417,6 +421,8 @@ struct ConsoleSecrets {
     key: String,
     wrong_password: String,
     credential_secret: String,
+    /// The OAuth flow's code, verifier and tokens.
+    oauth: Vec<String>,
 }
 
 /// A form post with cookies; answers the status, the `Set-Cookie` values and the body.
@@ -549,6 +555,7 @@ fn console_scenario(base: &str) -> ConsoleSecrets {
         ],
     );
     assert_eq!(status, 303);
+    let oauth = oauth_scenario(agent, base, &session, &csrf);
     let (status, _, _) = form(
         agent,
         &format!("{base}/logout"),
@@ -561,7 +568,128 @@ fn console_scenario(base: &str) -> ConsoleSecrets {
         key,
         wrong_password,
         credential_secret,
+        oauth,
     }
+}
+
+/// An MCP client's OAuth flow, the person signed in to the console with `session`:
+/// registration, consent, the code exchanged, a call to `/mcp`, a refresh and a
+/// revocation. Returns every secret it handled.
+fn oauth_scenario(agent: &ureq::Agent, base: &str, session: &str, csrf: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let redirect = "http://127.0.0.1:33418/callback";
+    let (status, client) = call(
+        agent,
+        "POST",
+        &format!("{base}/oauth/register"),
+        None,
+        Some(json!({"client_name": "Logs", "redirect_uris": [redirect]})),
+    );
+    assert_eq!(status, 201, "{client}");
+    let client_id = client["client_id"].as_str().unwrap().to_owned();
+    let verifier = format!(
+        "verifier-{}-{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()).as_ref());
+    let resource = "http://127.0.0.1:8000/mcp";
+    let params = [
+        ("response_type", "code"),
+        ("client_id", client_id.as_str()),
+        ("redirect_uri", redirect),
+        ("state", "s1"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("resource", resource),
+    ];
+    let query = params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace(':', "%3A").replace('/', "%2F")))
+        .collect::<Vec<_>>()
+        .join("&");
+    let (status, _, page) = form(
+        agent,
+        &format!("{base}/oauth/authorize?{query}"),
+        session,
+        &[],
+    );
+    assert_eq!(status, 200, "{page}");
+    let marker = "name=\"tenant\" value=\"";
+    let at = page.find(marker).unwrap() + marker.len();
+    let tenant = page[at..at + 36].to_owned();
+    let mut fields: Vec<(&str, &str)> = params.to_vec();
+    fields.retain(|(k, _)| *k != "scope");
+    fields.extend([
+        ("csrf_token", csrf),
+        ("tenant", tenant.as_str()),
+        ("scope", "instances:read"),
+        ("decision", "allow"),
+    ]);
+    let req = ureq::http::Request::builder()
+        .method("POST")
+        .uri(format!("{base}/oauth/authorize"))
+        .header("Cookie", session)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(
+            fields
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.replace(':', "%3A").replace('/', "%2F")))
+                .collect::<Vec<_>>()
+                .join("&"),
+        )
+        .unwrap();
+    let res = agent.run(req).unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let location = res
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let code: String = location[location.find("code=").unwrap() + 5..]
+        .chars()
+        .take_while(|c| *c != '&')
+        .collect();
+    let token = |body: String| {
+        let req = ureq::http::Request::builder()
+            .method("POST")
+            .uri(format!("{base}/oauth/token"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .unwrap();
+        let mut res = agent.run(req).unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        serde_json::from_str::<Value>(&res.body_mut().read_to_string().unwrap()).unwrap()
+    };
+    let first = token(format!(
+        "grant_type=authorization_code&code={code}&redirect_uri=http%3A%2F%2F127.0.0.1%3A33418%2Fcallback&code_verifier={verifier}&client_id={client_id}"
+    ));
+    let access = first["access_token"].as_str().unwrap().to_owned();
+    let refresh = first["refresh_token"].as_str().unwrap().to_owned();
+    let (status, _) = call(
+        agent,
+        "POST",
+        &format!("{base}/mcp"),
+        Some(&access),
+        Some(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})),
+    );
+    assert_ne!(status, 401);
+    let second = token(format!(
+        "grant_type=refresh_token&refresh_token={refresh}&client_id={client_id}"
+    ));
+    let access2 = second["access_token"].as_str().unwrap().to_owned();
+    let refresh2 = second["refresh_token"].as_str().unwrap().to_owned();
+    let req = ureq::http::Request::builder()
+        .method("POST")
+        .uri(format!("{base}/oauth/revoke"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("token={refresh2}"))
+        .unwrap();
+    assert_eq!(agent.run(req).unwrap().status().as_u16(), 200);
+    vec![code, verifier, access, refresh, access2, refresh2]
 }
 
 /// Every row of every table, as text: the SQLite file and its WAL, or `pg_dump` with
