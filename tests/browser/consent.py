@@ -6,14 +6,16 @@ Usage:
       consent page (the client, the tenant, the scopes preselected), and clicks Allow.
       The browser's arrival at the client's redirect URI is caught (nothing listens
       there); prints {"redirect": URL, "scopes": [...], "client": NAME}.
-  consent.py revoke BASE_URL CLIENT_NAME EMAIL PASSWORD
+  consent.py revoke BASE_URL CLIENT_NAME EMAIL PASSWORD [AXE_JS]
       Signs in, opens Connected apps, revokes the client's grant; prints {"revoked": NAME}.
 
-With AXE_JS, axe-core checks the consent page (no serious or critical violation). The
+With AXE_JS, axe-core checks the consent page and Connected apps (no serious or critical
+violation); with HYDRACORE_CONSOLE_SHOTS, they are saved in light and dark there. The
 browser reports no Content-Security-Policy violation. Exits non-zero with the failed
 expectation.
 """
 import json
+import os
 import sys
 
 from playwright.sync_api import expect, sync_playwright
@@ -37,11 +39,21 @@ def sign_in(page, email, password):
     page.get_by_role("button", name="Sign in").click()
 
 
-def axe_check(page, axe):
+SHOTS = os.environ.get("HYDRACORE_CONSOLE_SHOTS")
+
+
+def axe_check(page, axe, name):
+    """axe-core on the page; saved in light and dark when HYDRACORE_CONSOLE_SHOTS names
+    a directory."""
     page.evaluate(axe)
     found = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
     bad = [v["id"] for v in found if v["impact"] in ("serious", "critical")]
-    assert not bad, f"axe found on the consent page: {bad}"
+    assert not bad, f"axe found on the {name} page: {bad}"
+    if SHOTS:
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            page.screenshot(path=f"{SHOTS}/{name}-{scheme}.png", full_page=True, caret="initial")
+        page.emulate_media(color_scheme="light")
 
 
 def main():
@@ -65,12 +77,12 @@ def main():
                 sign_in(page, email, password)
             heading = page.get_by_role("heading", level=1)
             expect(heading).to_contain_text("to use HydraCore?")
-            report["client"] = heading.inner_text()
+            report["client"] = heading.inner_text().removeprefix("Allow ").removesuffix(" to use HydraCore?")
             boxes = page.get_by_role("checkbox")
             report["scopes"] = [b.get_attribute("value") for b in boxes.all() if b.is_checked()]
             assert report["scopes"], "no scope is preselected"
             if axe:
-                axe_check(page, axe)
+                axe_check(page, axe, "consent")
             page.get_by_role("button", name="Allow").click()
             page.wait_for_timeout(200)
             for _ in range(50):
@@ -81,9 +93,12 @@ def main():
             report["redirect"] = caught[0]
         elif MODE == "revoke":
             base, client, email, password = sys.argv[2:6]
+            axe = open(sys.argv[6], encoding="utf-8").read() if len(sys.argv) > 6 else None
             page.goto(base.rstrip("/") + "/settings/connected-apps")
             sign_in(page, email, password)
             expect(page.get_by_role("heading", name="Connected apps")).to_be_visible()
+            if axe:
+                axe_check(page, axe, "connected-apps")
             row = page.get_by_role("row").filter(has_text=client)
             row.get_by_role("link", name=f"Revoke {client}").click()
             expect(page.get_by_role("heading", name=f"Revoke {client}?", exact=True)).to_be_visible()

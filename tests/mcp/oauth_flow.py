@@ -205,7 +205,8 @@ async def main():
         access = after.access_token
     # The person revokes the grant in the console; the token no longer works.
     out = subprocess.run(
-        [PW_PYTHON, CONSENT, "revoke", BASE, report["consents"][-1]["client"].split("Allow ", 1)[-1].split(" to use", 1)[0], EMAIL, PASSWORD],
+        [PW_PYTHON, CONSENT, "revoke", BASE, report["consents"][-1]["client"], EMAIL, PASSWORD]
+        + ([os.environ["HYDRACORE_AXE"]] if os.environ.get("HYDRACORE_AXE") else []),
         capture_output=True,
         text=True,
     )
