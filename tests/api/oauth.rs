@@ -229,6 +229,28 @@ fn tools(app: &TestApp, token: &str) -> Vec<String> {
         .collect()
 }
 
+fn refresh_with(app: &TestApp, client: &str, token: &str) -> TestResponse {
+    form(
+        app,
+        "/oauth/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token),
+            ("client_id", client),
+        ],
+    )
+}
+
+/// `res` is the token endpoint's `400 {"error": error}`.
+fn refused(res: &TestResponse, error: &str) {
+    assert_eq!(
+        (res.status, error_of(res)),
+        (400, error.to_owned()),
+        "{}",
+        res.body
+    );
+}
+
 fn error_of(res: &TestResponse) -> String {
     res.json()["error"].as_str().unwrap_or_default().to_owned()
 }
@@ -506,20 +528,10 @@ fn every_refusal_the_flow_owes(app: &TestApp) {
             ("client_id", &client),
         ],
     );
-    assert_eq!(
-        (res.status, error_of(&res)),
-        (400, "invalid_request".into()),
-        "{}",
-        res.body
-    );
+    refused(&res, "invalid_request");
     let (wrong, _) = pkce();
     let res = exchange(app, &client, &code, &wrong);
-    assert_eq!(
-        (res.status, error_of(&res)),
-        (400, "invalid_grant".into()),
-        "{}",
-        res.body
-    );
+    refused(&res, "invalid_grant");
     let res = form(
         app,
         "/oauth/token",
@@ -532,20 +544,10 @@ fn every_refusal_the_flow_owes(app: &TestApp) {
             ("resource", &other_resource),
         ],
     );
-    assert_eq!(
-        (res.status, error_of(&res)),
-        (400, "invalid_target".into()),
-        "{}",
-        res.body
-    );
+    refused(&res, "invalid_target");
     let other_client = register(app, "Another");
     let res = exchange(app, &other_client, &code, &verifier);
-    assert_eq!(
-        (res.status, error_of(&res)),
-        (400, "invalid_grant".into()),
-        "{}",
-        res.body
-    );
+    refused(&res, "invalid_grant");
 
     let res = exchange(app, &client, &code, &verifier);
     assert_eq!(res.status, 200, "{}", res.body);
@@ -619,63 +621,24 @@ fn every_refusal_the_flow_owes(app: &TestApp) {
 
     // A reused code is refused and revokes what it issued.
     let res = exchange(app, &client, &code, &verifier);
-    assert_eq!(
-        (res.status, error_of(&res)),
-        (400, "invalid_grant".into()),
-        "{}",
-        res.body
-    );
+    refused(&res, "invalid_grant");
     assert_eq!(mcp(app, &access, "tools/list", json!({})).status, 401);
-    let res = form(
-        app,
-        "/oauth/token",
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", &client),
-        ],
-    );
-    assert_eq!(
-        (res.status, error_of(&res)),
-        (400, "invalid_grant".into()),
-        "{}",
-        res.body
-    );
+    let res = refresh_with(app, &client, &refresh);
+    refused(&res, "invalid_grant");
 
     // A refresh rotates; reusing the old refresh token revokes the family.
     let (verifier, challenge) = pkce();
     let code = consent(app, &mut v, &client, &challenge, None, &["instances:read"]);
     let tokens = exchange(app, &client, &code, &verifier).json();
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
-    let res = form(
-        app,
-        "/oauth/token",
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", &client),
-        ],
-    );
+    let res = refresh_with(app, &client, &refresh);
     assert_eq!(res.status, 200, "{}", res.body);
     let rotated = res.json();
     let access = rotated["access_token"].as_str().unwrap().to_owned();
     assert_ne!(rotated["refresh_token"], json!(refresh));
     assert!(tools(app, &access).contains(&"instances_list".to_owned()));
-    let res = form(
-        app,
-        "/oauth/token",
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", &client),
-        ],
-    );
-    assert_eq!(
-        (res.status, error_of(&res)),
-        (400, "invalid_grant".into()),
-        "{}",
-        res.body
-    );
+    let res = refresh_with(app, &client, &refresh);
+    refused(&res, "invalid_grant");
     assert!(
         res.json()["error_description"]
             .as_str()
