@@ -810,7 +810,121 @@ fn a_client_document_at_a_private_address_is_refused(app: &TestApp) {
     }
 }
 
+/// The consent page offers only what the person's role holds, in the tenant they
+/// choose; a forged form asking for more is refused and stores no grant.
+fn consent_stays_within_the_role_in_the_chosen_tenant(app: &TestApp) {
+    let client = register(app, "Picky");
+    let owner = app.signup("owner@example.com", "Acme");
+    let tenant = owner["tenant"]["id"].as_str().unwrap().to_owned();
+    let key = app.key(
+        hydracore_tenants::TenantId(uuid::Uuid::parse_str(&tenant).unwrap()),
+        &["audit-log:read"],
+    );
+    // Vic owns a tenant of their own and is a viewer in Acme.
+    app.signup("vic@example.com", "Vic's");
+    let res = app.bearer(
+        "POST",
+        "/v1/members",
+        owner["access_token"].as_str().unwrap(),
+        Some(&json!({"email": "vic@example.com", "role": "viewer"})),
+    );
+    assert_eq!(res.status, 201, "{}", res.body);
+    let mut v = Visitor::new(app);
+    v.sign_in("vic@example.com");
+    let (_, challenge) = pkce();
+    let path = authorize_path(
+        app,
+        &[
+            ("client_id", Some(&client)),
+            ("code_challenge", Some(&challenge)),
+            ("scope", Some("instances:read instances:write")),
+        ],
+    );
+    // Their own tenant first (the active one), where they are owner: both offered.
+    let page = v.get(&path);
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("In Vic&#x27;s, where you are owner")
+            || page.body.contains("In Vic&#39;s, where you are owner"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<select id=\"consent-tenant\""));
+    assert!(page.body.contains("value=\"instances:write\" checked"));
+    // Acme, chosen with the switcher: a viewer may only read.
+    let page = v.get(&format!("{path}&tenant={tenant}"));
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("In Acme, where you are viewer"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("value=\"instances:read\" checked"));
+    assert!(!page.body.contains("value=\"instances:write\""));
+    assert!(page.body.contains("your role here does not hold"));
+    // A forged form asking for the write anyway.
+    let mut fields = consent_fields(&page.body);
+    fields.extend([
+        ("decision".to_owned(), "allow".to_owned()),
+        ("scope".to_owned(), "instances:write".to_owned()),
+    ]);
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let res = v.post("/oauth/authorize", &pairs);
+    assert_eq!(res.status, 422, "{}", res.body);
+    assert!(res.header("location").is_none());
+    assert!(
+        res.body.contains("instances:write was not offered"),
+        "{}",
+        res.body
+    );
+    let events = app
+        .get("/v1/audit-log?action=oauth_grant.created", &key)
+        .json();
+    assert_eq!(events, json!([]));
+}
+
+/// Header clients keep their key on `/api-key/mcp`, where OAuth tokens are not taken.
+fn the_key_only_endpoint_takes_keys_only(app: &TestApp) {
+    let (_, key) = app.tenant_with_key(&["instances:read"]);
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string();
+    let send = |credential: &str| {
+        let req = ureq::http::Request::builder()
+            .method("POST")
+            .uri(format!("{}/api-key/mcp", app.address))
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream")
+            .header("Authorization", format!("Bearer {credential}"))
+            .body(body.clone())
+            .unwrap();
+        app.send(req)
+    };
+    let res = send(&key);
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(res.body.contains("instances_list"));
+    let client = register(app, "Any");
+    let mut v = Visitor::new(app);
+    app.signup("kay@example.com", "Kay");
+    v.sign_in("kay@example.com");
+    let (verifier, challenge) = pkce();
+    let code = consent(app, &mut v, &client, &challenge, None, &["instances:read"]);
+    let tokens = exchange(app, &client, &code, &verifier).json();
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(mcp(app, access, "tools/list", json!({})).status, 200);
+    let res = send(access);
+    assert_eq!(res.status, 401);
+    assert!(
+        !res.header("www-authenticate")
+            .unwrap_or_default()
+            .contains("resource_metadata")
+    );
+}
+
 api_tests!(
+    consent_stays_within_the_role_in_the_chosen_tenant,
+    the_key_only_endpoint_takes_keys_only,
     metadata_documents_follow_the_rfcs,
     registration_checks_what_clients_send,
     every_refusal_the_flow_owes,
