@@ -107,6 +107,15 @@ fn lifecycle_transitions_and_409s(app: &TestApp) {
     let started = action("start");
     assert_eq!(started.status, 200);
     assert_eq!(started.json()["status"], "running");
+    // Only a failed instance says why; the field is always there.
+    assert_eq!(started.json()["status_reason"], serde_json::Value::Null);
+    assert!(
+        started
+            .json()
+            .as_object()
+            .unwrap()
+            .contains_key("status_reason")
+    );
     assert_eq!(action("start").status, 409);
     assert_eq!(
         app.get(&format!("/v1/instances/{id}"), &key).json()["status"],

@@ -71,6 +71,9 @@ pub struct InstanceDto {
     /// Unique within the tenant.
     pub name: String,
     pub status: InstanceStatus,
+    /// Why the instance is `failed`, in the runtime's words (an exit code, OOM, an
+    /// image that cannot be had); `null` in every other status.
+    pub status_reason: Option<String>,
     /// The image reference the instance runs.
     pub runtime_image: String,
     /// Free-form configuration (a JSON object).
@@ -85,6 +88,7 @@ impl From<Instance> for InstanceDto {
             id: i.id.0,
             name: i.name.into_string(),
             status: i.status.into(),
+            status_reason: i.status_reason,
             runtime_image: i.runtime_image.to_string(),
             config: RawJsonObject(i.config.into_raw()),
             created_at: Timestamp(i.created_at),

@@ -150,10 +150,23 @@ pub struct Instance {
     pub tenant_id: TenantId,
     pub name: InstanceName,
     pub status: Status,
+    /// Why the instance is `failed` (the runtime's words: an exit code, OOM, an image
+    /// that cannot be had); `None` in every other status.
+    pub status_reason: Option<String>,
     pub runtime_image: ImageReference,
     pub config: Config,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+}
+
+/// What the runtime reports of an instance it was asked to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    pub status: Status,
+    /// Why, when the status is `failed`.
+    pub reason: Option<String>,
+    /// The runtime's own name for what runs the instance (a container id), if any.
+    pub runtime_ref: Option<String>,
 }
 
 /// An instance's configuration: a JSON object, kept as its JSON text so that reading

@@ -7,7 +7,7 @@ use hydracore_core::{BoxError, Page, PageRequest, RepoError};
 use hydracore_tenants::TenantId;
 use time::OffsetDateTime;
 
-use crate::{Channel, Instance, InstanceId, RuntimeImage, RuntimeImageId, Status};
+use crate::{Channel, Instance, InstanceId, Observed, RuntimeImage, RuntimeImageId, Status};
 
 /// Persistence of instances. Every method is scoped to one tenant: another tenant's
 /// instance MUST behave as if it did not exist. A change given an `event` stores it in
@@ -33,17 +33,19 @@ pub trait InstanceRepository: Send + Sync {
     /// MUST return `RepoError::Duplicate` if the new name is taken in the tenant.
     async fn update(&self, instance: &Instance, event: &AuditEvent) -> Result<bool, RepoError>;
 
-    /// Moves the instance from `from` to `to`, setting `updated_at = at`, only if its
-    /// status is `from` at that moment (compare-and-set). Returns the instance after
-    /// the change, or `None` if it does not exist or its status was not `from`. A
-    /// transition someone asked for carries its `event`; one the runtime or the
-    /// reconciler reached carries none.
+    /// Moves the instance from `from` to `to`, setting `updated_at = at` and
+    /// `status_reason = reason` (cleared when `None`), only if its status is `from` at
+    /// that moment (compare-and-set). Returns the instance after the change, or `None`
+    /// if it does not exist or its status was not `from`. A transition someone asked
+    /// for carries its `event`; one the runtime or the reconciler reached carries none.
+    #[allow(clippy::too_many_arguments, reason = "one compare-and-set, all of it")]
     async fn transition(
         &self,
         tenant: TenantId,
         id: InstanceId,
         from: Status,
         to: Status,
+        reason: Option<&str>,
         at: OffsetDateTime,
         event: Option<&AuditEvent>,
     ) -> Result<Option<Instance>, RepoError>;
@@ -63,6 +65,15 @@ pub trait InstanceRepository: Send + Sync {
     async fn unsettled(
         &self,
         before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Instance>, RepoError>;
+
+    /// Instances of any tenant that are `running`, ordered by id, after `after` (the
+    /// last id of the previous batch), at most `limit`. Crosses tenants like
+    /// [`InstanceRepository::unsettled`]: only the runtime sweep calls it.
+    async fn running(
+        &self,
+        after: Option<InstanceId>,
         limit: u32,
     ) -> Result<Vec<Instance>, RepoError>;
 }
@@ -104,9 +115,10 @@ pub trait RuntimeImageRepository: Send + Sync {
 pub struct RuntimeError(#[source] pub BoxError);
 
 /// What actually runs instances. The control plane asks; the runtime answers with the
-/// status the instance reached. Both calls MUST be idempotent (starting a running
-/// instance answers `Running`): the reconciler repeats them for instances that were
-/// left `starting` or `stopping`.
+/// status the instance reached. `start` and `stop` MUST be idempotent (starting a
+/// running instance answers `Running`): the reconciler repeats them for instances that
+/// were left `starting` or `stopping`. `observe` says what runs now, so an instance that
+/// died behind the control plane's back is seen.
 #[async_trait]
 pub trait Runtime: Send + Sync {
     /// Starts the instance. Returns `Running` once it runs, or `Starting` if it is still
@@ -121,6 +133,12 @@ pub trait Runtime: Send + Sync {
     /// # Errors
     /// `RuntimeError` when it could not be stopped: the instance becomes `failed`.
     async fn stop(&self, instance: &Instance) -> Result<Status, RuntimeError>;
+
+    /// What the runtime sees of the instance now.
+    ///
+    /// # Errors
+    /// `RuntimeError` when the runtime cannot be asked: nothing is concluded from that.
+    async fn observe(&self, instance: &Instance) -> Result<Observed, RuntimeError>;
 }
 
 /// The shipped runtime: the control plane records each transition at once and
@@ -136,5 +154,14 @@ impl Runtime for RecordingRuntime {
 
     async fn stop(&self, _instance: &Instance) -> Result<Status, RuntimeError> {
         Ok(Status::Stopped)
+    }
+
+    /// What was recorded: nothing runs that could have died.
+    async fn observe(&self, instance: &Instance) -> Result<Observed, RuntimeError> {
+        Ok(Observed {
+            status: instance.status,
+            reason: instance.status_reason.clone(),
+            runtime_ref: None,
+        })
     }
 }

@@ -143,6 +143,7 @@ impl InstanceService {
             } else {
                 Status::Stopped
             },
+            status_reason: None,
             runtime_image,
             config,
             created_at: now,
@@ -313,7 +314,7 @@ impl InstanceService {
         let event = audit(&current, now, asked, who);
         let Some(moving) = self
             .repo
-            .transition(tenant, id, current.status, via, now, Some(&event))
+            .transition(tenant, id, current.status, via, None, now, Some(&event))
             .await?
         else {
             // Someone else moved it in between: report what it is now.
@@ -338,11 +339,20 @@ impl InstanceService {
             Ok(status) => (status, None),
             Err(e) => (Status::Failed, Some(e)),
         };
+        let reason = failure.as_ref().map(|e| e.0.to_string());
         let settled = if reached == via {
             Some(moving)
         } else {
             self.repo
-                .transition(tenant, id, via, reached, self.clock.now(), None)
+                .transition(
+                    tenant,
+                    id,
+                    via,
+                    reached,
+                    reason.as_deref(),
+                    self.clock.now(),
+                    None,
+                )
                 .await?
         };
         if let Some(e) = failure {
@@ -386,6 +396,67 @@ impl InstanceService {
         }
         Ok(done)
     }
+
+    /// Asks the runtime what runs now of every `running` instance, `batch` at a time,
+    /// and marks `failed` (with the runtime's reason) each one that died behind the
+    /// control plane's back. An instance the runtime cannot be asked about is left as
+    /// it is: an engine's outage alone fails nothing. Safe on several nodes at once:
+    /// each change is a compare-and-set from `running`.
+    ///
+    /// # Errors
+    /// Store failures (the pass stops; the next one starts over).
+    pub async fn sweep(&self, batch: u32) -> Result<Swept, InstanceError> {
+        let mut done = Swept::default();
+        let mut after = None;
+        loop {
+            let running = self.repo.running(after, batch).await?;
+            let Some(last) = running.last() else { break };
+            after = Some(last.id);
+            let full = running.len() == batch as usize;
+            for instance in running {
+                done.observed += 1;
+                let Ok(seen) = self.runtime.observe(&instance).await else {
+                    done.unreachable += 1;
+                    continue;
+                };
+                if matches!(seen.status, Status::Failed | Status::Stopped) {
+                    let reason = seen
+                        .reason
+                        .unwrap_or_else(|| "the runtime reports it is no longer running".into());
+                    let changed = self
+                        .repo
+                        .transition(
+                            instance.tenant_id,
+                            instance.id,
+                            Status::Running,
+                            Status::Failed,
+                            Some(&reason),
+                            self.clock.now(),
+                            None,
+                        )
+                        .await?;
+                    if changed.is_some() {
+                        done.failed += 1;
+                    }
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(done)
+    }
+}
+
+/// What one [`InstanceService::sweep`] pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    /// Running instances the runtime was asked about.
+    pub observed: usize,
+    /// Of those, how many it could not be asked about (left as they were).
+    pub unreachable: usize,
+    /// Of those, how many had died and are now `failed`.
+    pub failed: usize,
 }
 
 /// What one [`InstanceService::reconcile`] pass did.

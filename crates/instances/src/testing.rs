@@ -11,7 +11,7 @@ use hydracore_tenants::TenantId;
 use time::OffsetDateTime;
 
 use crate::ports::{InstanceRepository, Runtime, RuntimeError, RuntimeImageRepository};
-use crate::{Channel, Instance, InstanceId, RuntimeImage, RuntimeImageId, Status};
+use crate::{Channel, Instance, InstanceId, Observed, RuntimeImage, RuntimeImageId, Status};
 
 fn poisoned<T>(e: std::sync::PoisonError<T>) -> RepoError {
     RepoError::Unexpected(e.to_string().into())
@@ -119,6 +119,7 @@ impl InstanceRepository for InMemoryInstanceRepository {
         id: InstanceId,
         from: Status,
         to: Status,
+        reason: Option<&str>,
         at: OffsetDateTime,
         event: Option<&AuditEvent>,
     ) -> Result<Option<Instance>, RepoError> {
@@ -126,6 +127,7 @@ impl InstanceRepository for InMemoryInstanceRepository {
         match rows.get_mut(&id) {
             Some(i) if i.tenant_id == tenant && i.status == from => {
                 i.status = to;
+                i.status_reason = reason.map(str::to_owned);
                 i.updated_at = at;
                 if let Some(e) = event {
                     self.events.record(e);
@@ -165,6 +167,22 @@ impl InstanceRepository for InMemoryInstanceRepository {
             .cloned()
             .collect();
         out.sort_by_key(|i| (i.updated_at, i.id));
+        out.truncate(limit as usize);
+        Ok(out)
+    }
+
+    async fn running(
+        &self,
+        after: Option<InstanceId>,
+        limit: u32,
+    ) -> Result<Vec<Instance>, RepoError> {
+        let rows = self.rows.lock().map_err(poisoned)?;
+        let mut out: Vec<Instance> = rows
+            .values()
+            .filter(|i| i.status == Status::Running && after.is_none_or(|a| i.id > a))
+            .cloned()
+            .collect();
+        out.sort_by_key(|i| i.id);
         out.truncate(limit as usize);
         Ok(out)
     }
@@ -260,5 +278,77 @@ impl Runtime for FailingRuntime {
 
     async fn stop(&self, _instance: &Instance) -> Result<Status, RuntimeError> {
         Err(RuntimeError("unreachable host".into()))
+    }
+
+    async fn observe(&self, _instance: &Instance) -> Result<Observed, RuntimeError> {
+        Err(RuntimeError("unreachable host".into()))
+    }
+}
+
+/// A runtime whose instances run until [`MortalRuntime::kill`] ends one behind the
+/// control plane's back, and which can be made unreachable.
+#[derive(Debug, Default)]
+pub struct MortalRuntime {
+    dead: Mutex<HashMap<InstanceId, String>>,
+    unreachable: std::sync::atomic::AtomicBool,
+}
+
+impl MortalRuntime {
+    /// The instance's agent ends, for `reason`.
+    pub fn kill(&self, id: InstanceId, reason: &str) {
+        if let Ok(mut dead) = self.dead.lock() {
+            dead.insert(id, reason.to_owned());
+        }
+    }
+
+    /// The runtime stops (or starts again) answering.
+    pub fn set_unreachable(&self, down: bool) {
+        self.unreachable
+            .store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn reachable(&self) -> Result<(), RuntimeError> {
+        if self.unreachable.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(RuntimeError("the engine does not answer".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl Runtime for MortalRuntime {
+    async fn start(&self, instance: &Instance) -> Result<Status, RuntimeError> {
+        self.reachable()?;
+        if let Ok(mut dead) = self.dead.lock() {
+            dead.remove(&instance.id);
+        }
+        Ok(Status::Running)
+    }
+
+    async fn stop(&self, _instance: &Instance) -> Result<Status, RuntimeError> {
+        self.reachable()?;
+        Ok(Status::Stopped)
+    }
+
+    async fn observe(&self, instance: &Instance) -> Result<Observed, RuntimeError> {
+        self.reachable()?;
+        let dead = self
+            .dead
+            .lock()
+            .ok()
+            .and_then(|d| d.get(&instance.id).cloned());
+        Ok(match dead {
+            Some(reason) => Observed {
+                status: Status::Failed,
+                reason: Some(reason),
+                runtime_ref: None,
+            },
+            None => Observed {
+                status: instance.status,
+                reason: None,
+                runtime_ref: None,
+            },
+        })
     }
 }

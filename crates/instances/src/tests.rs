@@ -80,7 +80,73 @@ async fn a_failing_runtime_leaves_the_instance_failed() {
         svc.start(t, &Who::ops(), i.id).await,
         Err(InstanceError::Runtime(_))
     ));
-    assert_eq!(svc.get(t, i.id).await.unwrap().status, Status::Failed);
+    let failed = svc.get(t, i.id).await.unwrap();
+    assert_eq!(failed.status, Status::Failed);
+    assert_eq!(failed.status_reason.as_deref(), Some("no capacity"));
+}
+
+/// A running instance whose agent dies behind the control plane's back is `failed`
+/// after the next sweep, with the runtime's reason; an engine that does not answer
+/// fails nothing; starting again clears the reason.
+#[tokio::test]
+async fn the_sweep_sees_what_died_and_only_that() {
+    let runtime = Arc::new(crate::testing::MortalRuntime::default());
+    let (svc, _) = service_with(runtime.clone());
+    let t = TenantId::new();
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let i = svc
+            .create(
+                t,
+                &Who::ops(),
+                CreateInstance {
+                    start: true,
+                    ..create(&format!("web-{n}"))
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(i.status, Status::Running);
+        assert_eq!(i.status_reason, None);
+        ids.push(i.id);
+    }
+    let idle = svc.create(t, &Who::ops(), create("idle")).await.unwrap();
+    runtime.kill(ids[1], "exited with code 1");
+    runtime.kill(ids[3], "killed: out of memory");
+    runtime.kill(idle.id, "never ran");
+
+    runtime.set_unreachable(true);
+    let done = svc.sweep(2).await.unwrap();
+    assert_eq!((done.observed, done.unreachable, done.failed), (5, 5, 0));
+    assert!(
+        svc.list(t, hydracore_core::PageRequest::new(100, None).unwrap())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .all(|i| i.status != Status::Failed)
+    );
+
+    runtime.set_unreachable(false);
+    // Batches of two: every running instance is seen across three reads.
+    let done = svc.sweep(2).await.unwrap();
+    assert_eq!((done.observed, done.unreachable, done.failed), (5, 0, 2));
+    let one = svc.get(t, ids[1]).await.unwrap();
+    assert_eq!(one.status, Status::Failed);
+    assert_eq!(one.status_reason.as_deref(), Some("exited with code 1"));
+    let three = svc.get(t, ids[3]).await.unwrap();
+    assert_eq!(
+        three.status_reason.as_deref(),
+        Some("killed: out of memory")
+    );
+    assert_eq!(svc.get(t, ids[0]).await.unwrap().status, Status::Running);
+    assert_eq!(svc.get(t, idle.id).await.unwrap().status, Status::Stopped);
+    let done = svc.sweep(2).await.unwrap();
+    assert_eq!((done.observed, done.failed), (3, 0));
+
+    let again = svc.start(t, &Who::ops(), ids[1]).await.unwrap();
+    assert_eq!(again.status, Status::Running);
+    assert_eq!(again.status_reason, None);
 }
 
 #[tokio::test]
@@ -218,6 +284,10 @@ impl Runtime for HangingRuntime {
     }
 
     async fn stop(&self, _instance: &Instance) -> Result<Status, RuntimeError> {
+        std::future::pending().await
+    }
+
+    async fn observe(&self, _instance: &Instance) -> Result<Observed, RuntimeError> {
         std::future::pending().await
     }
 }

@@ -437,6 +437,28 @@ async fn sweep_expired(
     }
 }
 
+/// Checks every running instance with the runtime every `every`, for as long as the
+/// server runs (every node does; each change is a compare-and-set).
+async fn sweep_running(instances: InstanceService, every: std::time::Duration) {
+    /// Instances asked about per store read.
+    const BATCH: u32 = 200;
+    let mut tick = actix_web::rt::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match instances.sweep(BATCH).await {
+            Ok(done) if done.failed > 0 || done.unreachable > 0 => tracing::info!(
+                observed = done.observed,
+                failed = done.failed,
+                unreachable = done.unreachable,
+                "swept running instances"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "the runtime sweep failed; will retry"),
+        }
+    }
+}
+
 /// Runs the instance reconciler every `every`, for as long as the server runs.
 async fn reconcile(instances: InstanceService, every: std::time::Duration, after: time::Duration) {
     /// Instances driven on per pass; a full batch runs the next pass at once.
@@ -525,6 +547,12 @@ impl Application {
             state.api.oauth.clone(),
             state.clock.clone(),
         ));
+        if settings.serve.runtime_sweep_secs > 0 {
+            actix_web::rt::spawn(sweep_running(
+                state.api.instances.clone(),
+                std::time::Duration::from_secs(settings.serve.runtime_sweep_secs),
+            ));
+        }
         if settings.serve.reconcile_interval_secs > 0 {
             actix_web::rt::spawn(reconcile(
                 state.api.instances.clone(),

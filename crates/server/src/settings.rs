@@ -295,6 +295,11 @@ pub struct ServeArgs {
     /// takes it over, in seconds. Keep it above the longest request.
     #[arg(long, env = "HYDRACORE_RECONCILE_AFTER_SECS", default_value_t = 60)]
     pub reconcile_after_secs: u64,
+    /// How often every `running` instance is checked with the runtime, in seconds (0:
+    /// never): one that died behind the server's back becomes `failed` with the
+    /// runtime's reason.
+    #[arg(long, env = "HYDRACORE_RUNTIME_SWEEP_SECS", default_value_t = 60)]
+    pub runtime_sweep_secs: u64,
 }
 
 /// `attempts/seconds` (`10/300`), within the bounds of a rate limit.

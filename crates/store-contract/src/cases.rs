@@ -71,6 +71,7 @@ fn instance(tenant: TenantId, name: &str, created_at: OffsetDateTime) -> Instanc
         tenant_id: tenant,
         name: InstanceName::parse(name).unwrap(),
         status: Status::Stopped,
+        status_reason: None,
         runtime_image: ImageReference::parse("hydracore/agent-runtime:1.0.0").unwrap(),
         config: Config::from_value(&json!({"model": "m", "nested": {"n": [1, 2.5, null, "é"]}}))
             .expect("an object"),
@@ -545,7 +546,7 @@ pub async fn instances_transition_is_compare_and_set(ports: &Ports) {
     let at = now() + Duration::seconds(1);
     let moved = ports
         .instances
-        .transition(t, i.id, Status::Stopped, Status::Starting, at, None)
+        .transition(t, i.id, Status::Stopped, Status::Starting, None, at, None)
         .await
         .unwrap()
         .unwrap();
@@ -554,7 +555,7 @@ pub async fn instances_transition_is_compare_and_set(ports: &Ports) {
     assert_eq!(
         ports
             .instances
-            .transition(t, i.id, Status::Stopped, Status::Starting, at, None)
+            .transition(t, i.id, Status::Stopped, Status::Starting, None, at, None)
             .await
             .unwrap(),
         None
@@ -567,6 +568,7 @@ pub async fn instances_transition_is_compare_and_set(ports: &Ports) {
                 i.id,
                 Status::Starting,
                 Status::Running,
+                None,
                 at,
                 None
             )
@@ -1476,6 +1478,7 @@ pub async fn instances_unsettled_cross_tenants_oldest_first(ports: &Ports) {
             made[0].id,
             Status::Starting,
             Status::Running,
+            None,
             now(),
             None,
         )
@@ -1486,6 +1489,81 @@ pub async fn instances_unsettled_cross_tenants_oldest_first(ports: &Ports) {
         names(ports.instances.unsettled(before, 100).await.unwrap()),
         ["u1", "u6"]
     );
+}
+
+/// `running` lists every tenant's running instances by id, a batch at a time; a
+/// transition records its reason and the next one clears it.
+pub async fn instances_running_cross_tenants_with_reasons(ports: &Ports) {
+    let (a, b) = (tenant(ports).await, tenant(ports).await);
+    let mut running = Vec::new();
+    for (n, (t, status)) in [
+        (a, Status::Running),
+        (b, Status::Running),
+        (a, Status::Stopped),
+        (b, Status::Running),
+        (a, Status::Failed),
+        (a, Status::Running),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut i = instance(t, &format!("r{n}"), now());
+        i.status = status;
+        ports.instances.insert(&i, &ev()).await.unwrap();
+        if status == Status::Running {
+            running.push(i.id);
+        }
+    }
+    running.sort();
+    let first = ports.instances.running(None, 3).await.unwrap();
+    let ids: Vec<InstanceId> = first.iter().map(|i| i.id).collect();
+    assert_eq!(ids, running[..3]);
+    let rest = ports
+        .instances
+        .running(ids.last().copied(), 3)
+        .await
+        .unwrap();
+    assert_eq!(rest.iter().map(|i| i.id).collect::<Vec<_>>(), running[3..]);
+
+    let died = first[0].clone();
+    let failed = ports
+        .instances
+        .transition(
+            died.tenant_id,
+            died.id,
+            Status::Running,
+            Status::Failed,
+            Some("exited with code 1"),
+            now(),
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(failed.status_reason.as_deref(), Some("exited with code 1"));
+    let found = ports
+        .instances
+        .find(died.tenant_id, died.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, failed);
+    assert_eq!(ports.instances.running(None, 10).await.unwrap().len(), 3);
+    let restarted = ports
+        .instances
+        .transition(
+            died.tenant_id,
+            died.id,
+            Status::Failed,
+            Status::Starting,
+            None,
+            now(),
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(restarted.status_reason, None);
 }
 
 /// Sessions are found by the hash of their secret, end one at a time, and are swept
@@ -1595,6 +1673,7 @@ pub async fn audit_events_come_with_their_change_only(ports: &Ports) {
             i.id,
             Status::Running,
             Status::Stopping,
+            None,
             now(),
             Some(&missed),
         )
@@ -1604,7 +1683,15 @@ pub async fn audit_events_come_with_their_change_only(ports: &Ports) {
     let started = event_of(t, Action::InstanceStarted, i.id, now());
     ports
         .instances
-        .transition(t, i.id, i.status, Status::Starting, now(), Some(&started))
+        .transition(
+            t,
+            i.id,
+            i.status,
+            Status::Starting,
+            None,
+            now(),
+            Some(&started),
+        )
         .await
         .unwrap()
         .unwrap();

@@ -72,7 +72,8 @@ macro_rules! contract_cases {
                 instances_names_unique_per_tenant,
                 instances_transition_is_compare_and_set,
                 instances_pages_return_every_row_once,
-                instances_unsettled_cross_tenants_oldest_first;
+                instances_unsettled_cross_tenants_oldest_first,
+                instances_running_cross_tenants_with_reasons;
             images: images_promotion;
             call_log: call_log_append_and_list, call_log_filters_and_reads_newest_first;
             users:

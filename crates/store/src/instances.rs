@@ -23,6 +23,7 @@ struct InstanceRow {
     config: DbJson,
     created_at: DbTime,
     updated_at: DbTime,
+    status_reason: Option<String>,
 }
 
 macro_rules! instance_columns {
@@ -36,6 +37,7 @@ macro_rules! instance_columns {
             $s::instances::config,
             $s::instances::created_at,
             $s::instances::updated_at,
+            $s::instances::status_reason,
         )
     };
 }
@@ -49,6 +51,7 @@ impl TryFrom<InstanceRow> for Instance {
             tenant_id: TenantId(r.tenant_id.0),
             name: InstanceName::parse(&r.name).map_err(|e| corrupt(e.to_string()))?,
             status: r.status.parse::<Status>().map_err(corrupt)?,
+            status_reason: r.status_reason,
             runtime_image: ImageReference::trusted(r.runtime_image),
             config: Config::from_text(r.config.0).map_err(corrupt)?,
             created_at: r.created_at.0,
@@ -139,6 +142,7 @@ impl InstanceRepository for Store {
         id: InstanceId,
         from: Status,
         to: Status,
+        reason: Option<&str>,
         at: OffsetDateTime,
         event: Option<&AuditEvent>,
     ) -> Result<Option<Instance>, RepoError> {
@@ -151,6 +155,7 @@ impl InstanceRepository for Store {
             )
             .set((
                 s::instances::status.eq(to.as_str()),
+                s::instances::status_reason.eq(reason),
                 s::instances::updated_at.eq(DbTime(at)),
             ))
             .returning(instance_columns!(s));
@@ -212,6 +217,26 @@ impl InstanceRepository for Store {
                 .limit(i64::from(limit))
                 .load(conn)
                 .await
+        })?;
+        instances(rows)
+    }
+
+    async fn running(
+        &self,
+        after: Option<InstanceId>,
+        limit: u32,
+    ) -> Result<Vec<Instance>, RepoError> {
+        let rows: Vec<InstanceRow> = db!(self, |conn, s| {
+            let mut q = s::instances::table
+                .filter(s::instances::status.eq(Status::Running.as_str()))
+                .select(instance_columns!(s))
+                .order(s::instances::id)
+                .limit(i64::from(limit))
+                .into_boxed();
+            if let Some(a) = after {
+                q = q.filter(s::instances::id.gt(DbId(a.0)));
+            }
+            q.load(conn).await
         })?;
         instances(rows)
     }

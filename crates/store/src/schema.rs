@@ -71,6 +71,7 @@ macro_rules! define_tables {
                 config -> crate::schema::$b::sql::Json,
                 created_at -> crate::schema::$b::sql::Instant,
                 updated_at -> crate::schema::$b::sql::Instant,
+                status_reason -> Nullable<Text>,
             }
         }
 

@@ -18,6 +18,8 @@ pub struct InstanceView {
     pub id: String,
     pub name: String,
     pub status: &'static str,
+    /// Why it failed, in the runtime's words.
+    pub reason: Option<String>,
     pub image: String,
     pub created: String,
     pub created_iso: String,
@@ -33,6 +35,7 @@ impl From<&InstanceDto> for InstanceView {
             id: i.id.to_string(),
             name: i.name.clone(),
             status: i.status.as_str(),
+            reason: i.status_reason.clone(),
             image: i.runtime_image.clone(),
             created: when(i.created_at.0),
             created_iso: iso(i.created_at.0),

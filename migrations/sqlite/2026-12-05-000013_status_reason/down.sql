@@ -1,0 +1,2 @@
+DROP INDEX instances_running;
+ALTER TABLE instances DROP COLUMN status_reason;
