@@ -9,6 +9,7 @@
 mod auth;
 mod clients;
 mod console;
+mod containers;
 mod credentials;
 mod errors;
 mod faults;

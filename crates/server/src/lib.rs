@@ -252,6 +252,16 @@ pub async fn compose(
         time::Duration::seconds(i64::from(settings.serve.oauth_access_token_secs));
     oauth_settings.refresh_ttl =
         time::Duration::days(i64::from(settings.serve.oauth_refresh_token_days));
+    let runtime: Arc<dyn hydracore_instances::Runtime> = match settings.serve.runtime.as_str() {
+        "container" => {
+            let engine =
+                hydracore_runtime_container::ContainerRuntime::connect(&settings.serve.docker_host)
+                    .map_err(anyhow::Error::msg)?;
+            tracing::info!(engine = %settings.serve.docker_host, "instances run as containers");
+            Arc::new(engine)
+        }
+        _ => Arc::new(RecordingRuntime),
+    };
     let api = hydracore_api::Services {
         oauth: OAuthService::new(
             shared.clone(),
@@ -288,7 +298,7 @@ pub async fn compose(
         instances: InstanceService::new(
             shared.clone(),
             shared.clone(),
-            Arc::new(RecordingRuntime),
+            runtime,
             clock.clone(),
             settings.serve.default_runtime_image.clone(),
         ),

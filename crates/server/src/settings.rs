@@ -300,6 +300,19 @@ pub struct ServeArgs {
     /// runtime's reason.
     #[arg(long, env = "HYDRACORE_RUNTIME_SWEEP_SECS", default_value_t = 60)]
     pub runtime_sweep_secs: u64,
+    /// What runs instances: `recording` (records each transition, runs nothing: the
+    /// zero-setup default) or `container` (one container per instance through the
+    /// Docker Engine API of Docker or Podman, at `DOCKER_HOST`).
+    #[arg(long, env = "HYDRACORE_RUNTIME", default_value = "recording", value_parser = ["recording", "container"])]
+    pub runtime: String,
+    /// The container engine's API (with `HYDRACORE_RUNTIME=container`):
+    /// `unix:///path/to.sock` or `tcp://host:port`.
+    #[arg(
+        long,
+        env = "DOCKER_HOST",
+        default_value = "unix:///var/run/docker.sock"
+    )]
+    pub docker_host: String,
 }
 
 /// `attempts/seconds` (`10/300`), within the bounds of a rate limit.
