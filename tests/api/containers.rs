@@ -187,6 +187,11 @@ fn instances_run_as_containers(backend: Backend) {
             .starts_with("pulling localhost/hydracore-no-such-agent:1"),
         "{missing}"
     );
+    // Delete removes the container.
+    let res = app.delete(&format!("/v1/instances/{id}"), &key);
+    assert_eq!(res.status, 204, "{}", res.body);
+    let (exists, _) = podman(&["container", "exists", &name]);
+    assert!(!exists, "the container outlived its instance");
     eprintln!(
         "{backend:?}: POST /v1/instances with start to observed running: {} ms",
         running_after.as_millis()

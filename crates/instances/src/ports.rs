@@ -139,6 +139,13 @@ pub trait Runtime: Send + Sync {
     /// # Errors
     /// `RuntimeError` when the runtime cannot be asked: nothing is concluded from that.
     async fn observe(&self, instance: &Instance) -> Result<Observed, RuntimeError>;
+
+    /// Removes whatever ran the instance (it is being deleted); nothing to remove is
+    /// not an error.
+    ///
+    /// # Errors
+    /// `RuntimeError` when it could not be removed: the instance is not deleted.
+    async fn remove(&self, instance: &Instance) -> Result<(), RuntimeError>;
 }
 
 /// The shipped runtime: the control plane records each transition at once and
@@ -154,6 +161,11 @@ impl Runtime for RecordingRuntime {
 
     async fn stop(&self, _instance: &Instance) -> Result<Status, RuntimeError> {
         Ok(Status::Stopped)
+    }
+
+    /// Nothing ran.
+    async fn remove(&self, _instance: &Instance) -> Result<(), RuntimeError> {
+        Ok(())
     }
 
     /// What was recorded: nothing runs that could have died.

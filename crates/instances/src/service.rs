@@ -247,6 +247,7 @@ impl InstanceService {
         if instance.status.may_be_live() {
             self.runtime.stop(&instance).await?;
         }
+        self.runtime.remove(&instance).await?;
         let event = audit(
             &instance,
             self.clock.now(),

@@ -283,6 +283,10 @@ impl Runtime for FailingRuntime {
     async fn observe(&self, _instance: &Instance) -> Result<Observed, RuntimeError> {
         Err(RuntimeError("unreachable host".into()))
     }
+
+    async fn remove(&self, _instance: &Instance) -> Result<(), RuntimeError> {
+        Ok(())
+    }
 }
 
 /// A runtime whose instances run until [`MortalRuntime::kill`] ends one behind the
@@ -329,6 +333,10 @@ impl Runtime for MortalRuntime {
     async fn stop(&self, _instance: &Instance) -> Result<Status, RuntimeError> {
         self.reachable()?;
         Ok(Status::Stopped)
+    }
+
+    async fn remove(&self, _instance: &Instance) -> Result<(), RuntimeError> {
+        self.reachable()
     }
 
     async fn observe(&self, instance: &Instance) -> Result<Observed, RuntimeError> {

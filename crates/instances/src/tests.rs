@@ -149,6 +149,28 @@ async fn the_sweep_sees_what_died_and_only_that() {
     assert_eq!(again.status_reason, None);
 }
 
+/// A delete the runtime cannot carry out deletes nothing: no container is left
+/// without its instance.
+#[tokio::test]
+async fn a_delete_waits_for_the_runtime() {
+    let runtime = Arc::new(crate::testing::MortalRuntime::default());
+    let (svc, _) = service_with(runtime.clone());
+    let t = TenantId::new();
+    let i = svc.create(t, &Who::ops(), create("web-1")).await.unwrap();
+    runtime.set_unreachable(true);
+    assert!(matches!(
+        svc.delete(t, &Who::ops(), i.id).await,
+        Err(InstanceError::Runtime(_))
+    ));
+    assert!(svc.get(t, i.id).await.is_ok());
+    runtime.set_unreachable(false);
+    svc.delete(t, &Who::ops(), i.id).await.unwrap();
+    assert!(matches!(
+        svc.get(t, i.id).await,
+        Err(InstanceError::NotFound)
+    ));
+}
+
 #[tokio::test]
 async fn names_are_unique_per_tenant_only() {
     let (svc, _) = service_with(Arc::new(RecordingRuntime));
@@ -288,6 +310,10 @@ impl Runtime for HangingRuntime {
     }
 
     async fn observe(&self, _instance: &Instance) -> Result<Observed, RuntimeError> {
+        std::future::pending().await
+    }
+
+    async fn remove(&self, _instance: &Instance) -> Result<(), RuntimeError> {
         std::future::pending().await
     }
 }

@@ -11,7 +11,8 @@ use bollard::Docker;
 use bollard::errors::Error as EngineError;
 use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, HostConfig};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
+    StopContainerOptionsBuilder,
 };
 use futures_util::StreamExt as _;
 use hydracore_instances::{Instance, Observed, Runtime, RuntimeError, Status};
@@ -177,6 +178,16 @@ impl Runtime for ContainerRuntime {
                 ..
             }) => Ok(Status::Stopped),
             Err(e) => Err(failure("stopping the container", said(&e))),
+        }
+    }
+
+    async fn remove(&self, instance: &Instance) -> Result<(), RuntimeError> {
+        let name = Self::container_name(instance);
+        let options = RemoveContainerOptionsBuilder::new().force(true).build();
+        match self.engine.remove_container(&name, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_missing(&e) => Ok(()),
+            Err(e) => Err(failure("removing the container", said(&e))),
         }
     }
 
