@@ -211,7 +211,53 @@ fn new_instances_take_the_stable_image(app: &TestApp) {
     );
 }
 
+/// `GET /v1/instances/{id}/logs`: text, `tail` from 1 to 10,000 (422 otherwise, located
+/// in the query), `instances:read`, another tenant's instance 404; the default runtime
+/// runs nothing, so its log is empty.
+fn logs_are_text_with_a_bounded_tail(app: &TestApp) {
+    let (tenant, admin) = app.tenant_with_key(&["instances:*"]);
+    let writer = app.key(tenant, &["instances:write"]);
+    let (_, stranger) = app.tenant_with_key(&["instances:*"]);
+    let created = app
+        .post(
+            "/v1/instances",
+            &admin,
+            &json!({"name": "talker", "start": true}),
+        )
+        .json();
+    let logs = format!("/v1/instances/{}/logs", created["id"].as_str().unwrap());
+    let res = app.get(&logs, &admin);
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        res.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(res.header("cache-control"), Some("no-store"));
+    assert_eq!(res.body, "");
+    for ok in ["1", "10000"] {
+        assert_eq!(app.get(&format!("{logs}?tail={ok}"), &admin).status, 200);
+    }
+    for (bad, kind) in [
+        ("0", "greater_than_equal"),
+        ("10001", "less_than_equal"),
+        ("many", "int_parsing"),
+    ] {
+        let res = app.get(&format!("{logs}?tail={bad}"), &admin);
+        assert_eq!(res.status, 422, "{bad}: {}", res.body);
+        let item = &res.json()["detail"][0];
+        assert_eq!(item["loc"], json!(["query", "tail"]), "{bad}");
+        assert_eq!(item["type"], kind, "{bad}");
+        assert_eq!(item["input"], bad, "{bad}");
+    }
+    assert_eq!(app.get(&logs, &writer).status, 403);
+    let res = app.get(&logs, &stranger);
+    assert_eq!(res.status, 404);
+    assert_eq!(res.json(), json!({"detail": "Instance not found"}));
+    assert_eq!(app.request("POST", &logs, Some(&admin), None).status, 405);
+}
+
 api_tests!(
+    logs_are_text_with_a_bounded_tail,
     create_get_update_delete,
     duplicate_names_are_409,
     lifecycle_transitions_and_409s,

@@ -146,6 +146,9 @@ with sync_playwright() as p:
     page.get_by_role("button", name="Create instance").click()
     expect(page.get_by_role("heading", name="web-1")).to_be_visible()
     expect(page.get_by_text("Instance created.")).to_be_visible()
+    # The default runtime runs nothing: the log section says so.
+    expect(page.get_by_role("heading", name="Log")).to_be_visible()
+    expect(page.get_by_text("Nothing written yet.")).to_be_visible()
     audit(page, "instance")
     page.get_by_role("button", name="Start").click()
     expect(page.get_by_text("running", exact=True)).to_be_visible()

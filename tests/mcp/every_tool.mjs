@@ -33,6 +33,7 @@ await run("instances_get", { instance_id: created.id });
 await run("instances_update", { instance_id: created.id, name: "every-tool-ts-b" });
 await run("instances_start", { instance_id: created.id });
 await run("instances_stop", { instance_id: created.id });
+await run("instances_logs", { instance_id: created.id, tail: 50 });
 await run("api_keys_list", {});
 await run("api_keys_get", { key_id: context.key_id });
 await run("api_keys_usage", { key_id: context.key_id });

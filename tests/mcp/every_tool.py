@@ -47,6 +47,7 @@ async def main():
         await run("instances_update", {"instance_id": iid, "name": f"every-tool-{LINE}b"})
         await run("instances_start", {"instance_id": iid})
         await run("instances_stop", {"instance_id": iid})
+        await run("instances_logs", {"instance_id": iid, "tail": 50})
         await run("api_keys_list", {})
         await run("api_keys_get", {"key_id": context.get("key_id")})
         await run("api_keys_usage", {"key_id": context.get("key_id"), "since": "2026-12-01T00:00:00Z", "until": "2026-12-02T00:00:00Z"})

@@ -397,6 +397,22 @@ impl TestApp {
         }
     }
 
+    /// Stops the server and starts it again with the same settings, on the same port,
+    /// database and data directory: a node's restart.
+    ///
+    /// # Panics
+    /// When the server does not come back on its port.
+    pub fn restart(&mut self) {
+        drop(self.handle.stop(true));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let (port, handle, thread) = start_server(self.settings.clone(), self.clock.clone());
+        assert_eq!(format!("http://127.0.0.1:{port}"), self.address);
+        self.handle = handle;
+        self.thread = Some(thread);
+    }
+
     /// Where the server keeps its key files.
     pub fn data_dir(&self) -> &std::path::Path {
         &self.data_dir

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use hydracore_core::{Page, PageRequest};
-use hydracore_instances::{CreateInstance, InstanceId, InstancePatch};
+use hydracore_instances::{CreateInstance, InstanceId, InstancePatch, LogTail};
 
 use crate::{Caller, FieldRules, JsonObject, Problem, RawJsonObject, Services, Timestamp};
 
@@ -273,4 +273,32 @@ pub async fn stop_instance(
         .stop(caller.tenant, &caller.who(), id)
         .await?
         .into())
+}
+
+/// The query parameter that says how many log lines to read.
+pub const LOG_TAIL_PARAMETER: &str = "tail";
+
+/// Reads `tail` as sent (absent: [`LogTail::DEFAULT`]).
+///
+/// # Errors
+/// Not a whole number from 1 to 10,000: an invalid problem naming `tail`.
+pub fn log_tail(raw: Option<&str>) -> Result<LogTail, Problem> {
+    raw.map_or(Ok(LogTail::DEFAULT), |r| {
+        LogTail::parse(r).map_err(Problem::invalid)
+    })
+}
+
+/// The last lines an instance's agent wrote (standard output and error, in the order
+/// written), as text; empty while it never ran.
+///
+/// # Errors
+/// Not found; the runtime cannot be reached.
+pub async fn get_instance_logs(
+    svc: &Services,
+    caller: &Caller<'_>,
+    id: InstanceId,
+    tail: LogTail,
+) -> Result<String, Problem> {
+    caller.require(&crate::access::INSTANCES_READ)?;
+    Ok(svc.instances.logs(caller.tenant, id, tail).await?)
 }

@@ -34,7 +34,7 @@ pub use mcp::*;
 pub use members::*;
 pub use meta::*;
 pub use oauth::*;
-pub use problem::{Outcome, Problem};
+pub use problem::{Outcome, Problem, RUNTIME_AWAY};
 pub use rules::{FieldRules, request_rules};
 pub use services::{Caller, Services};
 pub use shapes::nested_shapes;

@@ -150,6 +150,9 @@ impl From<AuthError> for Problem {
     }
 }
 
+/// What a request that needs the instance runtime is told while it cannot be reached.
+pub const RUNTIME_AWAY: &str = "The instance runtime cannot be reached; retry shortly";
+
 impl From<InstanceError> for Problem {
     fn from(e: InstanceError) -> Self {
         match e {
@@ -164,6 +167,10 @@ impl From<InstanceError> for Problem {
                 Problem::conflict(format!("{}{}", first.unwrap_or_default(), chars.as_str()))
             }
             InstanceError::Invalid(v) => Problem::invalid(v),
+            InstanceError::Runtime(e) if e.is_unreachable() => Problem {
+                detail: RUNTIME_AWAY.into(),
+                ..Problem::unavailable(e)
+            },
             InstanceError::Runtime(e) => Problem::internal(e),
             InstanceError::Store(e) => e.into(),
         }

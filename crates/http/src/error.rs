@@ -88,8 +88,12 @@ pub enum ApiError {
     Throttled(u64),
     /// 503: too much password work is running; retry in a second.
     Busy,
-    /// 503: the database cannot be reached.
-    Unavailable(Box<dyn std::error::Error + Send + Sync>),
+    /// 503: a dependency (the database, the instance runtime) cannot be reached: what
+    /// the client is told, and the cause (logged, never shown).
+    Unavailable(
+        std::borrow::Cow<'static, str>,
+        Box<dyn std::error::Error + Send + Sync>,
+    ),
     /// 500: logged with its whole source chain, answered with a generic body.
     Internal(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -117,7 +121,9 @@ impl fmt::Debug for ApiError {
                     .collect();
                 f.debug_tuple("Validation").field(&fields).finish()
             }
-            ApiError::Unavailable(e) => f.debug_tuple("Unavailable").field(e).finish(),
+            ApiError::Unavailable(said, e) => {
+                f.debug_tuple("Unavailable").field(said).field(e).finish()
+            }
             ApiError::Internal(e) => f.debug_tuple("Internal").field(e).finish(),
             ApiError::RateLimited(d) => f.debug_tuple("RateLimited").field(d).finish(),
             other => write!(f, "{:?}({})", other.status_code(), other),
@@ -229,7 +235,7 @@ impl fmt::Display for ApiError {
             ApiError::Busy => {
                 f.write_str("The server is checking as many passwords as it can; retry in a moment")
             }
-            ApiError::Unavailable(_) => f.write_str("Service unavailable"),
+            ApiError::Unavailable(said, _) => f.write_str(said),
             ApiError::Internal(_) => f.write_str("Internal Server Error"),
         }
     }
@@ -258,7 +264,7 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited(_) | ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -282,10 +288,10 @@ impl ResponseError for ApiError {
                 }
                 return built;
             }
-            ApiError::Unavailable(e) => {
-                tracing::error!(error = %source_chain(e.as_ref()), "database unavailable");
+            ApiError::Unavailable(said, e) => {
+                tracing::error!(error = %source_chain(e.as_ref()), detail = %said, "a dependency is unavailable");
                 res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
-                json!({ "detail": "Service unavailable" })
+                json!({ "detail": said })
             }
             ApiError::Internal(e) => {
                 tracing::error!(error = %source_chain(e.as_ref()), "request failed");
@@ -397,14 +403,19 @@ impl<C: ErrorCodes> ResponseError for Documented<C> {
 }
 
 impl<C: ErrorCodes> Apiv2Errors for Documented<C> {
+    /// The operation's own codes. Its 503 says more than the extractors' generic one
+    /// (the database) and replaces it; any other code an extractor documented stays.
     fn update_error_definitions(op: &mut paperclip::v2::models::DefaultOperationRaw) {
         for (code, description) in C::CODES {
-            op.responses.entry((*code).to_owned()).or_insert_with(|| {
-                paperclip::v2::models::Either::Right(paperclip::v2::models::Response {
-                    description: Some((*description).to_owned()),
-                    ..Default::default()
-                })
+            let response = paperclip::v2::models::Either::Right(paperclip::v2::models::Response {
+                description: Some((*description).to_owned()),
+                ..Default::default()
             });
+            if *code == "503" {
+                op.responses.insert((*code).to_owned(), response);
+            } else {
+                op.responses.entry((*code).to_owned()).or_insert(response);
+            }
         }
     }
 }
@@ -424,6 +435,13 @@ macro_rules! error_codes {
 error_codes! {
     /// A taken name or an illegal state transition.
     Conflict = [("409", "Conflicts with the current state (a taken name, an illegal transition, the last owner)")];
+    /// An operation that asks the instance runtime.
+    Runtime = [("503", "The database or the instance runtime cannot be reached; nothing was concluded, retry after Retry-After seconds")];
+    /// An operation that asks the instance runtime and can conflict.
+    RuntimeConflict = [
+        ("409", "Conflicts with the current state (a taken name, an illegal transition, the last owner)"),
+        ("503", "The database or the instance runtime cannot be reached; nothing was concluded, retry after Retry-After seconds"),
+    ];
     /// Signing up.
     SignupErrors = [
         ("403", "Sign-up is disabled on this server"),
@@ -452,6 +470,12 @@ error_codes! {
 /// The errors of an operation that can also conflict (409).
 pub type MayConflict = Documented<Conflict>;
 
+/// The errors of an operation that asks the instance runtime (503 while it is away).
+pub type AsksRuntime = Documented<Runtime>;
+
+/// The errors of an operation that asks the instance runtime and can conflict.
+pub type AsksRuntimeMayConflict = Documented<RuntimeConflict>;
+
 /// How HTTP answers a failed operation: the one place an outcome becomes a status.
 impl From<Problem> for ApiError {
     fn from(p: Problem) -> Self {
@@ -464,7 +488,8 @@ impl From<Problem> for ApiError {
             Outcome::Throttled { retry_after_secs } => ApiError::Throttled(retry_after_secs),
             Outcome::Busy => ApiError::Busy,
             Outcome::Unavailable => {
-                ApiError::Unavailable(p.source.unwrap_or_else(|| p.detail.into_owned().into()))
+                let source = p.source.unwrap_or_else(|| p.detail.to_string().into());
+                ApiError::Unavailable(p.detail, source)
             }
             Outcome::Internal => {
                 ApiError::Internal(p.source.unwrap_or_else(|| p.detail.into_owned().into()))

@@ -19,6 +19,7 @@ pub mod reference;
 mod routes;
 mod rules;
 pub mod spec;
+pub mod text;
 
 use std::sync::Arc;
 
@@ -33,13 +34,19 @@ use paperclip::actix::{OpenApiExt, web};
 pub use auth::{authenticate, authenticate_mcp};
 pub use error::ApiError;
 
-/// Whether the service can serve requests (the database answers).
+/// Why the service cannot serve requests: which dependency, in words a client is
+/// shown, and the cause (logged, never shown).
+#[derive(Debug)]
+pub struct NotReady {
+    pub said: std::borrow::Cow<'static, str>,
+    pub cause: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// Whether the service can serve requests (its dependencies answer).
 pub trait Readiness: Send + Sync {
     /// # Errors
-    /// Why it cannot.
-    fn check(
-        &self,
-    ) -> futures_util::future::BoxFuture<'_, Result<(), Box<dyn std::error::Error + Send + Sync>>>;
+    /// The first dependency that does not answer.
+    fn check(&self) -> futures_util::future::BoxFuture<'_, Result<(), NotReady>>;
 }
 
 /// One step of the smoke test.

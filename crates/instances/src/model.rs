@@ -169,6 +169,57 @@ pub struct Observed {
     pub runtime_ref: Option<String>,
 }
 
+/// How many of an instance's last log lines to read: 1 to 10,000, 100 when not said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogTail(u32);
+
+impl LogTail {
+    pub const MAX: u32 = 10_000;
+    pub const DEFAULT: Self = Self(100);
+    pub const RULE: Rule = Rule::Whole {
+        min: 1,
+        max: Self::MAX as u64,
+    };
+
+    /// # Errors
+    /// A number below 1 or above [`Self::MAX`]; `raw` is what was sent.
+    pub fn new(lines: i64, raw: &str) -> Result<Self, ValidationError> {
+        match u32::try_from(lines) {
+            Ok(n) if (1..=Self::MAX).contains(&n) => Ok(Self(n)),
+            _ if lines < 1 => Err(ValidationError::new(
+                "tail",
+                "greater_than_equal",
+                "Input should be greater than or equal to 1",
+                raw,
+            )),
+            _ => Err(ValidationError::new(
+                "tail",
+                "less_than_equal",
+                format!("Input should be less than or equal to {}", Self::MAX),
+                raw,
+            )),
+        }
+    }
+
+    /// # Errors
+    /// Text that is not a whole number, or one out of bounds.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let lines = raw.parse::<i64>().map_err(|_| {
+            ValidationError::new(
+                "tail",
+                "int_parsing",
+                "Input should be a valid integer, unable to parse string as an integer",
+                raw,
+            )
+        })?;
+        Self::new(lines, raw)
+    }
+
+    pub fn lines(self) -> u32 {
+        self.0
+    }
+}
+
 /// An instance's configuration: a JSON object, kept as its JSON text so that reading
 /// and answering it never builds a tree (it is only relayed).
 #[derive(Debug, Clone)]

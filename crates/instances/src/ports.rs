@@ -111,40 +111,92 @@ pub trait RuntimeImageRepository: Send + Sync {
 
 /// Why the runtime could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
-#[error("runtime failure")]
-pub struct RuntimeError(#[source] pub BoxError);
+pub enum RuntimeError {
+    /// The runtime could not be reached (an engine that is down, a socket that is
+    /// gone): nothing is known of the instance, and nothing is concluded about it. The
+    /// caller may retry once the runtime is back.
+    #[error("the instance runtime cannot be reached")]
+    Unreachable(#[source] BoxError),
+    /// The runtime answered and refused (an image that cannot be had, a container the
+    /// engine will not create): the instance cannot run as asked.
+    #[error("the instance runtime refused")]
+    Refused(#[source] BoxError),
+}
+
+impl RuntimeError {
+    /// The runtime's own words, for an instance's `status_reason`.
+    pub fn reason(&self) -> String {
+        match self {
+            Self::Unreachable(e) | Self::Refused(e) => e.to_string(),
+        }
+    }
+
+    /// Whether the runtime could not be reached (as opposed to refusing).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Self::Unreachable(_))
+    }
+}
 
 /// What actually runs instances. The control plane asks; the runtime answers with the
 /// status the instance reached. `start` and `stop` MUST be idempotent (starting a
 /// running instance answers `Running`): the reconciler repeats them for instances that
 /// were left `starting` or `stopping`. `observe` says what runs now, so an instance that
-/// died behind the control plane's back is seen.
+/// died behind the control plane's back is seen. Every method answers
+/// [`RuntimeError::Unreachable`] when the runtime cannot be asked, and the control
+/// plane then changes nothing.
 #[async_trait]
 pub trait Runtime: Send + Sync {
+    /// Whether the runtime can be asked now (a cheap round trip).
+    ///
+    /// # Errors
+    /// [`RuntimeError::Unreachable`], saying why.
+    async fn ready(&self) -> Result<(), RuntimeError>;
+
     /// Starts the instance. Returns `Running` once it runs, or `Starting` if it is still
     /// coming up (a later report moves it on).
     ///
     /// # Errors
-    /// `RuntimeError` when it could not be started: the instance becomes `failed`.
+    /// `Refused` when it could not be started: the instance becomes `failed`.
     async fn start(&self, instance: &Instance) -> Result<Status, RuntimeError>;
 
     /// Stops the instance. Returns `Stopped`, or `Stopping` if it is still going down.
     ///
     /// # Errors
-    /// `RuntimeError` when it could not be stopped: the instance becomes `failed`.
+    /// `Refused` when it could not be stopped: the instance becomes `failed`.
     async fn stop(&self, instance: &Instance) -> Result<Status, RuntimeError>;
 
     /// What the runtime sees of the instance now.
     ///
     /// # Errors
-    /// `RuntimeError` when the runtime cannot be asked: nothing is concluded from that.
+    /// When the runtime cannot be asked: nothing is concluded from that.
     async fn observe(&self, instance: &Instance) -> Result<Observed, RuntimeError>;
+
+    /// What the runtime sees of each of `instances` now, in their order. A runtime that
+    /// can answer for many at once (one listing of its containers) overrides this; the
+    /// default asks about each in turn.
+    ///
+    /// # Errors
+    /// When the runtime cannot be asked: nothing is concluded from that.
+    async fn observe_all(&self, instances: &[Instance]) -> Result<Vec<Observed>, RuntimeError> {
+        let mut seen = Vec::with_capacity(instances.len());
+        for instance in instances {
+            seen.push(self.observe(instance).await?);
+        }
+        Ok(seen)
+    }
+
+    /// The last `tail` lines the instance wrote (its standard output and error, in the
+    /// order written), as text; empty when it never ran.
+    ///
+    /// # Errors
+    /// When the runtime cannot be asked.
+    async fn logs(&self, instance: &Instance, tail: u32) -> Result<String, RuntimeError>;
 
     /// Removes whatever ran the instance (it is being deleted); nothing to remove is
     /// not an error.
     ///
     /// # Errors
-    /// `RuntimeError` when it could not be removed: the instance is not deleted.
+    /// When it could not be removed: the instance is not deleted.
     async fn remove(&self, instance: &Instance) -> Result<(), RuntimeError>;
 }
 
@@ -155,6 +207,11 @@ pub struct RecordingRuntime;
 
 #[async_trait]
 impl Runtime for RecordingRuntime {
+    /// Always: nothing is asked of anyone.
+    async fn ready(&self) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+
     async fn start(&self, _instance: &Instance) -> Result<Status, RuntimeError> {
         Ok(Status::Running)
     }
@@ -166,6 +223,11 @@ impl Runtime for RecordingRuntime {
     /// Nothing ran.
     async fn remove(&self, _instance: &Instance) -> Result<(), RuntimeError> {
         Ok(())
+    }
+
+    /// Nothing ran, so nothing was written.
+    async fn logs(&self, _instance: &Instance, _tail: u32) -> Result<String, RuntimeError> {
+        Ok(String::new())
     }
 
     /// What was recorded: nothing runs that could have died.

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use crate::RuntimeImage;
 
 use crate::ports::{InstanceRepository, Runtime, RuntimeError, RuntimeImageRepository};
-use crate::{Channel, Config, ImageReference, Instance, InstanceId, InstanceName, Status};
+use crate::{Channel, Config, ImageReference, Instance, InstanceId, InstanceName, LogTail, Status};
 
 /// What to create.
 #[derive(Debug, Clone, Default)]
@@ -109,10 +109,14 @@ impl InstanceService {
         }
     }
 
-    /// Creates an instance, stopped (or started, with `start`).
+    /// Creates an instance, stopped (or started, with `start`). Started, it is
+    /// answered once the runtime has started it; if the runtime stops answering half-way
+    /// it is answered `starting`, and the reconciler starts it once the runtime is back.
     ///
     /// # Errors
-    /// `Invalid` for a bad name, image or config; `Duplicate` for a taken name.
+    /// `Invalid` for a bad name, image or config; `Duplicate` for a taken name;
+    /// with `start`, `Runtime` when the runtime cannot be reached (nothing is created).
+    /// A runtime that refuses leaves it `failed`, with the runtime's reason.
     pub async fn create(
         &self,
         tenant: TenantId,
@@ -131,6 +135,9 @@ impl InstanceService {
                 None => self.default_image.clone(),
             },
         };
+        if req.start {
+            self.runtime.ready().await?;
+        }
         let now = self.clock.now();
         let instance = Instance {
             id: InstanceId::new(),
@@ -155,7 +162,10 @@ impl InstanceService {
             .await
             .map_err(Self::duplicate(&instance.name))?;
         if req.start {
-            return self.settle(instance, Action::Start).await;
+            return match self.settle(instance.clone(), Action::Start, None).await {
+                Err(InstanceError::Runtime(e)) if e.is_unreachable() => Ok(instance),
+                settled => settled,
+            };
         }
         Ok(instance)
     }
@@ -261,11 +271,34 @@ impl InstanceService {
         }
     }
 
+    /// The last `tail` lines the instance wrote, as the runtime keeps them.
+    ///
+    /// # Errors
+    /// `NotFound`; `Runtime` when the runtime cannot be asked.
+    pub async fn logs(
+        &self,
+        tenant: TenantId,
+        id: InstanceId,
+        tail: LogTail,
+    ) -> Result<String, InstanceError> {
+        let instance = self.get(tenant, id).await?;
+        Ok(self.runtime.logs(&instance, tail.lines()).await?)
+    }
+
+    /// Whether the runtime can be asked now.
+    ///
+    /// # Errors
+    /// Why it cannot.
+    pub async fn runtime_ready(&self) -> Result<(), RuntimeError> {
+        self.runtime.ready().await
+    }
+
     /// Starts an instance through the runtime.
     ///
     /// # Errors
     /// `IllegalTransition` unless it is `stopped` or `failed`; `Runtime` when the
-    /// runtime fails (the instance is then `failed`).
+    /// runtime cannot be reached (it is left as it was). A runtime that refuses leaves
+    /// it `failed`, with the runtime's reason.
     pub async fn start(
         &self,
         tenant: TenantId,
@@ -279,7 +312,8 @@ impl InstanceService {
     ///
     /// # Errors
     /// `IllegalTransition` unless it is `running`, `starting` or `failed`; `Runtime`
-    /// when the runtime fails (the instance is then `failed`).
+    /// when the runtime cannot be reached (it is left as it was). A runtime that
+    /// refuses leaves it `failed`, with the runtime's reason.
     pub async fn stop(
         &self,
         tenant: TenantId,
@@ -307,6 +341,8 @@ impl InstanceService {
                 status: current.status,
             });
         }
+        // An engine that is away refuses the request before anything is written.
+        self.runtime.ready().await?;
         let now = self.clock.now();
         let asked = match action {
             Action::Start => audit::Action::InstanceStarted,
@@ -325,22 +361,47 @@ impl InstanceService {
                 status: now.status,
             });
         };
-        self.settle(moving, action).await
+        let back_to = (current.status, current.status_reason);
+        self.settle(moving, action, Some(back_to)).await
     }
 
     /// Asks the runtime to carry out `action` on an instance that is `starting` or
-    /// `stopping` for it, and records the status it reached.
-    async fn settle(&self, moving: Instance, action: Action) -> Result<Instance, InstanceError> {
+    /// `stopping` for it, and records the status it reached (`failed`, with the
+    /// runtime's reason, when it refused). A runtime that cannot be
+    /// reached concludes nothing: the instance goes back to `back_to` (a request's
+    /// status before it asked), or stays as it is for the reconciler's next pass.
+    async fn settle(
+        &self,
+        moving: Instance,
+        action: Action,
+        back_to: Option<(Status, Option<String>)>,
+    ) -> Result<Instance, InstanceError> {
         let (tenant, id, via) = (moving.tenant_id, moving.id, moving.status);
         let outcome = match action {
             Action::Start => self.runtime.start(&moving).await,
             Action::Stop => self.runtime.stop(&moving).await,
         };
-        let (reached, failure) = match outcome {
+        let (reached, reason) = match outcome {
             Ok(status) => (status, None),
-            Err(e) => (Status::Failed, Some(e)),
+            Err(e) if e.is_unreachable() => {
+                if let Some((status, reason)) = back_to {
+                    self.repo
+                        .transition(
+                            tenant,
+                            id,
+                            via,
+                            status,
+                            reason.as_deref(),
+                            self.clock.now(),
+                            None,
+                        )
+                        .await?;
+                }
+                return Err(e.into());
+            }
+            // The runtime answered and refused: the instance is `failed`, with its words.
+            Err(e) => (Status::Failed, Some(e.reason())),
         };
-        let reason = failure.as_ref().map(|e| e.0.to_string());
         let settled = if reached == via {
             Some(moving)
         } else {
@@ -356,9 +417,6 @@ impl InstanceService {
                 )
                 .await?
         };
-        if let Some(e) = failure {
-            return Err(e.into());
-        }
         match settled {
             Some(instance) => Ok(instance),
             None => self.get(tenant, id).await,
@@ -386,10 +444,11 @@ impl InstanceService {
                 _ => Action::Stop,
             };
             done.found += 1;
-            match self.settle(instance, action).await {
+            match self.settle(instance, action, None).await {
                 Ok(i) if matches!(i.status, Status::Starting | Status::Stopping) => {}
+                Ok(i) if i.status == Status::Failed => done.failed += 1,
                 Ok(_) => done.settled += 1,
-                Err(InstanceError::Runtime(_)) => done.failed += 1,
+                Err(InstanceError::Runtime(e)) if e.is_unreachable() => done.unreachable += 1,
                 // Deleted meanwhile.
                 Err(InstanceError::NotFound) => {}
                 Err(e) => return Err(e),
@@ -414,12 +473,16 @@ impl InstanceService {
             let Some(last) = running.last() else { break };
             after = Some(last.id);
             let full = running.len() == batch as usize;
-            for instance in running {
-                done.observed += 1;
-                let Ok(seen) = self.runtime.observe(&instance).await else {
-                    done.unreachable += 1;
+            done.observed += running.len();
+            // One question for the whole batch, where the runtime can answer it so.
+            let Ok(seen) = self.runtime.observe_all(&running).await else {
+                done.unreachable += running.len();
+                if full {
                     continue;
-                };
+                }
+                break;
+            };
+            for (instance, seen) in running.iter().zip(seen) {
                 if matches!(seen.status, Status::Failed | Status::Stopped) {
                     let reason = seen
                         .reason
@@ -469,6 +532,8 @@ pub struct Reconciled {
     pub settled: usize,
     /// Of those, how many the runtime refused (now `failed`).
     pub failed: usize,
+    /// Of those, how many the runtime could not be asked about (left for the next pass).
+    pub unreachable: usize,
 }
 
 /// What the runtime-image operations can fail with.

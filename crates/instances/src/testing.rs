@@ -266,22 +266,31 @@ impl RuntimeImageRepository for InMemoryRuntimeImageRepository {
     }
 }
 
-/// A [`Runtime`] that fails every call, to exercise the failure paths.
+/// A [`Runtime`] that answers and refuses every start and stop, to exercise the
+/// failure paths.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FailingRuntime;
 
 #[async_trait]
 impl Runtime for FailingRuntime {
+    async fn ready(&self) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+
     async fn start(&self, _instance: &Instance) -> Result<Status, RuntimeError> {
-        Err(RuntimeError("no capacity".into()))
+        Err(RuntimeError::Refused("no capacity".into()))
     }
 
     async fn stop(&self, _instance: &Instance) -> Result<Status, RuntimeError> {
-        Err(RuntimeError("unreachable host".into()))
+        Err(RuntimeError::Refused("the agent will not stop".into()))
     }
 
     async fn observe(&self, _instance: &Instance) -> Result<Observed, RuntimeError> {
-        Err(RuntimeError("unreachable host".into()))
+        Err(RuntimeError::Refused("no such agent".into()))
+    }
+
+    async fn logs(&self, _instance: &Instance, _tail: u32) -> Result<String, RuntimeError> {
+        Err(RuntimeError::Refused("no such agent".into()))
     }
 
     async fn remove(&self, _instance: &Instance) -> Result<(), RuntimeError> {
@@ -294,6 +303,8 @@ impl Runtime for FailingRuntime {
 #[derive(Debug, Default)]
 pub struct MortalRuntime {
     dead: Mutex<HashMap<InstanceId, String>>,
+    /// How many times each instance was started (each start writes a line).
+    said: Mutex<HashMap<InstanceId, u32>>,
     unreachable: std::sync::atomic::AtomicBool,
 }
 
@@ -313,7 +324,9 @@ impl MortalRuntime {
 
     fn reachable(&self) -> Result<(), RuntimeError> {
         if self.unreachable.load(std::sync::atomic::Ordering::SeqCst) {
-            Err(RuntimeError("the engine does not answer".into()))
+            Err(RuntimeError::Unreachable(
+                "the engine does not answer".into(),
+            ))
         } else {
             Ok(())
         }
@@ -322,10 +335,17 @@ impl MortalRuntime {
 
 #[async_trait]
 impl Runtime for MortalRuntime {
+    async fn ready(&self) -> Result<(), RuntimeError> {
+        self.reachable()
+    }
+
     async fn start(&self, instance: &Instance) -> Result<Status, RuntimeError> {
         self.reachable()?;
         if let Ok(mut dead) = self.dead.lock() {
             dead.remove(&instance.id);
+        }
+        if let Ok(mut said) = self.said.lock() {
+            *said.entry(instance.id).or_default() += 1;
         }
         Ok(Status::Running)
     }
@@ -337,6 +357,17 @@ impl Runtime for MortalRuntime {
 
     async fn remove(&self, _instance: &Instance) -> Result<(), RuntimeError> {
         self.reachable()
+    }
+
+    /// One line per start, as an agent that says hello would write: the last `tail`.
+    async fn logs(&self, instance: &Instance, tail: u32) -> Result<String, RuntimeError> {
+        self.reachable()?;
+        let said = self
+            .said
+            .lock()
+            .map_or(0, |s| s.get(&instance.id).copied().unwrap_or(0));
+        let line = format!("agent {} started\n", instance.id);
+        Ok(line.repeat(said.min(tail) as usize))
     }
 
     async fn observe(&self, instance: &Instance) -> Result<Observed, RuntimeError> {

@@ -76,10 +76,9 @@ async fn a_failing_runtime_leaves_the_instance_failed() {
     let (svc, _) = service_with(Arc::new(FailingRuntime));
     let t = TenantId::new();
     let i = svc.create(t, &Who::ops(), create("web-1")).await.unwrap();
-    assert!(matches!(
-        svc.start(t, &Who::ops(), i.id).await,
-        Err(InstanceError::Runtime(_))
-    ));
+    let answered = svc.start(t, &Who::ops(), i.id).await.unwrap();
+    assert_eq!(answered.status, Status::Failed);
+    assert_eq!(answered.status_reason.as_deref(), Some("no capacity"));
     let failed = svc.get(t, i.id).await.unwrap();
     assert_eq!(failed.status, Status::Failed);
     assert_eq!(failed.status_reason.as_deref(), Some("no capacity"));
@@ -301,6 +300,14 @@ struct HangingRuntime;
 
 #[async_trait::async_trait]
 impl Runtime for HangingRuntime {
+    async fn ready(&self) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+
+    async fn logs(&self, _instance: &Instance, _tail: u32) -> Result<String, RuntimeError> {
+        std::future::pending().await
+    }
+
     async fn start(&self, _instance: &Instance) -> Result<Status, RuntimeError> {
         std::future::pending().await
     }
@@ -374,7 +381,8 @@ async fn the_reconciler_finishes_what_a_dead_request_began() {
         Reconciled {
             found: 2,
             settled: 2,
-            failed: 0
+            failed: 0,
+            unreachable: 0
         }
     );
     let settled: Vec<(String, Status)> = healthy
@@ -418,7 +426,8 @@ async fn the_reconciler_marks_what_the_runtime_refuses_failed() {
         Reconciled {
             found: 1,
             settled: 0,
-            failed: 1
+            failed: 1,
+            unreachable: 0
         }
     );
     let page = failing
@@ -479,4 +488,142 @@ async fn each_asked_for_change_leaves_one_event_and_the_runtimes_moves_none() {
             named(Audited::InstanceDeleted, "web-2", &[]),
         ]
     );
+}
+
+/// An engine that is away concludes nothing: start, stop and a create that starts are
+/// refused before anything is written (no status change, no event), the reconciler and
+/// the sweep leave instances as they are, and once it answers everything goes on.
+#[tokio::test]
+async fn an_unreachable_runtime_changes_nothing() {
+    let repo = Arc::new(InMemoryInstanceRepository::default());
+    let runtime = Arc::new(crate::testing::MortalRuntime::default());
+    let svc = over(&repo, runtime.clone());
+    let (t, who) = (TenantId::new(), Who::ops());
+    let mut req = create("web-1");
+    req.start = true;
+    let running = svc.create(t, &who, req.clone()).await.unwrap();
+    let stopped = svc.create(t, &who, create("web-2")).await.unwrap();
+    let events = repo.events().len();
+
+    runtime.set_unreachable(true);
+    let away = |r: Result<Instance, InstanceError>| matches!(r, Err(InstanceError::Runtime(e)) if e.is_unreachable());
+    assert!(away(svc.stop(t, &who, running.id).await));
+    assert!(away(svc.start(t, &who, stopped.id).await));
+    req.name = "web-3".into();
+    assert!(away(svc.create(t, &who, req.clone()).await));
+    assert!(matches!(
+        svc.logs(t, running.id, LogTail::DEFAULT).await,
+        Err(InstanceError::Runtime(e)) if e.is_unreachable()
+    ));
+    assert_eq!(
+        svc.get(t, running.id).await.unwrap().status,
+        Status::Running
+    );
+    assert_eq!(
+        svc.get(t, stopped.id).await.unwrap().status,
+        Status::Stopped
+    );
+    let page = hydracore_core::PageRequest::new(10, None).unwrap();
+    assert_eq!(svc.list(t, page).await.unwrap().items.len(), 2);
+    assert_eq!(repo.events().len(), events, "nothing was recorded");
+    let swept = svc.sweep(10).await.unwrap();
+    assert_eq!((swept.unreachable, swept.failed), (1, 0));
+
+    runtime.set_unreachable(false);
+    assert_eq!(
+        svc.stop(t, &who, running.id).await.unwrap().status,
+        Status::Stopped
+    );
+    assert_eq!(
+        svc.start(t, &who, stopped.id).await.unwrap().status,
+        Status::Running
+    );
+    let log = svc.logs(t, stopped.id, LogTail::DEFAULT).await.unwrap();
+    assert_eq!(log, format!("agent {} started\n", stopped.id));
+}
+
+/// A runtime that answers `ready` and then is gone: the request's instance goes back
+/// to where it was (a `failed` one keeps its reason); a create that starts is answered
+/// `starting`, and the reconciler starts it once the runtime is back.
+#[tokio::test]
+async fn a_runtime_lost_half_way_puts_the_instance_back() {
+    struct GoneAfterReady;
+    #[async_trait::async_trait]
+    impl Runtime for GoneAfterReady {
+        async fn ready(&self) -> Result<(), RuntimeError> {
+            Ok(())
+        }
+        async fn start(&self, _: &Instance) -> Result<Status, RuntimeError> {
+            Err(RuntimeError::Unreachable("connection refused".into()))
+        }
+        async fn stop(&self, _: &Instance) -> Result<Status, RuntimeError> {
+            Err(RuntimeError::Unreachable("connection refused".into()))
+        }
+        async fn observe(&self, _: &Instance) -> Result<Observed, RuntimeError> {
+            Err(RuntimeError::Unreachable("connection refused".into()))
+        }
+        async fn logs(&self, _: &Instance, _: u32) -> Result<String, RuntimeError> {
+            Err(RuntimeError::Unreachable("connection refused".into()))
+        }
+        async fn remove(&self, _: &Instance) -> Result<(), RuntimeError> {
+            Err(RuntimeError::Unreachable("connection refused".into()))
+        }
+    }
+    let repo = Arc::new(InMemoryInstanceRepository::default());
+    let (t, who) = (TenantId::new(), Who::ops());
+    let failing = over(&repo, Arc::new(FailingRuntime));
+    let mut req = create("web-1");
+    req.start = true;
+    let failed = failing.create(t, &who, req.clone()).await.unwrap();
+    assert_eq!(failed.status, Status::Failed);
+
+    let gone = over(&repo, Arc::new(GoneAfterReady));
+    assert!(matches!(
+        gone.start(t, &who, failed.id).await,
+        Err(InstanceError::Runtime(e)) if e.is_unreachable()
+    ));
+    let back = gone.get(t, failed.id).await.unwrap();
+    assert_eq!(back.status, Status::Failed);
+    assert_eq!(back.status_reason.as_deref(), Some("no capacity"));
+    assert!(matches!(
+        gone.delete(t, &who, failed.id).await,
+        Err(InstanceError::Runtime(e)) if e.is_unreachable()
+    ));
+
+    req.name = "web-2".into();
+    let pending = gone.create(t, &who, req).await.unwrap();
+    assert_eq!(pending.status, Status::Starting);
+    let done = gone.reconcile(time::Duration::ZERO, 10).await.unwrap();
+    assert_eq!((done.found, done.unreachable, done.failed), (1, 1, 0));
+    assert_eq!(
+        gone.get(t, pending.id).await.unwrap().status,
+        Status::Starting
+    );
+    let back = over(&repo, Arc::new(RecordingRuntime));
+    back.reconcile(time::Duration::ZERO, 10).await.unwrap();
+    assert_eq!(
+        back.get(t, pending.id).await.unwrap().status,
+        Status::Running
+    );
+}
+
+#[test]
+fn a_log_tail_is_one_to_ten_thousand_lines() {
+    assert_eq!(LogTail::parse("1").unwrap().lines(), 1);
+    assert_eq!(LogTail::parse("10000").unwrap().lines(), 10_000);
+    for (raw, kind) in [
+        ("0", "greater_than_equal"),
+        ("-5", "greater_than_equal"),
+        ("10001", "less_than_equal"),
+        ("99999999999999999999", "int_parsing"),
+        ("ten", "int_parsing"),
+        ("", "int_parsing"),
+    ] {
+        let e = LogTail::parse(raw).unwrap_err();
+        assert_eq!(
+            (e.field.join("."), e.kind),
+            ("tail".to_owned(), kind),
+            "{raw}"
+        );
+    }
 }

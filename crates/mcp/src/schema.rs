@@ -179,6 +179,9 @@ pub fn of(tool: &ToolSpec, spec: &Value) -> ToolSchemas {
         .flatten()
         .find(|(code, _)| code.starts_with('2'))
         .map(|(_, r)| r);
+    let text = success
+        .and_then(|r| r["content"].as_object())
+        .is_some_and(|content| content.keys().any(|k| k.starts_with("text/plain")));
     let output = match success.and_then(|r| r.pointer("/content/application~1json/schema")) {
         Some(s) => {
             let s = json_schema(s, spec);
@@ -188,6 +191,13 @@ pub fn of(tool: &ToolSpec, spec: &Value) -> ToolSchemas {
                 s
             }
         }
+        // Text: the tool answers it as one field.
+        None if text => json!({
+            "type": "object",
+            "properties": {"text": {"type": "string"}},
+            "required": ["text"],
+            "additionalProperties": false
+        }),
         // 204: the tool says what it did.
         None => json!({
             "type": "object",

@@ -7,7 +7,7 @@
 use futures_util::future::BoxFuture;
 use hydracore_api::{self as api, Caller, Problem, Services};
 use hydracore_core::{Page, PageRequest, ValidationError};
-use hydracore_instances::InstanceId;
+use hydracore_instances::{InstanceId, LogTail};
 use hydracore_keys::ApiKeyId;
 use hydracore_mcp_creds::CredentialId;
 use hydracore_scopes::Scope;
@@ -155,6 +155,24 @@ fn usage_range(raw: &mut Map<String, Value>) -> Result<api::UsageRange, Problem>
     api::UsageRange::parse(given[0].as_deref(), given[1].as_deref())
 }
 
+/// A log read's `tail`, taken out of the arguments (absent: the default).
+fn log_tail(raw: &mut Map<String, Value>) -> Result<LogTail, Problem> {
+    let name = api::LOG_TAIL_PARAMETER;
+    match raw.remove(name) {
+        None | Some(Value::Null) => Ok(LogTail::DEFAULT),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(lines) => LogTail::new(lines, &n.to_string()).map_err(Problem::invalid),
+            None => Err(bad_argument(name, "Input should be a valid integer".into())),
+        },
+        Some(_) => Err(bad_argument(name, "Input should be a valid integer".into())),
+    }
+}
+
+/// A text result (a route that answers `text/plain`), as a tool answers it.
+fn text_out(text: String) -> Result<Value, Problem> {
+    Ok(json!({ "text": text }))
+}
+
 /// No arguments (beyond those already taken).
 fn nothing(raw: Map<String, Value>) -> Result<(), Problem> {
     match raw.keys().next() {
@@ -223,6 +241,22 @@ pub const TOOLS: &[ToolSpec] = &[
             let id = InstanceId(take_id(&mut args, "instance_id")?);
             nothing(args)?;
             out(api::get_instance(svc, &caller, id).await?)
+        }),
+    },
+    ToolSpec {
+        name: "instances_logs",
+        title: "Read an instance's log",
+        description: "The last lines an instance's agent wrote to its standard output and error, oldest first (tail: 1-10000 lines, default 100); empty while it never ran.",
+        scope: Some(("instances", "read")),
+        route: ("GET", "/v1/instances/{instance_id}/logs"),
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        run: run!(|svc, caller, args| {
+            let id = InstanceId(take_id(&mut args, "instance_id")?);
+            let tail = log_tail(&mut args)?;
+            nothing(args)?;
+            text_out(api::get_instance_logs(svc, &caller, id, tail).await?)
         }),
     },
     ToolSpec {
@@ -491,7 +525,9 @@ pub fn say(p: &Problem) -> String {
                 .collect();
             format!("invalid arguments: {}", fields.join("; "))
         }
-        api::Outcome::Unavailable | api::Outcome::Internal | api::Outcome::Busy => {
+        // The detail of an unavailable dependency names it and nothing of its cause.
+        api::Outcome::Unavailable => p.detail.to_string(),
+        api::Outcome::Internal | api::Outcome::Busy => {
             "the service could not complete the call; try again".to_owned()
         }
         _ => p.detail.to_string(),

@@ -19,7 +19,7 @@ use hydracore_audit::AuditService;
 use hydracore_auth::oauth::{OAuthService, OAuthSettings};
 use hydracore_auth::{AccessTokens, Authenticator, IdentityService, OpsToken, SignInLimits};
 use hydracore_core::SharedClock;
-use hydracore_http::{AppState, Readiness};
+use hydracore_http::{AppState, NotReady, Readiness};
 use hydracore_instances::ports::RecordingRuntime;
 use hydracore_instances::{ImageService, InstanceService};
 use hydracore_keys::{KeyCache, KeyService};
@@ -32,14 +32,24 @@ use tracing_actix_web::TracingLogger;
 
 pub use settings::Settings;
 
-struct StoreReadiness(Store);
+/// A node is ready while its database and its instance runtime answer.
+struct NodeReadiness {
+    store: Store,
+    instances: InstanceService,
+}
 
-impl Readiness for StoreReadiness {
-    fn check(
-        &self,
-    ) -> futures_util::future::BoxFuture<'_, Result<(), Box<dyn std::error::Error + Send + Sync>>>
-    {
-        Box::pin(async move { self.0.ping().await.map_err(Into::into) })
+impl Readiness for NodeReadiness {
+    fn check(&self) -> futures_util::future::BoxFuture<'_, Result<(), NotReady>> {
+        Box::pin(async move {
+            self.store.ping().await.map_err(|e| NotReady {
+                said: "Not ready: the database does not answer".into(),
+                cause: e.into(),
+            })?;
+            self.instances.runtime_ready().await.map_err(|e| NotReady {
+                said: "Not ready: the instance runtime does not answer".into(),
+                cause: e.into(),
+            })
+        })
     }
 }
 
@@ -252,13 +262,25 @@ pub async fn compose(
         time::Duration::seconds(i64::from(settings.serve.oauth_access_token_secs));
     oauth_settings.refresh_ttl =
         time::Duration::days(i64::from(settings.serve.oauth_refresh_token_days));
+    let mut engine = None;
     let runtime: Arc<dyn hydracore_instances::Runtime> = match settings.serve.runtime.as_str() {
         "container" => {
-            let engine =
+            let containers = Arc::new(
                 hydracore_runtime_container::ContainerRuntime::connect(&settings.serve.docker_host)
-                    .map_err(anyhow::Error::msg)?;
-            tracing::info!(engine = %settings.serve.docker_host, "instances run as containers");
-            Arc::new(engine)
+                    .map_err(anyhow::Error::msg)?,
+            );
+            match hydracore_instances::Runtime::ready(containers.as_ref()).await {
+                Ok(()) => {
+                    tracing::info!(engine = %settings.serve.docker_host, "instances run as containers")
+                }
+                Err(e) => tracing::warn!(
+                    engine = %settings.serve.docker_host,
+                    error = %e.reason(),
+                    "instances run as containers; the engine does not answer yet (not ready until it does)"
+                ),
+            }
+            engine = Some(containers.clone());
+            containers
         }
         _ => Arc::new(RecordingRuntime),
     };
@@ -303,6 +325,10 @@ pub async fn compose(
             settings.serve.default_runtime_image.clone(),
         ),
     };
+    let readiness = Arc::new(NodeReadiness {
+        store: store.clone(),
+        instances: api.instances.clone(),
+    });
     let mut state = AppState {
         api,
         idempotency: shared.clone(),
@@ -316,7 +342,7 @@ pub async fn compose(
             .map_err(|e| anyhow::anyhow!("HYDRACORE_TRUSTED_PROXIES: {e}"))?,
         auth: Authenticator::new(keys, shared.clone(), shared.clone(), tokens, clock)
             .with_sessions(shared),
-        readiness: Arc::new(StoreReadiness(store.clone())),
+        readiness,
         body_timeout: settings.serve.client_timeout(),
         idempotency_lease: settings.serve.idempotency_lease(),
     };
@@ -328,6 +354,7 @@ pub async fn compose(
         state,
         limiter_fallbacks: fallbacks,
         key_cache,
+        engine,
     })
 }
 
@@ -338,6 +365,8 @@ pub struct Composition {
     pub limiter_fallbacks: Option<Arc<std::sync::atomic::AtomicU64>>,
     /// Resolved API keys of this node.
     pub key_cache: Arc<KeyCache>,
+    /// The container engine, when instances run as containers.
+    pub engine: Option<Arc<hydracore_runtime_container::ContainerRuntime>>,
 }
 
 /// Stands in until the real smoke test, which needs the finished state, is wired.
@@ -354,6 +383,7 @@ struct ServerGauges {
     store: Store,
     log: CallLogWriter,
     fallbacks: Option<Arc<std::sync::atomic::AtomicU64>>,
+    engine: Option<Arc<hydracore_runtime_container::ContainerRuntime>>,
 }
 
 impl hydracore_http::metrics::Gauges for ServerGauges {
@@ -390,6 +420,13 @@ impl hydracore_http::metrics::Gauges for ServerGauges {
                 self.fallbacks
                     .as_ref()
                     .map_or(0.0, |f| f.load(std::sync::atomic::Ordering::Relaxed) as f64),
+            ),
+            (
+                "runtime_engine_calls",
+                "Calls made to the container engine since start (0 without one)",
+                self.engine
+                    .as_ref()
+                    .map_or(0.0, |e| e.engine_calls() as f64),
             ),
         ]
     }
@@ -448,15 +485,31 @@ async fn sweep_expired(
 }
 
 /// Checks every running instance with the runtime every `every`, for as long as the
-/// server runs (every node does; each change is a compare-and-set).
+/// server runs (every node does; each change is a compare-and-set). The first pass runs
+/// at start-up: a node re-attaches to the agents that ran on while it was down (their
+/// containers are found by name and label), and marks `failed` those that ended.
 async fn sweep_running(instances: InstanceService, every: std::time::Duration) {
-    /// Instances asked about per store read.
-    const BATCH: u32 = 200;
+    /// Instances asked about per store read (and per listing of the engine's
+    /// containers).
+    const BATCH: u32 = 500;
     let mut tick = actix_web::rt::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut first = true;
     loop {
         tick.tick().await;
-        match instances.sweep(BATCH).await {
+        let pass = instances.sweep(BATCH).await;
+        if std::mem::take(&mut first)
+            && let Ok(done) = &pass
+        {
+            tracing::info!(
+                observed = done.observed,
+                failed = done.failed,
+                unreachable = done.unreachable,
+                "re-attached to the running instances"
+            );
+            continue;
+        }
+        match pass {
             Ok(done) if done.failed > 0 || done.unreachable > 0 => tracing::info!(
                 observed = done.observed,
                 failed = done.failed,
@@ -527,6 +580,7 @@ impl Application {
             state,
             limiter_fallbacks,
             key_cache,
+            engine,
         } = compose(&store, &settings, clock.clone()).await?;
         if store.backend() == hydracore_store::Backend::Postgres
             && settings.serve.key_cache_ttl_secs > 0
@@ -594,6 +648,7 @@ impl Application {
                 store: store.clone(),
                 log: log_writer_probe,
                 fallbacks: limiter_fallbacks,
+                engine,
             },
         )));
         let console = hydracore_console::ConsoleState {

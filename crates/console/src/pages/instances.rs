@@ -7,7 +7,7 @@ use askama::Template;
 use hydracore_api::{
     self as api, CreateInstanceRequest, InstanceDto, JsonObject, UpdateInstanceRequest,
 };
-use hydracore_instances::{InstanceId, InstanceName};
+use hydracore_instances::{InstanceId, InstanceName, LogTail};
 
 use super::{Confirm, ListQuery, Pager, chrome};
 use crate::request::{Action, Fields, Signed};
@@ -103,11 +103,17 @@ struct DetailPage {
     chrome: Chrome,
     i: InstanceView,
     config_pretty: String,
+    /// The last lines of its log; `None` while the runtime cannot be reached.
+    log: Option<String>,
+    log_lines: u32,
     may_write: bool,
     may_delete: bool,
     form: InstanceForm,
     errors: FormErrors,
 }
+
+/// How many log lines the details page shows.
+const PAGE_LOG_LINES: u32 = 200;
 
 /// The CSRF token a row partial needs (it is rendered without the page's chrome).
 struct RowChrome {
@@ -206,10 +212,19 @@ async fn detail_page(
         config: config_pretty.clone(),
         start: false,
     });
+    let tail = LogTail::new(i64::from(PAGE_LOG_LINES), "").map_err(api::Problem::invalid)?;
+    let id = InstanceId(instance.id);
+    let log = match api::get_instance_logs(&signed.state.api, &signed.caller()?, id, tail).await {
+        Ok(text) => Some(text),
+        Err(p) if p.outcome == api::Outcome::Unavailable => None,
+        Err(p) => return Err(p.into()),
+    };
     let body = DetailPage {
         chrome: chrome(signed, &instance.name, Section::Instances, done).await?,
         i: InstanceView::from(&instance),
         config_pretty,
+        log,
+        log_lines: PAGE_LOG_LINES,
         may_write: signed.may(&api::INSTANCES_WRITE),
         may_delete: signed.may(&api::INSTANCES_DELETE),
         form,

@@ -376,3 +376,61 @@ impl OperationModifier for UsageQuery {
         );
     }
 }
+
+/// `?tail=` of a log read, read by the operation layer's [`hydracore_api::log_tail`].
+pub struct TailQuery(pub hydracore_instances::LogTail);
+
+impl TailQuery {
+    /// # Errors
+    /// A 422 naming `tail` when it is not a whole number from 1 to 10,000.
+    pub fn parse(query: &str) -> Result<Self, ApiError> {
+        let pairs = url_pairs(query);
+        let raw = pairs
+            .iter()
+            .find(|(k, _)| k == hydracore_api::LOG_TAIL_PARAMETER)
+            .map(|(_, v)| v.as_str());
+        hydracore_api::log_tail(raw)
+            .map(TailQuery)
+            .map_err(query_problem)
+    }
+}
+
+impl FromRequest for TailQuery {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(TailQuery::parse(req.query_string()))
+    }
+}
+
+impl Apiv2Schema for TailQuery {}
+
+impl OperationModifier for TailQuery {
+    fn update_parameter(op: &mut DefaultOperationRaw) {
+        use hydracore_instances::LogTail;
+        op.parameters.push(Either::Right(Parameter {
+            in_: ParameterIn::Query,
+            name: hydracore_api::LOG_TAIL_PARAMETER.into(),
+            description: Some(format!(
+                "How many of the last lines to read, 1 to {} (default {})",
+                LogTail::MAX,
+                LogTail::DEFAULT.lines()
+            )),
+            data_type: Some(DataType::Integer),
+            minimum: Some(1.0),
+            maximum: Some(LogTail::MAX as f32),
+            default: Some(json!(LogTail::DEFAULT.lines())),
+            ..Default::default()
+        }));
+        let said = "`tail` is not a whole number from 1 to 10,000";
+        match op.responses.get_mut("422") {
+            // A path parameter documented its own 422 first: one response says both.
+            Some(Either::Right(r)) => {
+                let before = r.description.take().unwrap_or_default();
+                r.description = Some(format!("{before}, or {said}"));
+            }
+            _ => insert_error(op, "422", said),
+        }
+    }
+}

@@ -8,14 +8,15 @@ use uuid::Uuid;
 use hydracore_api as api;
 use hydracore_instances::InstanceId;
 
-use crate::error::{ApiError, MayConflict};
+use crate::error::{ApiError, AsksRuntime, AsksRuntimeMayConflict, MayConflict};
 use crate::extract::{
     InstancesDelete, InstancesRead, InstancesWrite, ListQuery, ResourcePath, Scoped, State,
-    ValidJson,
+    TailQuery, ValidJson,
 };
 use crate::idempotency::Idempotent;
 use crate::paged::Paged;
 use crate::routes::method_not_allowed;
+use crate::text::PlainText;
 use hydracore_api::{CreateInstanceRequest, InstanceDto, UpdateInstanceRequest};
 
 /// The path of one instance.
@@ -52,13 +53,19 @@ async fn list(
 /// With `start: true` the instance is stored `starting` and answered once the runtime
 /// has started it; if the request is cut short (a 503), the instance may exist and is
 /// brought to `running` (or `failed`) by the server's reconciler within a minute or so.
+/// A runtime that refuses (an image it cannot pull) leaves the instance `failed`, with
+/// the runtime's words in `status_reason`: still 201.
+/// With `start: true` while the instance runtime cannot be reached, 503 with
+/// `Retry-After` and nothing is created; if the runtime goes away half-way, the
+/// instance is answered `starting` and the reconciler starts it once the runtime is
+/// back.
 #[api_v2_operation(operation_id = "createInstance", tags(Instances))]
 async fn create(
     auth: Scoped<InstancesWrite>,
     _: Idempotent,
     state: State,
     body: ValidJson<CreateInstanceRequest>,
-) -> Result<CreatedJson<InstanceDto>, MayConflict> {
+) -> Result<CreatedJson<InstanceDto>, AsksRuntimeMayConflict> {
     Ok(CreatedJson(
         api::create_instance(&state.api, &auth.caller(), body.0).await?,
     ))
@@ -93,27 +100,32 @@ async fn update(
 
 /// Delete an instance
 ///
-/// Stops the instance first if it may be running, then deletes it.
+/// Stops the instance first if it may be running, removes what ran it, then deletes
+/// it. While the instance runtime cannot be reached nothing is deleted: 503 with
+/// `Retry-After`.
 #[api_v2_operation(operation_id = "deleteInstance", tags(Instances))]
 async fn delete(
     auth: Scoped<InstancesDelete>,
     state: State,
     path: ResourcePath<InstancePath>,
-) -> Result<NoContent, ApiError> {
+) -> Result<NoContent, AsksRuntime> {
     api::delete_instance(&state.api, &auth.caller(), path.0.id()).await?;
     Ok(NoContent)
 }
 
 /// Start an instance
 ///
-/// Allowed from `stopped` and `failed`; anything else is 409.
+/// Allowed from `stopped` and `failed`; anything else is 409. Answered once the runtime
+/// has started it (`running`), or `failed` with its `status_reason` when the runtime
+/// refused; while the runtime cannot be reached, 503 with `Retry-After` and the
+/// instance is left as it was.
 #[api_v2_operation(operation_id = "startInstance", tags(Instances))]
 async fn start(
     auth: Scoped<InstancesWrite>,
     _: Idempotent,
     state: State,
     path: ResourcePath<InstancePath>,
-) -> Result<Json<InstanceDto>, MayConflict> {
+) -> Result<Json<InstanceDto>, AsksRuntimeMayConflict> {
     Ok(Json(
         api::start_instance(&state.api, &auth.caller(), path.0.id()).await?,
     ))
@@ -121,16 +133,35 @@ async fn start(
 
 /// Stop an instance
 ///
-/// Allowed from `running`, `starting` and `failed`; anything else is 409.
+/// Allowed from `running`, `starting` and `failed`; anything else is 409. While the
+/// runtime cannot be reached, 503 with `Retry-After` and the instance is left as it was.
 #[api_v2_operation(operation_id = "stopInstance", tags(Instances))]
 async fn stop(
     auth: Scoped<InstancesWrite>,
     _: Idempotent,
     state: State,
     path: ResourcePath<InstancePath>,
-) -> Result<Json<InstanceDto>, MayConflict> {
+) -> Result<Json<InstanceDto>, AsksRuntimeMayConflict> {
     Ok(Json(
         api::stop_instance(&state.api, &auth.caller(), path.0.id()).await?,
+    ))
+}
+
+/// Get an instance's log
+///
+/// The last `tail` lines the instance's agent wrote to its standard output and error,
+/// in the order written, as `text/plain` (empty while it never ran, and always with
+/// the default runtime, which runs nothing). 503 with `Retry-After` while the instance
+/// runtime cannot be reached.
+#[api_v2_operation(operation_id = "getInstanceLogs", tags(Instances))]
+async fn logs(
+    auth: Scoped<InstancesRead>,
+    state: State,
+    path: ResourcePath<InstancePath>,
+    tail: TailQuery,
+) -> Result<PlainText, AsksRuntime> {
+    Ok(PlainText(
+        api::get_instance_logs(&state.api, &auth.caller(), path.0.id(), tail.0).await?,
     ))
 }
 
@@ -148,6 +179,11 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
             .route(web::patch().to(update))
             .route(web::delete().to(delete))
             .default_service(method_not_allowed("GET, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/instances/{instance_id}/logs")
+            .route(web::get().to(logs))
+            .default_service(method_not_allowed("GET")),
     )
     .service(
         web::resource("/instances/{instance_id}/start")

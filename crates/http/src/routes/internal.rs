@@ -56,10 +56,11 @@ async fn smoke(_ops: OpsAuth, state: State) -> Result<Json<SmokeDto>, Documented
             .filter(|s| !s.ok)
             .map(|s| s.step.clone())
             .collect();
-        Err(
-            ApiError::Unavailable(format!("smoke steps failed: {}", failed.join(", ")).into())
-                .into(),
+        Err(ApiError::Unavailable(
+            "Service unavailable".into(),
+            format!("smoke steps failed: {}", failed.join(", ")).into(),
         )
+        .into())
     }
 }
 

@@ -39,14 +39,16 @@ async fn healthz() -> Result<Json<HealthDto>, ApiError> {
 
 /// Readiness
 ///
-/// 200 while the database answers, 503 while it does not.
+/// 200 while the database and the instance runtime answer; 503 while one does not,
+/// its `detail` naming which (`Not ready: the database does not answer`, `Not ready:
+/// the instance runtime does not answer`).
 #[api_v2_operation(operation_id = "readyz", tags(Operations))]
 async fn readyz(state: State) -> Result<Json<HealthDto>, ApiError> {
     state
         .readiness
         .check()
         .await
-        .map_err(ApiError::Unavailable)?;
+        .map_err(|n| ApiError::Unavailable(n.said, n.cause))?;
     Ok(Json(HealthDto {
         status: "ok".into(),
     }))
