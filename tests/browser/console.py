@@ -233,9 +233,15 @@ with sync_playwright() as p:
 
     # The other pages, audited.
     page.get_by_role("link", name="MCP credentials").click()
-    page.get_by_label("Name", exact=True).fill("github")
-    page.get_by_label("Server URL").fill("https://mcp.example.com/mcp")
-    page.get_by_label("Secret").fill("ghp_abcdefghijklmnop1234")
+    # The page whole first (a busy machine can be slow to finish it), then the form.
+    expect(page).to_have_url(BASE + "/settings/mcp-credentials")
+    page.wait_for_load_state("load")
+    expect(page.get_by_role("heading", name="Store a credential")).to_be_visible()
+    for label, value in [("Name", "github"), ("Server URL", "https://mcp.example.com/mcp"),
+                         ("Secret", "ghp_abcdefghijklmnop1234")]:
+        field = page.get_by_label(label, exact=True)
+        field.fill(value)
+        expect(field).to_have_value(value)
     page.get_by_role("button", name="Store credential").click()
     expect(page.get_by_text("Credential stored.")).to_be_visible()
     row = page.get_by_role("row", name="github")
