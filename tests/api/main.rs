@@ -11,6 +11,7 @@ mod clients;
 mod console;
 mod containers;
 mod credentials;
+mod deploy;
 mod errors;
 mod faults;
 mod hostile;

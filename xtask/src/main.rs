@@ -8,6 +8,10 @@
 //! - `bench [--sqlite] [--seconds N]`: the side-by-side benchmark (see `bench.rs`).
 //! - `soak [--sqlite] [--seconds N] [--sample S]`: a mixed workload for N seconds (300
 //!   by default), failing on RSS growth after the warm-up or on any 5xx (see `soak.rs`).
+//! - `image [--base REF] [--tag REF]`: the release binary, and the container image of
+//!   `deploy/Containerfile` around it, built with Podman.
+//! - `drill [--short]`: a rolling restart of three nodes behind HAProxy under load
+//!   (see `drill.rs`).
 //!
 //! Depends on no workspace crate: it drives `cargo`.
 
@@ -16,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod drill;
 mod layers;
 mod soak;
 
@@ -172,6 +177,48 @@ fn ci() -> Result<()> {
     })
 }
 
+/// Builds the release binary and, with Podman, the image of `deploy/Containerfile`
+/// around it: the binary alone is the build context. `--base` is the Debian 12 image to
+/// build on (a registry's, or one imported from debootstrap where none can be reached).
+fn image(args: &[&str]) -> Result<()> {
+    let mut base = "docker.io/library/debian:bookworm-slim";
+    let mut tag = "localhost/hydracore:dev";
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match *arg {
+            "--base" => base = rest.next().context("--base needs an image")?,
+            "--tag" => tag = rest.next().context("--tag needs a name")?,
+            other => bail!("image: unknown argument {other}"),
+        }
+    }
+    let root = root();
+    run({
+        let mut c = cargo();
+        c.args(["build", "--release", "--locked", "-p", "hydracore-server"]);
+        c
+    })?;
+    let context = root.join("target/image");
+    std::fs::create_dir_all(&context)?;
+    std::fs::copy(
+        root.join("target/release/hydracore"),
+        context.join("hydracore"),
+    )
+    .context("copying the release binary")?;
+    run({
+        let mut c = Command::new("podman");
+        c.arg("build")
+            // Docker's format keeps the HEALTHCHECK (OCI's has none).
+            .args(["--format", "docker", "--quiet"])
+            .arg("--file")
+            .arg(root.join("deploy/Containerfile"))
+            .args(["--build-arg", &format!("BASE={base}"), "--tag", tag])
+            .arg(&context);
+        c
+    })?;
+    println!("built {tag} on {base}");
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args
@@ -186,9 +233,11 @@ fn main() -> ExitCode {
         ["ci"] => ci(),
         ["bench", rest @ ..] => bench::run(&root(), rest),
         ["soak", rest @ ..] => soak::run(&root(), rest),
+        ["image", rest @ ..] => image(rest),
+        ["drill", rest @ ..] => drill::run(&root(), rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\n  openapi [--check]  refresh (or check) docs/openapi.json\n  layers             check the crate dependency rules\n  ci                 fmt, clippy, layers, openapi --check, tests\n  bench [--sqlite] [--seconds N]\n                     ours vs the FastAPI peer vs pgbench, on this machine\n  soak [--sqlite] [--seconds N] [--sample S]\n                     mixed workload; fails on RSS growth or any 5xx"
+                "usage: cargo xtask <task>\n\n  openapi [--check]  refresh (or check) docs/openapi.json\n  layers             check the crate dependency rules\n  ci                 fmt, clippy, layers, openapi --check, tests\n  bench [--sqlite] [--seconds N]\n                     ours vs the FastAPI peer vs pgbench, on this machine\n  soak [--sqlite] [--seconds N] [--sample S]\n                     mixed workload; fails on RSS growth or any 5xx\n  image [--base REF] [--tag REF]\n                     the release binary and its container image (Podman)\n  drill [--short]    a rolling restart of three nodes behind HAProxy, under load"
             );
             return ExitCode::from(2);
         }

@@ -59,6 +59,22 @@ async fn open(database: &DatabaseArgs) -> anyhow::Result<Store> {
     .context("opening the database")
 }
 
+/// `GET url`, which must answer 200 within three seconds.
+fn healthcheck(url: &str) -> anyhow::Result<()> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(3)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let status = agent
+        .get(url)
+        .call()
+        .with_context(|| format!("asking {url}"))?
+        .status();
+    anyhow::ensure!(status == 200, "{url} answered {status}");
+    Ok(())
+}
+
 async fn execute(cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve {
         database: cli.database,
@@ -69,6 +85,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             print!("{}", hydracore_http::openapi_json());
             Ok(())
         }
+        Command::Healthcheck { url } => healthcheck(&url),
         Command::Serve { database, serve } => {
             let app = Application::build(
                 Settings {

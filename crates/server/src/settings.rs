@@ -102,6 +102,13 @@ pub enum Command {
     Keys(KeysCommand),
     /// Print the OpenAPI document and exit.
     Openapi,
+    /// Ask a running server whether it is alive (a container's health check): exits 0
+    /// when `--url` answers 200 within three seconds, 1 otherwise.
+    Healthcheck {
+        /// What to ask.
+        #[arg(long, default_value = "http://127.0.0.1:8000/healthz")]
+        url: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
