@@ -422,9 +422,19 @@ fn an_engine_away_is_503_and_recovers(backend: Backend) {
     let id = agent["id"].as_str().unwrap().to_owned();
     let name = format!("hydracore-{id}");
     let path = format!("/v1/instances/{id}");
+    let idle = app
+        .post(
+            "/v1/instances",
+            &key,
+            &json!({"name": "idle", "runtime_image": AGENT}),
+        )
+        .json();
+    let idle_path = format!("/v1/instances/{}", idle["id"].as_str().unwrap());
 
     // The engine goes away while the agent runs.
     own.stop();
+    away(&app.post(&format!("{idle_path}/start"), &key, &json!({})));
+    assert_eq!(app.get(&idle_path, &key).json()["status"], "stopped");
     away(&app.post(&format!("{path}/stop"), &key, &json!({})));
     away(&app.get(&format!("{path}/logs"), &key));
     away(&create(&app, &key, "late", AGENT, json!({})));
@@ -439,13 +449,16 @@ fn an_engine_away_is_503_and_recovers(backend: Backend) {
             .as_array()
             .unwrap()
             .len(),
-        1
+        2
     );
     assert_eq!(inspect(&name)["State"]["Running"], true);
 
     // Back: no restart needed.
     own.start();
     assert_eq!(readyz(&app, 200).status, 200);
+    let res = app.post(&format!("{idle_path}/start"), &key, &json!({}));
+    assert_eq!(res.json()["status"], "running", "{}", res.body);
+    assert_eq!(app.delete(&idle_path, &key).status, 204);
     let res = app.post(&format!("{path}/stop"), &key, &json!({}));
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.json()["status"], "stopped");
