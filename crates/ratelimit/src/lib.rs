@@ -78,18 +78,36 @@ impl InProcessLimiter {
                 .store(now, std::sync::atomic::Ordering::Relaxed);
             return entry.limiter.clone();
         }
-        // New budget, or its limit changed: a fresh budget under the new quota.
+        // New budget, or its limit changed: a fresh budget under the new quota, made
+        // under the shard's lock, so that of many first requests at once one makes it
+        // and the others take from it (two budgets would admit one request too many).
         let fresh =
-            Arc::new(Gcra::direct(quota(limit)).with_middleware::<StateInformationMiddleware>());
-        self.budgets.insert(
-            budget,
-            Entry {
-                limit,
-                limiter: fresh.clone(),
-                last_used: now.into(),
-            },
-        );
-        fresh
+            || Arc::new(Gcra::direct(quota(limit)).with_middleware::<StateInformationMiddleware>());
+        match self.budgets.entry(budget) {
+            dashmap::Entry::Occupied(mut seen) => {
+                if seen.get().limit != limit {
+                    seen.insert(Entry {
+                        limit,
+                        limiter: fresh(),
+                        last_used: now.into(),
+                    });
+                }
+                let entry = seen.get();
+                entry
+                    .last_used
+                    .store(now, std::sync::atomic::Ordering::Relaxed);
+                entry.limiter.clone()
+            }
+            dashmap::Entry::Vacant(free) => {
+                let limiter = fresh();
+                free.insert(Entry {
+                    limit,
+                    limiter: limiter.clone(),
+                    last_used: now.into(),
+                });
+                limiter
+            }
+        }
     }
 
     /// Drops budgets unused for longer than their window (GCRA refills a budget
@@ -176,6 +194,34 @@ mod tests {
         assert!(l.take(b, five).allowed);
         // A changed limit applies at once.
         assert!(l.take(a, RateLimit::new(10, 60).unwrap()).allowed);
+    }
+
+    /// Many first requests of a key at once: still exactly its budget. (Two of them
+    /// could each find no budget and make one, the second replacing the first after
+    /// the first had admitted a request: one request more than the budget.)
+    #[test]
+    fn a_new_budget_taken_at_once_by_many_admits_exactly_its_size() {
+        let seven = RateLimit::new(7, 86_400).unwrap();
+        let threads = 8;
+        for _ in 0..300 {
+            let l = InProcessLimiter::new();
+            let key = Budget::Key(ApiKeyId::new());
+            let start = std::sync::Barrier::new(threads);
+            let admitted = std::sync::atomic::AtomicUsize::new(0);
+            std::thread::scope(|s| {
+                for _ in 0..threads {
+                    s.spawn(|| {
+                        start.wait();
+                        for _ in 0..3 {
+                            if l.take(key, seven).allowed {
+                                admitted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            }
+                        }
+                    });
+                }
+            });
+            assert_eq!(admitted.into_inner(), 7);
+        }
     }
 
     #[test]
