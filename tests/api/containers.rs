@@ -352,6 +352,18 @@ impl OwnEngine {
         }
     }
 
+    /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) the service: its socket stays, and
+    /// nothing answers on it.
+    fn freeze(&self, frozen: bool) {
+        let pid = self.service.as_ref().expect("a running service").id();
+        let signal = if frozen { "-STOP" } else { "-CONT" };
+        let ok = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {signal} {pid}");
+    }
+
     /// Kills the service and takes its socket away.
     fn stop(&mut self) {
         if let Some(mut service) = self.service.take() {
@@ -455,6 +467,21 @@ fn an_engine_away_is_503_and_recovers(backend: Backend) {
 
     // Back: no restart needed.
     own.start();
+    assert_eq!(readyz(&app, 200).status, 200);
+
+    // An engine that hangs (its socket there, nothing answering) is away too, and
+    // said so within the readiness ping's two seconds, not a pull's two minutes.
+    own.freeze(true);
+    let asked = Instant::now();
+    let res = readyz(&app, 503);
+    assert_eq!(res.status, 503, "{}", res.body);
+    away(&app.post(&format!("{idle_path}/start"), &key, &json!({})));
+    assert!(
+        asked.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        asked.elapsed()
+    );
+    own.freeze(false);
     assert_eq!(readyz(&app, 200).status, 200);
     let res = app.post(&format!("{idle_path}/start"), &key, &json!({}));
     assert_eq!(res.json()["status"], "running", "{}", res.body);

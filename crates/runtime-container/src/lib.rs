@@ -35,6 +35,9 @@ use serde_json::Value;
 /// How long an agent has to stop before it is killed, in seconds.
 const STOP_GRACE_SECS: i32 = 10;
 
+/// How long the readiness ping waits (every other call may take as long as a pull).
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The label naming the instance a container runs.
 const INSTANCE_LABEL: &str = "io.hydracore.instance";
 /// The label naming the instance's tenant.
@@ -224,8 +227,10 @@ fn gone() -> Observed {
 
 #[async_trait]
 impl Runtime for ContainerRuntime {
+    /// A ping that waits at most [`READY_TIMEOUT`]: an engine that hangs is not ready.
     async fn ready(&self) -> Result<(), RuntimeError> {
-        self.engine()?.ping().await.map(|_| ()).map_err(|e| {
+        let engine = self.engine()?.clone().with_timeout(READY_TIMEOUT);
+        engine.ping().await.map(|_| ()).map_err(|e| {
             RuntimeError::Unreachable(format!("the engine at {}: {}", self.host, said(&e)).into())
         })
     }
