@@ -120,6 +120,75 @@ fn official_clients_drive_mcp_and_every_call_is_logged(app: &TestApp) {
     }
 }
 
+/// One `tools/call` over plain HTTP: the tool's result.
+fn call_tool(app: &TestApp, key: &str, name: &str, arguments: Value) -> Value {
+    let rpc = ureq::http::Request::builder()
+        .method("POST")
+        .uri(format!("{}/mcp", app.address))
+        .header("X-Api-Key", key)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json, text/event-stream")
+        .body(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": name, "arguments": arguments}})
+            .to_string(),
+        )
+        .unwrap();
+    let res = app.send(rpc);
+    assert_eq!(res.status, 200, "{}", res.body);
+    res.json()["result"].clone()
+}
+
+/// `instances_logs` answers the route's text as `{"text": …}`, and its `tail` keeps the
+/// route's bounds: each bad value is an error result naming `tail`, never a log.
+fn the_log_tool_keeps_the_routes_bounds(app: &TestApp) {
+    let (_, key) = app.tenant_with_key(&["instances:*"]);
+    let id = app
+        .post(
+            "/v1/instances",
+            &key,
+            &json!({"name": "quiet", "start": true}),
+        )
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ok = call_tool(
+        app,
+        &key,
+        "instances_logs",
+        json!({"instance_id": id, "tail": 10}),
+    );
+    assert_eq!(ok["isError"], false, "{ok}");
+    assert_eq!(ok["structuredContent"], json!({"text": ""}));
+    for (tail, said) in [
+        (json!(0), "greater than or equal to 1"),
+        (json!(10_001), "less than or equal to 10000"),
+        (json!("ten"), "valid integer"),
+        (json!(2.5), "valid integer"),
+    ] {
+        let bad = call_tool(
+            app,
+            &key,
+            "instances_logs",
+            json!({"instance_id": id, "tail": tail}),
+        );
+        assert_eq!(bad["isError"], true, "{tail}: {bad}");
+        let text = bad["content"][0]["text"].as_str().unwrap();
+        assert!(
+            text.contains("tail") && text.contains(said),
+            "{tail}: {text}"
+        );
+    }
+    let extra = call_tool(
+        app,
+        &key,
+        "instances_logs",
+        json!({"instance_id": id, "lines": 5}),
+    );
+    assert_eq!(extra["isError"], true, "{extra}");
+}
+
 fn mcp_needs_a_credential_first(app: &TestApp) {
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string();
     let res = app.request("POST", "/mcp", None, Some(&body));
@@ -251,6 +320,7 @@ fn every_tool_answers_within_its_own_schemas(app: &TestApp) {
 }
 
 api_tests!(
+    the_log_tool_keeps_the_routes_bounds,
     every_tool_answers_within_its_own_schemas,
     official_clients_drive_mcp_and_every_call_is_logged,
     mcp_needs_a_credential_first,
