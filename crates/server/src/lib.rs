@@ -538,6 +538,7 @@ async fn reconcile(instances: InstanceService, every: std::time::Duration, after
                             found = done.found,
                             settled = done.settled,
                             failed = done.failed,
+                            unreachable = done.unreachable,
                             "drove on instances left starting or stopping"
                         );
                     }
