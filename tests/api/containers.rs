@@ -16,7 +16,8 @@ fn engine() -> Option<String> {
     hydracore_core::testing::needs("HYDRACORE_TEST_DOCKER_HOST", "HYDRACORE_REQUIRE_PODMAN")
 }
 
-fn podman(args: &[&str]) -> (bool, String) {
+/// Runs `podman` with `args`: whether it succeeded, and what it printed.
+pub(crate) fn podman(args: &[&str]) -> (bool, String) {
     let out = Command::new("podman").args(args).output().expect("podman");
     (
         out.status.success(),

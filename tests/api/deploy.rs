@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use hydracore_api_tests::{free_port, postgres_url};
 
+use crate::containers::podman;
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -33,18 +35,6 @@ fn the_chart_renders_validates_and_keeps_its_promises() {
         String::from_utf8_lossy(&out.stderr)
     );
     eprintln!("{}", String::from_utf8_lossy(&out.stdout));
-}
-
-fn podman(args: &[&str]) -> (bool, String) {
-    let out = Command::new("podman").args(args).output().expect("podman");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
 }
 
 /// Polls `url` until it answers 200, for at most `secs` seconds; its last status.

@@ -55,6 +55,12 @@ pub(crate) fn output(cmd: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Runs `sql` as the PostgreSQL superuser on the local server (creating and dropping
+/// the databases the project's commands measure on).
+pub(crate) fn admin_sql(sql: &str) -> Result<String> {
+    output(Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-c", sql]))
+}
+
 /// Whether a server on `port` answers `/healthz` with a success now.
 pub(crate) fn healthy(port: u16) -> bool {
     Command::new("curl")
@@ -248,26 +254,12 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
         (format!("sqlite://{}/bench.db", work.display()), None)
     } else {
         let name = format!("hc_bench_{stamp}");
-        output(Command::new("psql").args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-c",
-            &format!("CREATE DATABASE {name}"),
-        ]))?;
+        admin_sql(&format!("CREATE DATABASE {name}"))?;
         (format!("{PG}/{name}"), Some(name))
     };
     let result = measure(root, &bin, &db, &work, seconds);
     if let Some(name) = dbname {
-        let _ = output(Command::new("psql").args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-c",
-            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        ]));
+        let _ = admin_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     }
     result
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::bench::{PG, output, release_build, require};
+use crate::bench::{PG, admin_sql, output, release_build, require};
 
 /// The balancer's port; the nodes take the next three.
 const FRONT: u16 = 8910;
@@ -223,24 +223,10 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
     }
     let (bin, stamp, work) = release_build(root, "drill")?;
     let name = format!("hc_drill_{stamp}");
-    output(Command::new("psql").args([
-        "-h",
-        "127.0.0.1",
-        "-U",
-        "postgres",
-        "-c",
-        &format!("CREATE DATABASE {name}"),
-    ]))?;
+    admin_sql(&format!("CREATE DATABASE {name}"))?;
     let db = format!("{PG}/{name}");
     let result = drill(&bin, &db, &work, short);
-    let _ = output(Command::new("psql").args([
-        "-h",
-        "127.0.0.1",
-        "-U",
-        "postgres",
-        "-c",
-        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-    ]));
+    let _ = admin_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     result
 }
 

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::bench::{
-    Killed, PG, healthy, output, release_build, require, rss_kib, seed, wait_healthy,
+    Killed, PG, admin_sql, healthy, release_build, require, rss_kib, seed, wait_healthy,
 };
 
 /// Not the benchmark's port, so a stray benchmark server is never measured.
@@ -88,19 +88,15 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
         (format!("sqlite://{}/soak.db", data.display()), None)
     } else {
         let name = format!("hc_soak_{stamp}");
-        psql(&format!("CREATE DATABASE {name}"))?;
+        admin_sql(&format!("CREATE DATABASE {name}"))?;
         (format!("{PG}/{name}"), Some(name))
     };
     let result = soak(root, &bin, &db, &data, &work, &opts, warm);
     if let Some(name) = dbname {
-        let _ = psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        let _ = admin_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     }
     let _ = std::fs::remove_dir_all(&data);
     result
-}
-
-fn psql(sql: &str) -> Result<String> {
-    output(Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-c", sql]))
 }
 
 /// One RSS reading: seconds since wrk started, KiB.
