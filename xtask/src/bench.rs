@@ -151,11 +151,71 @@ fn pgbench(script: &Path, seconds: u64) -> Result<f64> {
             .arg(script)
             .arg("bench_peer"),
     )?;
+    tps(&out)
+}
+
+/// The `tps = …` figure of pgbench's output.
+pub(crate) fn tps(out: &str) -> Result<f64> {
     out.lines()
         .find(|l| l.starts_with("tps = "))
         .and_then(|l| l.split_whitespace().nth(2))
         .and_then(|v| v.parse().ok())
         .context("pgbench printed no tps")
+}
+
+/// The prepared-statement ceiling of what our server sends for `mode`: 20 requests
+/// (two per tenant, so a tenant's own values are never taken for new ones) captured
+/// from the statement log, replayed by pgbench (see `ceiling`). Returns the
+/// tps and a summary of the statements.
+fn own_ceiling(
+    dbname: &str,
+    db: &str,
+    mode: &str,
+    targets: &Path,
+    work: &Path,
+    seconds: u64,
+) -> Result<(f64, String)> {
+    let lines = std::fs::read_to_string(targets)?;
+    let agent = crate::drill::agent();
+    let base = format!("http://127.0.0.1:{OURS}");
+    let mut requests = lines
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .take(20)
+        .enumerate()
+        .map(|(i, (key, id))| {
+            let (key, id, agent, base) =
+                (key.to_owned(), id.to_owned(), agent.clone(), base.clone());
+            let mode = mode.to_owned();
+            Box::new(move || {
+                let (method, url, body) = match mode.as_str() {
+                    "list" => ("GET", format!("{base}/v1/instances"), None),
+                    "get" => ("GET", format!("{base}/v1/instances/{id}"), None),
+                    _ => (
+                        "POST",
+                        format!("{base}/v1/instances"),
+                        Some(json!({
+                            "name": format!("capture-{i}-{}", std::process::id()),
+                            "runtime_image": "ghcr.io/acme/api:1.4.2",
+                            "config": {"cpu": 1, "memory_mb": 512, "env": {"LOG_LEVEL": "info"}},
+                        })),
+                    ),
+                };
+                let (status, text) =
+                    crate::drill::send(&agent, method, &url, &key, body.as_ref(), None);
+                if !(200..300).contains(&status) {
+                    bail!("{method} {url} answered {status}: {text}");
+                }
+                Ok(())
+            }) as Box<dyn FnOnce() -> Result<()>>
+        });
+    let captured = crate::ceiling::capture(dbname, db, &mut requests)?;
+    let dir = work.join("ceiling");
+    std::fs::create_dir_all(&dir)?;
+    let scripts = crate::ceiling::scripts(&captured, &dir, mode)?;
+    crate::ceiling::replay(&scripts, dbname, 2)?;
+    let tps = crate::ceiling::replay(&scripts, dbname, seconds)?;
+    Ok((tps, crate::ceiling::describe(&captured)))
 }
 
 /// Seeds 10 tenants x 1 key x 100 instances through the CLI and the public API of
@@ -257,14 +317,21 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
         admin_sql(&format!("CREATE DATABASE {name}"))?;
         (format!("{PG}/{name}"), Some(name))
     };
-    let result = measure(root, &bin, &db, &work, seconds);
+    let result = measure(root, &bin, &db, dbname.as_deref(), &work, seconds);
     if let Some(name) = dbname {
         let _ = admin_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     }
     result
 }
 
-fn measure(root: &Path, bin: &Path, db: &str, work: &Path, seconds: u64) -> Result<()> {
+fn measure(
+    root: &Path,
+    bin: &Path,
+    db: &str,
+    dbname: Option<&str>,
+    work: &Path,
+    seconds: u64,
+) -> Result<()> {
     let log = std::fs::File::create(work.join("ours.log"))?;
     let ours = Killed(
         Command::new(bin)
@@ -273,6 +340,7 @@ fn measure(root: &Path, bin: &Path, db: &str, work: &Path, seconds: u64) -> Resu
             .env("HYDRACORE_DATA_DIR", work)
             .env("HYDRACORE_RATE_LIMIT_REQUESTS", "1000000")
             .env("HYDRACORE_RATE_LIMIT_PER_SECONDS", "1")
+            .env("HYDRACORE_DB_POOL_SIZE", crate::ceiling::POOL.to_string())
             // PostgreSQL requires the keys every node shares; SQLite ignores them.
             .env("HYDRACORE_JWT_SECRET", crate::BENCH_JWT_SECRET)
             .env("HYDRACORE_MCP_CREDS_KEY", crate::BENCH_MCP_CREDS_KEY)
@@ -321,7 +389,18 @@ fn measure(root: &Path, bin: &Path, db: &str, work: &Path, seconds: u64) -> Resu
             )?),
             _ => None,
         };
-        rows.push(json!({"mode": mode, "ours": ours_run, "peer": peer, "pgbench_tps": ceiling}));
+        let own = match (mode, dbname) {
+            ("list" | "get" | "post", Some(name)) => {
+                let (tps, sent) = own_ceiling(name, db, mode, &ours_targets, work, seconds)?;
+                println!("{mode}: the statements one request sends\n{sent}");
+                Some(tps)
+            }
+            _ => None,
+        };
+        rows.push(json!({
+            "mode": mode, "ours": ours_run, "peer": peer,
+            "pgbench_tps": ceiling, "own_sql_tps": own,
+        }));
     }
     let ours_rss = rss_kib(ours.0.id());
     let peer_rss = tree_rss_kib(peer.0);
@@ -334,7 +413,7 @@ fn measure(root: &Path, bin: &Path, db: &str, work: &Path, seconds: u64) -> Resu
 
     let healthz = rows[0]["ours"]["rps"].as_f64().unwrap_or(0.0);
     println!(
-        "{:<8} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9} {:>10} {:>8}",
+        "{:<8} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9} {:>10} {:>8} {:>10} {:>8}",
         "route",
         "ours rps",
         "peer rps",
@@ -342,7 +421,9 @@ fn measure(root: &Path, bin: &Path, db: &str, work: &Path, seconds: u64) -> Resu
         "ours p99",
         "peer p99",
         "p99 ratio",
-        "pgbench",
+        "own SQL",
+        "x own",
+        "peer SQL",
         "x pgb"
     );
     for r in &mut rows {
@@ -353,6 +434,9 @@ fn measure(root: &Path, bin: &Path, db: &str, work: &Path, seconds: u64) -> Resu
         let ceil = r["pgbench_tps"].as_f64();
         let vs_peer = p.map(|p| o / p);
         let vs_pgb = ceil.map(|c| o / c);
+        let own = r["own_sql_tps"].as_f64();
+        let vs_own = own.map(|c| o / c);
+        r["ratio_vs_own_sql"] = json!(vs_own);
         let p99_ratio = pp99.map(|pp| op99 / pp);
         r["ratio_vs_peer"] = json!(vs_peer);
         r["ratio_vs_pgbench"] = json!(vs_pgb);
@@ -362,7 +446,7 @@ fn measure(root: &Path, bin: &Path, db: &str, work: &Path, seconds: u64) -> Resu
         }
         let f = |v: Option<f64>, d: usize| v.map_or("-".to_owned(), |x| format!("{x:.d$}"));
         println!(
-            "{:<8} {:>10.0} {:>10} {:>8} {:>9.2} {:>9} {:>9} {:>10} {:>8}",
+            "{:<8} {:>10.0} {:>10} {:>8} {:>9.2} {:>9} {:>9} {:>10} {:>8} {:>10} {:>8}",
             r["mode"].as_str().unwrap_or_default(),
             o,
             f(p, 0),
@@ -370,10 +454,17 @@ fn measure(root: &Path, bin: &Path, db: &str, work: &Path, seconds: u64) -> Resu
             op99,
             f(pp99, 2),
             f(p99_ratio, 2),
+            f(own, 0),
+            f(vs_own, 2),
             f(ceil, 0),
             f(vs_pgb, 2)
         );
     }
+    println!(
+        "own SQL: what the server sent, pgbench -M prepared -c {}; peer SQL: the peer's \
+         statements, pgbench -c 16 (simple protocol)",
+        crate::ceiling::POOL
+    );
     println!(
         "context vs own healthz: {:.2}",
         rows[4]["ratio_vs_own_healthz"].as_f64().unwrap_or(0.0)

@@ -74,7 +74,7 @@ impl Drop for Balancer {
     }
 }
 
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(20)))
@@ -84,7 +84,7 @@ fn agent() -> ureq::Agent {
 
 /// `method url` with the key and an optional JSON body: status (0 on a transport
 /// error) and body.
-fn send(
+pub(crate) fn send(
     agent: &ureq::Agent,
     method: &str,
     url: &str,

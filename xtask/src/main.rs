@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod ceiling;
 mod drill;
 mod layers;
 mod soak;
