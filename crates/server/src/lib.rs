@@ -665,7 +665,18 @@ impl Application {
         let listener = TcpListener::bind(&settings.serve.bind)
             .with_context(|| format!("binding {}", settings.serve.bind))?;
         let port = listener.local_addr()?.port();
-        let mut server = HttpServer::new(move || {
+        // actix's own default: one worker per core.
+        let workers = settings.serve.workers.map_or_else(
+            || std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            |w| w.max(1),
+        );
+        store.share_among_workers(workers);
+        let worker_store = store.clone();
+        let server = HttpServer::new(move || {
+            // The factory runs once on each worker's thread.
+            if let Err(e) = worker_store.enter_worker() {
+                tracing::warn!(error = %e, "this worker uses the shared connection pool");
+            }
             hydracore_http::app(state.clone(), spec.clone(), metrics.clone())
                 // Before `/mcp`: the console's `/mcp/call-log` page is not the MCP endpoint.
                 .configure(hydracore_console::configure(console.clone()))
@@ -705,9 +716,7 @@ impl Application {
         .client_request_timeout(settings.serve.client_timeout())
         .client_disconnect_timeout(std::time::Duration::from_secs(1))
         .shutdown_timeout(settings.serve.shutdown_timeout_secs);
-        if let Some(workers) = settings.serve.workers {
-            server = server.workers(workers.max(1));
-        }
+        let mut server = server.workers(workers);
         if !settings.handle_signals {
             server = server.disable_signals();
         }

@@ -100,6 +100,37 @@ pub struct Store {
     backend: Backend,
     /// How long one call may take on PostgreSQL, connection and query together.
     timeout: Duration,
+    workers: std::sync::Arc<Workers>,
+}
+
+type PgPool = DeadPool<AsyncPgConnection>;
+
+/// PostgreSQL pools of the threads that run a runtime of their own (the HTTP
+/// workers), see [`Store::share_among_workers`].
+struct Workers {
+    /// Tells this store's pools apart in a thread's list.
+    id: usize,
+    /// Connections each worker's pool holds at most (0: workers use the shared pool).
+    each: std::sync::atomic::AtomicUsize,
+    make: Option<Box<dyn Fn(usize) -> Result<PgPool, OpenError> + Send + Sync>>,
+    /// Every worker's pool, for [`Store::pool_status`]; a pool goes with its thread.
+    pools: std::sync::Mutex<Vec<std::sync::Weak<PgPool>>>,
+}
+
+thread_local! {
+    /// This thread's own pool, per store (see [`Store::enter_worker`]).
+    static LOCAL: std::cell::RefCell<Vec<(usize, std::sync::Arc<PgPool>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The calling thread's own pool of the store `id`, if it has one.
+pub(crate) fn local_pool(id: usize) -> Option<std::sync::Arc<PgPool>> {
+    LOCAL.with(|l| {
+        l.borrow()
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, p)| p.clone())
+    })
 }
 
 /// Runs a query body once per backend. Inside `$body`, `$conn` is a pooled
@@ -114,9 +145,11 @@ pub struct Store {
 macro_rules! db {
     ($store:expr, |$conn:ident, $s:ident| $body:expr) => {
         match &*$store.pool {
-            $crate::Pool::Pg(pool) => {
+            $crate::Pool::Pg(shared) => {
                 #[allow(unused_imports)]
                 use $crate::schema::pg as $s;
+                let local = $crate::local_pool($store.workers.id);
+                let pool = local.as_deref().unwrap_or(shared);
                 let deadline = tokio::time::Instant::now() + $store.timeout;
                 let mut pooled = tokio::time::timeout_at(deadline, pool.get())
                     .await
@@ -290,18 +323,42 @@ impl Store {
         migrate(url, tls.clone(), migrations).await?;
         let sqlite_path = url.sqlite_path().to_owned();
         let url = url.driver_url();
+        let mut make: Option<Box<dyn Fn(usize) -> Result<PgPool, OpenError> + Send + Sync>> = None;
         let pool = match backend {
             Backend::Postgres => {
                 let mut config = ManagerConfig::default();
                 config.recycling_method = RecyclingMethod::Fast;
-                if let Some(tls) = tls {
+                if let Some(tls) = tls.clone() {
                     config.custom_setup = Box::new(move |url| {
                         let (url, tls) = (url.to_owned(), tls.clone());
                         Box::pin(async move { tls::connect(&url, Some(&tls)).await })
                     });
                 }
-                let manager =
-                    AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
+                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+                    url.to_owned(),
+                    config,
+                );
+                let (opts, owned_url) = (options.clone(), url.to_owned());
+                make = Some(Box::new(move |max_size| {
+                    let mut config = ManagerConfig::default();
+                    config.recycling_method = RecyclingMethod::Fast;
+                    if let Some(tls) = tls.clone() {
+                        config.custom_setup = Box::new(move |url| {
+                            let (url, tls) = (url.to_owned(), tls.clone());
+                            Box::pin(async move { tls::connect(&url, Some(&tls)).await })
+                        });
+                    }
+                    let manager =
+                        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+                            owned_url.clone(),
+                            config,
+                        );
+                    let opts = PoolOptions {
+                        max_size,
+                        ..opts.clone()
+                    };
+                    build_pool!(manager, opts)
+                }));
                 Pool::Pg(build_pool!(manager, options)?)
             }
             Backend::Sqlite => {
@@ -335,10 +392,17 @@ impl Store {
                 Pool::Sqlite(build_pool!(manager, options)?)
             }
         };
+        static IDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let store = Self {
             pool: std::sync::Arc::new(pool),
             backend,
             timeout: options.timeout,
+            workers: std::sync::Arc::new(Workers {
+                id: IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                each: std::sync::atomic::AtomicUsize::new(0),
+                make,
+                pools: std::sync::Mutex::new(Vec::new()),
+            }),
         };
         store
             .ping()
@@ -368,13 +432,73 @@ impl Store {
         })
     }
 
-    /// Connections open and idle, for metrics.
+    /// Splits the pool's connections between `workers` threads that each run a
+    /// single-threaded runtime of their own (the HTTP workers) and a shared pool for
+    /// every other thread (background tasks). A PostgreSQL connection is driven by a
+    /// task on the runtime that opened it; a worker that used a connection opened on
+    /// another thread would wake that thread twice per query (to send and to receive).
+    /// With its own pool, opened on its own thread, a worker's queries stay on it.
+    ///
+    /// The shared pool keeps an eighth of the connections (at least one); the workers
+    /// share the rest, so the node never holds more than the pool's size. Nothing
+    /// changes on SQLite, or when there are too few connections to give each worker
+    /// one. Call before the workers start; each calls [`Store::enter_worker`].
+    pub fn share_among_workers(&self, workers: usize) {
+        let Pool::Pg(shared) = &*self.pool else {
+            return;
+        };
+        let max = shared.status().max_size;
+        let reserve = (max / 8).max(1);
+        if workers == 0 || max < reserve + workers {
+            return;
+        }
+        shared.resize(reserve);
+        self.workers.each.store(
+            (max - reserve) / workers,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+    }
+
+    /// Gives the calling thread its own pool (see [`Store::share_among_workers`]); a
+    /// no-op when the pool is not shared among workers or the thread has one.
+    ///
+    /// # Errors
+    /// When the pool cannot be built.
+    pub fn enter_worker(&self) -> Result<(), OpenError> {
+        let each = std::sync::atomic::AtomicUsize::load(
+            &self.workers.each,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+        let Some(make) = self.workers.make.as_ref().filter(|_| each > 0) else {
+            return Ok(());
+        };
+        if local_pool(self.workers.id).is_some() {
+            return Ok(());
+        }
+        let pool = std::sync::Arc::new(make(each)?);
+        if let Ok(mut pools) = self.workers.pools.lock() {
+            pools.retain(|p| p.strong_count() > 0);
+            pools.push(std::sync::Arc::downgrade(&pool));
+        }
+        LOCAL.with(|l| l.borrow_mut().push((self.workers.id, pool)));
+        Ok(())
+    }
+
+    /// Connections open and idle, for metrics (every worker's pool included).
     pub fn pool_status(&self) -> (usize, usize) {
         let status = match &*self.pool {
             Pool::Pg(p) => p.status(),
             Pool::Sqlite(p) => p.status(),
         };
-        (status.size, status.available)
+        let (mut size, mut available) = (status.size, status.available);
+        if let Ok(pools) = self.workers.pools.lock() {
+            for pool in pools.iter().filter_map(std::sync::Weak::upgrade) {
+                let s = pool.status();
+                size += s.size;
+                available += s.available;
+            }
+        }
+        (size, available)
     }
 }
 
