@@ -218,11 +218,51 @@ fn own_ceiling(
     Ok((tps, crate::ceiling::describe(&captured)))
 }
 
+/// SQLite's ceiling for `mode`: the instance service over the store, on the bench's
+/// database file, in a tight loop (`crates/store/examples/ceiling.rs`) with as many
+/// tasks as the server's pool: the same statements through the same SQLite build,
+/// without HTTP.
+fn store_ceiling(root: &Path, db: &str, mode: &str, work: &Path, seconds: u64) -> Result<f64> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(&cargo)
+        .current_dir(root)
+        .args([
+            "build",
+            "--release",
+            "--package",
+            "hydracore-store",
+            "--example",
+            "ceiling",
+        ])
+        .status()?;
+    if !built.success() {
+        bail!("building the store's ceiling example failed");
+    }
+    let bin = root.join("target/release/examples/ceiling");
+    let targets = work.join(TENANT_TARGETS);
+    let run = |secs: u64| -> Result<f64> {
+        let out = output(Command::new(&bin).arg(db).arg(&targets).args([
+            mode,
+            &secs.to_string(),
+            &crate::ceiling::POOL.to_string(),
+        ]))?;
+        out.lines()
+            .find_map(|l| l.strip_prefix("ops_per_sec="))
+            .and_then(|v| v.parse().ok())
+            .context("the ceiling example printed no ops_per_sec")
+    };
+    run(2)?;
+    run(seconds)
+}
+
+/// Beside the key targets: `<tenant id> <instance id>` lines in the same order.
+const TENANT_TARGETS: &str = "targets-tenants.txt";
+
 /// Seeds 10 tenants x 1 key x 100 instances through the CLI and the public API of
 /// the server on `port`; returns the targets file (`<key> <instance id>`, interleaved
 /// across tenants).
 pub(crate) fn seed(bin: &Path, db: &str, work: &Path, port: u16) -> Result<PathBuf> {
-    let mut per_tenant: Vec<(String, Vec<String>)> = Vec::new();
+    let mut per_tenant: Vec<(String, String, Vec<String>)> = Vec::new();
     for t in 0..10 {
         let tenant: Value = serde_json::from_str(&output(
             Command::new(bin)
@@ -267,14 +307,16 @@ pub(crate) fn seed(bin: &Path, db: &str, work: &Path, port: u16) -> Result<PathB
         if ids.len() != 100 {
             bail!("seeding tenant {t} created {} instances", ids.len());
         }
-        per_tenant.push((key, ids));
+        per_tenant.push((key, id, ids));
     }
-    let mut lines = String::new();
+    let (mut lines, mut tenant_lines) = (String::new(), String::new());
     for i in 0..100 {
-        for (key, ids) in &per_tenant {
+        for (key, tenant, ids) in &per_tenant {
             lines.push_str(&format!("{key} {}\n", ids[i]));
+            tenant_lines.push_str(&format!("{tenant} {}\n", ids[i]));
         }
     }
+    std::fs::write(work.join(TENANT_TARGETS), tenant_lines)?;
     let path = work.join("targets-ours.txt");
     std::fs::write(&path, lines)?;
     Ok(path)
@@ -395,6 +437,7 @@ fn measure(
                 println!("{mode}: the statements one request sends\n{sent}");
                 Some(tps)
             }
+            ("list" | "get" | "post", None) => Some(store_ceiling(root, db, mode, work, seconds)?),
             _ => None,
         };
         rows.push(json!({
@@ -460,11 +503,19 @@ fn measure(
             f(vs_pgb, 2)
         );
     }
-    println!(
-        "own SQL: what the server sent, pgbench -M prepared -c {}; peer SQL: the peer's \
-         statements, pgbench -c 16 (simple protocol)",
-        crate::ceiling::POOL
-    );
+    if dbname.is_some() {
+        println!(
+            "own SQL: what the server sent, pgbench -M prepared -c {}; peer SQL: the peer's \
+             statements, pgbench -c 16 (simple protocol)",
+            crate::ceiling::POOL
+        );
+    } else {
+        println!(
+            "own SQL: the instance service over the store on the same SQLite file, {} tasks, \
+             no HTTP; peer SQL: the peer's statements on PostgreSQL, pgbench -c 16",
+            crate::ceiling::POOL
+        );
+    }
     println!(
         "context vs own healthz: {:.2}",
         rows[4]["ratio_vs_own_healthz"].as_f64().unwrap_or(0.0)

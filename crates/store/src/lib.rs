@@ -105,6 +105,9 @@ pub struct Store {
 
 type PgPool = DeadPool<AsyncPgConnection>;
 
+/// Builds a PostgreSQL pool of the given size, as the shared one was built.
+type MakePool = Box<dyn Fn(usize) -> Result<PgPool, OpenError> + Send + Sync>;
+
 /// PostgreSQL pools of the threads that run a runtime of their own (the HTTP
 /// workers), see [`Store::share_among_workers`].
 struct Workers {
@@ -112,7 +115,7 @@ struct Workers {
     id: usize,
     /// Connections each worker's pool holds at most (0: workers use the shared pool).
     each: std::sync::atomic::AtomicUsize,
-    make: Option<Box<dyn Fn(usize) -> Result<PgPool, OpenError> + Send + Sync>>,
+    make: Option<MakePool>,
     /// Every worker's pool, for [`Store::pool_status`]; a pool goes with its thread.
     pools: std::sync::Mutex<Vec<std::sync::Weak<PgPool>>>,
 }
@@ -323,7 +326,7 @@ impl Store {
         migrate(url, tls.clone(), migrations).await?;
         let sqlite_path = url.sqlite_path().to_owned();
         let url = url.driver_url();
-        let mut make: Option<Box<dyn Fn(usize) -> Result<PgPool, OpenError> + Send + Sync>> = None;
+        let mut make: Option<MakePool> = None;
         let pool = match backend {
             Backend::Postgres => {
                 let mut config = ManagerConfig::default();
