@@ -131,31 +131,32 @@ fn wrk(port: u16, script: &Path, mode: &str, targets: &Path, seconds: u64) -> Re
     Ok(Value::Object(v))
 }
 
-fn pgbench(script: &Path, seconds: u64) -> Result<f64> {
-    let out = output(
-        Command::new("pgbench")
-            .args([
-                "-n",
-                "-c",
-                "16",
-                "-j",
-                "2",
-                "-T",
-                &seconds.to_string(),
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-f",
-            ])
-            .arg(script)
-            .arg("bench_peer"),
-    )?;
-    tps(&out)
+/// pgbench's tps for `scripts` on `db` (one script picked at random per transaction),
+/// as many clients as the server's pool on 2 threads, with the query protocol
+/// `protocol` (`simple`, `prepared`).
+pub(crate) fn pgbench(scripts: &[PathBuf], db: &str, protocol: &str, seconds: u64) -> Result<f64> {
+    let mut cmd = Command::new("pgbench");
+    let clients = crate::ceiling::POOL.to_string();
+    cmd.args([
+        "-n",
+        "-M",
+        protocol,
+        "-c",
+        &clients,
+        "-j",
+        "2",
+        "-T",
+        &seconds.to_string(),
+    ])
+    .args(["-h", "127.0.0.1", "-U", "postgres"]);
+    for s in scripts {
+        cmd.arg("-f").arg(s);
+    }
+    tps(&output(cmd.arg(db))?)
 }
 
 /// The `tps = …` figure of pgbench's output.
-pub(crate) fn tps(out: &str) -> Result<f64> {
+fn tps(out: &str) -> Result<f64> {
     out.lines()
         .find(|l| l.starts_with("tps = "))
         .and_then(|l| l.split_whitespace().nth(2))
@@ -432,7 +433,9 @@ fn measure(
         let ours_run = wrk(OURS, script, mode, &ours_targets, seconds)?;
         let ceiling = match mode {
             "list" | "get" | "post" => Some(pgbench(
-                &root.join(format!("xtask/bench/{mode}.sql")),
+                &[root.join(format!("xtask/bench/{mode}.sql"))],
+                "bench_peer",
+                "simple",
                 seconds,
             )?),
             _ => None,

@@ -304,23 +304,9 @@ fn substitute(sql: &str, literals: &[String]) -> Result<String> {
 }
 
 /// pgbench's tps for `scripts` (one picked at random per transaction), prepared
-/// statements, [`POOL`] clients.
+/// statements, as many clients as the server's pool.
 pub(crate) fn replay(scripts: &[PathBuf], dbname: &str, seconds: u64) -> Result<f64> {
-    let mut cmd = Command::new("pgbench");
-    cmd.args(["-n", "-M", "prepared", "-c", &POOL.to_string(), "-j", "2"])
-        .args([
-            "-T",
-            &seconds.to_string(),
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-        ]);
-    for s in scripts {
-        cmd.arg("-f").arg(s);
-    }
-    let out = output(cmd.arg(dbname))?;
-    crate::bench::tps(&out)
+    crate::bench::pgbench(scripts, dbname, "prepared", seconds)
 }
 
 #[cfg(test)]

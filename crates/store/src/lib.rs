@@ -329,20 +329,8 @@ impl Store {
         let mut make: Option<MakePool> = None;
         let pool = match backend {
             Backend::Postgres => {
-                let mut config = ManagerConfig::default();
-                config.recycling_method = RecyclingMethod::Fast;
-                if let Some(tls) = tls.clone() {
-                    config.custom_setup = Box::new(move |url| {
-                        let (url, tls) = (url.to_owned(), tls.clone());
-                        Box::pin(async move { tls::connect(&url, Some(&tls)).await })
-                    });
-                }
-                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-                    url.to_owned(),
-                    config,
-                );
-                let (opts, owned_url) = (options.clone(), url.to_owned());
-                make = Some(Box::new(move |max_size| {
+                let (opts, url) = (options.clone(), url.to_owned());
+                let build: MakePool = Box::new(move |max_size| {
                     let mut config = ManagerConfig::default();
                     config.recycling_method = RecyclingMethod::Fast;
                     if let Some(tls) = tls.clone() {
@@ -353,7 +341,7 @@ impl Store {
                     }
                     let manager =
                         AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-                            owned_url.clone(),
+                            url.clone(),
                             config,
                         );
                     let opts = PoolOptions {
@@ -361,8 +349,10 @@ impl Store {
                         ..opts.clone()
                     };
                     build_pool!(manager, opts)
-                }));
-                Pool::Pg(build_pool!(manager, options)?)
+                });
+                let shared = build(options.max_size)?;
+                make = Some(build);
+                Pool::Pg(shared)
             }
             Backend::Sqlite => {
                 let mut config = ManagerConfig::<SqliteConn>::default();
