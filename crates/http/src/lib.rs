@@ -18,6 +18,7 @@ pub mod paged;
 pub mod reference;
 mod routes;
 mod rules;
+pub mod span;
 pub mod spec;
 pub mod text;
 

@@ -710,7 +710,7 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(
                     hydracore_http::metrics::record,
                 ))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<hydracore_http::span::RequestSpan>::new())
         })
         .listen(listener)?
         .client_request_timeout(settings.serve.client_timeout())
