@@ -92,7 +92,25 @@ fn serde_item(path: &serde_path_to_error::Path, message: &str, root: &Value) -> 
 }
 
 /// Parses a JSON body into `T`, or the 422 that says why not.
+///
+/// An object with no NUL escape (`\u0000`, the only way JSON can hold a NUL) is read
+/// straight into `T`; if that fails, or the body is anything else, it is read as a
+/// JSON value first, which is what locates and words each kind of failure. Both
+/// paths accept the same bodies: a duplicate key, which the direct read refuses and the
+/// value keeps the last of, goes the second way.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if object
+        && !body.windows(6).any(|w| w == b"\\u0000")
+        && let Ok(parsed) = serde_json::from_slice(body)
+    {
+        return Ok(parsed);
+    }
+    parse_json_value(body)
+}
+
+/// [`parse_json`] by way of a JSON value.
+fn parse_json_value<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::invalid(ErrorItem::new(
             "missing",
@@ -266,3 +284,58 @@ impl<T: hydracore_api::FieldRules> OperationModifier for ValidJson<T> {
 
 /// How the spec describes a 413.
 const BODY_TOO_LARGE: &str = "The body is larger than the server takes (256 KiB)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        name: String,
+        size: Option<u32>,
+    }
+
+    fn items(body: &str) -> Vec<ErrorItem> {
+        match parse_json::<Body>(body.as_bytes()) {
+            Err(ApiError::Validation(items)) => items,
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_last_value() {
+        let body = parse_json::<Body>(br#"{"name": "a", "name": "b"}"#).unwrap();
+        assert_eq!(body.name, "b");
+    }
+
+    #[test]
+    fn a_nul_escape_is_refused_at_its_field_and_escaped_text_is_not_one() {
+        let nul = items(r#"{"name": "a\u0000b"}"#);
+        assert_eq!(nul[0].kind, "string_pattern_mismatch");
+        assert_eq!(nul[0].loc, vec![json!("body"), json!("name")]);
+        let text = parse_json::<Body>(br#"{"name": "a\\u0000b"}"#).unwrap();
+        assert_eq!(text.name, r"a\u0000b");
+    }
+
+    #[test]
+    fn only_an_object_is_a_body() {
+        assert_eq!(items(r#"["a", 1]"#)[0].kind, "model_attributes_type");
+        assert_eq!(
+            items(" \n").first().map(|i| i.kind.as_str()),
+            Some("missing")
+        );
+    }
+
+    #[test]
+    fn each_failure_is_located_as_before() {
+        let wrong = items(r#"{"name": "a", "size": "big"}"#);
+        assert_eq!(wrong[0].kind, "int_type");
+        assert_eq!(wrong[0].loc, vec![json!("body"), json!("size")]);
+        assert_eq!(wrong[0].input, json!("big"));
+        assert_eq!(items(r#"{"size": 1}"#)[0].kind, "missing");
+        assert_eq!(items(r#"{"name": "a", "x": 1}"#)[0].kind, "extra_forbidden");
+        assert_eq!(items(r#"{"name": "a"} x"#)[0].kind, "json_invalid");
+    }
+}
