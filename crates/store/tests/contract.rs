@@ -6,6 +6,8 @@
     reason = "test support: a failed step is a failed test"
 )]
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -63,19 +65,7 @@ impl Harness for PgHarness {
     async fn setup() -> Option<(Self, Ports)> {
         let admin_url =
             hydracore_core::testing::needs("TEST_DATABASE_URL", "HYDRACORE_REQUIRE_PG")?;
-        let name = format!("hc_contract_{}", uuid::Uuid::new_v4().simple());
-        let url = admin::create_database(&admin_url, &name)
-            .await
-            .expect("create test database");
-        let store = Store::open(
-            &DatabaseUrl::parse(&url).expect("postgres URL"),
-            &PoolOptions {
-                max_size: 2,
-                ..PoolOptions::default()
-            },
-        )
-        .await
-        .expect("open postgres");
+        let (name, _, store) = common::fresh_postgres(&admin_url, "hc_contract", 2).await;
         Some((PgHarness { admin_url, name }, ports(&store)))
     }
 

@@ -4,7 +4,9 @@
 
 use std::sync::{Arc, Barrier};
 
-use hydracore_store::{DatabaseUrl, PoolOptions, Store, admin};
+mod common;
+
+use hydracore_store::admin;
 
 async fn sessions(url: &str, name: &str) -> i64 {
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
@@ -28,19 +30,7 @@ async fn workers_share_the_pool_without_exceeding_it() {
     else {
         return;
     };
-    let name = format!("hc_workers_{}", uuid::Uuid::new_v4().simple());
-    let url = admin::create_database(&admin_url, &name)
-        .await
-        .expect("create test database");
-    let store = Store::open(
-        &DatabaseUrl::parse(&url).expect("postgres URL"),
-        &PoolOptions {
-            max_size: 8,
-            ..PoolOptions::default()
-        },
-    )
-    .await
-    .expect("open postgres");
+    let (name, url, store) = common::fresh_postgres(&admin_url, "hc_workers", 8).await;
     // 8 connections: 1 shared, 3 for each of 2 workers.
     store.share_among_workers(2);
 
