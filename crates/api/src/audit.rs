@@ -9,6 +9,19 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use crate::{Caller, Problem, Services, Timestamp};
+use hydracore_audit::AuditError;
+use crate::shapes::{Shapes, nested};
+
+needs! {
+    AUDIT_LOG_READ: AuditLogRead = "audit-log":"read";
+}
+
+/// The request bodies (with their field rules) and the shapes used inside other
+/// schemas that this resource adds to the spec's components.
+pub(crate) const SHAPES: Shapes = Shapes {
+    bodies: &[],
+    nested: &[nested::<AuditActorDto>, nested::<AuditTargetDto>],
+};
 
 /// Who made a change.
 #[derive(Debug, Serialize, Apiv2Schema)]
@@ -178,7 +191,7 @@ pub async fn list_audit_events(
     filter: &AuditLogFilter,
     page: PageRequest,
 ) -> Result<Page<AuditEventDto>, Problem> {
-    caller.require(&crate::access::AUDIT_LOG_READ)?;
+    caller.require(&AUDIT_LOG_READ)?;
     Ok(svc
         .audit
         .list(caller.tenant, &filter.0, page)
@@ -195,7 +208,7 @@ pub async fn get_audit_event(
     caller: &Caller<'_>,
     id: AuditEventId,
 ) -> Result<AuditEventDto, Problem> {
-    caller.require(&crate::access::AUDIT_LOG_READ)?;
+    caller.require(&AUDIT_LOG_READ)?;
     Ok(svc.audit.get(caller.tenant, id).await?.into())
 }
 
@@ -214,4 +227,13 @@ pub async fn list_all_audit_events(
         .list_all(&filter.0, page)
         .await?
         .map(AuditEventDto::from))
+}
+
+impl From<AuditError> for Problem {
+    fn from(e: AuditError) -> Self {
+        match e {
+            AuditError::NotFound => Problem::not_found("Audit event not found"),
+            AuditError::Store(e) => e.into(),
+        }
+    }
 }

@@ -13,6 +13,16 @@ use hydracore_audit::Origin;
 use hydracore_tenants::{TenantId, UserId};
 
 use crate::{FieldRules, Problem, RoleDto, Services, TenantDto, Timestamp};
+use hydracore_auth::IdentityError;
+use crate::shapes::{Shapes, body, nested};
+use crate::Outcome;
+
+/// The request bodies (with their field rules) and the shapes used inside other
+/// schemas that this resource adds to the spec's components.
+pub(crate) const SHAPES: Shapes = Shapes {
+    bodies: &[body::<SignupRequest>, body::<LoginRequest>, body::<RefreshRequest>, body::<SwitchTenantRequest>],
+    nested: &[nested::<UserDto>, nested::<MembershipDto>],
+};
 
 /// A user.
 #[derive(Debug, Serialize, Apiv2Schema)]
@@ -304,4 +314,36 @@ pub async fn switch_tenant(
 pub async fn me(svc: &Services, user: UserId) -> Result<MeDto, Problem> {
     let (user, tenants) = svc.identity.me(user).await?;
     Ok(MeDto::new(&user, tenants))
+}
+
+impl From<IdentityError> for Problem {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::SignupDisabled => Problem::forbidden("Sign-up is disabled"),
+            IdentityError::EmailTaken => {
+                Problem::conflict("An account with this email already exists")
+            }
+            IdentityError::InvalidCredentials => {
+                Problem::unauthorized("Incorrect email or password")
+            }
+            IdentityError::InvalidRefreshToken => {
+                Problem::unauthorized("Invalid or expired refresh token")
+            }
+            IdentityError::TenantNotFound => Problem::not_found("Tenant not found"),
+            IdentityError::UserNotFound => Problem::unauthorized("Invalid access token"),
+            IdentityError::Throttled { retry_after_secs } => Problem::new(
+                Outcome::Throttled { retry_after_secs },
+                format!(
+                    "Too many sign-in attempts; retry in {retry_after_secs} second{}",
+                    if retry_after_secs == 1 { "" } else { "s" }
+                ),
+            ),
+            IdentityError::Busy(_) => Problem::new(
+                Outcome::Busy,
+                "The server is checking as many passwords as it can; retry in a moment",
+            ),
+            IdentityError::Invalid(v) => Problem::invalid(v),
+            IdentityError::Store(e) => e.into(),
+        }
+    }
 }

@@ -9,6 +9,15 @@ use hydracore_core::{Page, PageRequest};
 use hydracore_instances::{Channel, RuntimeImageId};
 
 use crate::{FieldRules, Problem, Services, Timestamp};
+use hydracore_instances::ImageError;
+use crate::shapes::{Shapes, body, nested};
+
+/// The request bodies (with their field rules) and the shapes used inside other
+/// schemas that this resource adds to the spec's components.
+pub(crate) const SHAPES: Shapes = Shapes {
+    bodies: &[body::<CreateRuntimeImageRequest>, body::<PromoteRequest>],
+    nested: &[nested::<ChannelDto>],
+};
 
 /// A promotion channel.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, Apiv2Schema)]
@@ -131,4 +140,15 @@ pub async fn promote_image(
         .promote(&who, id, req.channel.into())
         .await?
         .into())
+}
+
+impl From<ImageError> for Problem {
+    fn from(e: ImageError) -> Self {
+        match e {
+            ImageError::NotFound => Problem::not_found("Runtime image not found"),
+            e @ ImageError::Duplicate { .. } => Problem::conflict(format!("Runtime {e}")),
+            ImageError::Invalid(v) => Problem::invalid(v),
+            ImageError::Store(e) => e.into(),
+        }
+    }
 }

@@ -11,6 +11,21 @@ use hydracore_core::{Page, PageRequest};
 use hydracore_instances::{CreateInstance, InstanceId, InstancePatch, LogTail};
 
 use crate::{Caller, FieldRules, JsonObject, Problem, RawJsonObject, Services, Timestamp};
+use hydracore_instances::InstanceError;
+use crate::shapes::{Shapes, body, nested};
+
+needs! {
+    INSTANCES_READ: InstancesRead = "instances":"read";
+    INSTANCES_WRITE: InstancesWrite = "instances":"write";
+    INSTANCES_DELETE: InstancesDelete = "instances":"delete";
+}
+
+/// The request bodies (with their field rules) and the shapes used inside other
+/// schemas that this resource adds to the spec's components.
+pub(crate) const SHAPES: Shapes = Shapes {
+    bodies: &[body::<CreateInstanceRequest>, body::<UpdateInstanceRequest>],
+    nested: &[nested::<InstanceStatus>],
+};
 
 /// An instance's lifecycle status.
 #[derive(Debug, Clone, Copy, Serialize, Apiv2Schema)]
@@ -169,7 +184,7 @@ pub async fn list_instances(
     caller: &Caller<'_>,
     page: PageRequest,
 ) -> Result<Page<InstanceDto>, Problem> {
-    caller.require(&crate::access::INSTANCES_READ)?;
+    caller.require(&INSTANCES_READ)?;
     Ok(svc
         .instances
         .list(caller.tenant, page)
@@ -186,7 +201,7 @@ pub async fn create_instance(
     caller: &Caller<'_>,
     req: CreateInstanceRequest,
 ) -> Result<InstanceDto, Problem> {
-    caller.require(&crate::access::INSTANCES_WRITE)?;
+    caller.require(&INSTANCES_WRITE)?;
     Ok(svc
         .instances
         .create(caller.tenant, &caller.who(), req.into_domain())
@@ -203,7 +218,7 @@ pub async fn get_instance(
     caller: &Caller<'_>,
     id: InstanceId,
 ) -> Result<InstanceDto, Problem> {
-    caller.require(&crate::access::INSTANCES_READ)?;
+    caller.require(&INSTANCES_READ)?;
     Ok(svc.instances.get(caller.tenant, id).await?.into())
 }
 
@@ -217,7 +232,7 @@ pub async fn update_instance(
     id: InstanceId,
     req: UpdateInstanceRequest,
 ) -> Result<InstanceDto, Problem> {
-    caller.require(&crate::access::INSTANCES_WRITE)?;
+    caller.require(&INSTANCES_WRITE)?;
     Ok(svc
         .instances
         .update(caller.tenant, &caller.who(), id, req.into_domain())
@@ -234,7 +249,7 @@ pub async fn delete_instance(
     caller: &Caller<'_>,
     id: InstanceId,
 ) -> Result<(), Problem> {
-    caller.require(&crate::access::INSTANCES_DELETE)?;
+    caller.require(&INSTANCES_DELETE)?;
     Ok(svc
         .instances
         .delete(caller.tenant, &caller.who(), id)
@@ -250,7 +265,7 @@ pub async fn start_instance(
     caller: &Caller<'_>,
     id: InstanceId,
 ) -> Result<InstanceDto, Problem> {
-    caller.require(&crate::access::INSTANCES_WRITE)?;
+    caller.require(&INSTANCES_WRITE)?;
     Ok(svc
         .instances
         .start(caller.tenant, &caller.who(), id)
@@ -267,7 +282,7 @@ pub async fn stop_instance(
     caller: &Caller<'_>,
     id: InstanceId,
 ) -> Result<InstanceDto, Problem> {
-    caller.require(&crate::access::INSTANCES_WRITE)?;
+    caller.require(&INSTANCES_WRITE)?;
     Ok(svc
         .instances
         .stop(caller.tenant, &caller.who(), id)
@@ -299,6 +314,33 @@ pub async fn get_instance_logs(
     id: InstanceId,
     tail: LogTail,
 ) -> Result<String, Problem> {
-    caller.require(&crate::access::INSTANCES_READ)?;
+    caller.require(&INSTANCES_READ)?;
     Ok(svc.instances.logs(caller.tenant, id, tail).await?)
+}
+
+/// What a request that needs the instance runtime is told while it cannot be reached.
+pub const RUNTIME_AWAY: &str = "The instance runtime cannot be reached; retry shortly";
+
+impl From<InstanceError> for Problem {
+    fn from(e: InstanceError) -> Self {
+        match e {
+            InstanceError::NotFound => Problem::not_found("Instance not found"),
+            InstanceError::Duplicate { name } => {
+                Problem::conflict(format!("An instance named '{name}' already exists"))
+            }
+            e @ InstanceError::IllegalTransition { .. } => {
+                let msg = e.to_string();
+                let mut chars = msg.chars();
+                let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
+                Problem::conflict(format!("{}{}", first.unwrap_or_default(), chars.as_str()))
+            }
+            InstanceError::Invalid(v) => Problem::invalid(v),
+            InstanceError::Runtime(e) if e.is_unreachable() => Problem {
+                detail: RUNTIME_AWAY.into(),
+                ..Problem::unavailable(e)
+            },
+            InstanceError::Runtime(e) => Problem::internal(e),
+            InstanceError::Store(e) => e.into(),
+        }
+    }
 }

@@ -10,6 +10,20 @@ use hydracore_core::{Page, PageRequest};
 use hydracore_keys::{ApiKeyId, KeyPatch, MintKey};
 
 use crate::{Caller, FieldRules, Problem, Services, Timestamp, present};
+use hydracore_keys::{KeyError, NotRotatable, OwnLimit};
+use crate::shapes::{Shapes, body, nested};
+
+needs! {
+    API_KEYS_READ: ApiKeysRead = "api-keys":"read";
+    API_KEYS_WRITE: ApiKeysWrite = "api-keys":"write";
+}
+
+/// The request bodies (with their field rules) and the shapes used inside other
+/// schemas that this resource adds to the spec's components.
+pub(crate) const SHAPES: Shapes = Shapes {
+    bodies: &[body::<CreateApiKeyRequest>, body::<RateLimitDto>, body::<UpdateApiKeyRequest>, body::<RotateApiKeyRequest>],
+    nested: &[nested::<RateLimitDto>],
+};
 
 /// A per-key request budget.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, Apiv2Schema)]
@@ -325,7 +339,7 @@ pub async fn create_api_key(
     caller: &Caller<'_>,
     req: CreateApiKeyRequest,
 ) -> Result<CreatedApiKeyDto, Problem> {
-    caller.require(&crate::access::API_KEYS_WRITE)?;
+    caller.require(&API_KEYS_WRITE)?;
     Ok(svc
         .keys
         .mint(
@@ -347,7 +361,7 @@ pub async fn list_api_keys(
     caller: &Caller<'_>,
     page: PageRequest,
 ) -> Result<Page<ApiKeyDto>, Problem> {
-    caller.require(&crate::access::API_KEYS_READ)?;
+    caller.require(&API_KEYS_READ)?;
     Ok(svc
         .keys
         .list(caller.tenant, page)
@@ -364,7 +378,7 @@ pub async fn get_api_key(
     caller: &Caller<'_>,
     id: ApiKeyId,
 ) -> Result<ApiKeyDto, Problem> {
-    caller.require(&crate::access::API_KEYS_READ)?;
+    caller.require(&API_KEYS_READ)?;
     Ok(svc.keys.get(caller.tenant, id).await?.into())
 }
 
@@ -378,7 +392,7 @@ pub async fn get_api_key_usage(
     id: ApiKeyId,
     range: UsageRange,
 ) -> Result<ApiKeyUsageDto, Problem> {
-    caller.require(&crate::access::API_KEYS_READ)?;
+    caller.require(&API_KEYS_READ)?;
     Ok(svc
         .keys
         .usage(
@@ -402,7 +416,7 @@ pub async fn list_api_key_usage(
     ids: &[ApiKeyId],
     range: UsageRange,
 ) -> Result<Vec<ApiKeyUsageDto>, Problem> {
-    caller.require(&crate::access::API_KEYS_READ)?;
+    caller.require(&API_KEYS_READ)?;
     Ok(svc
         .keys
         .usage_of(
@@ -427,7 +441,7 @@ pub async fn update_api_key(
     id: ApiKeyId,
     req: UpdateApiKeyRequest,
 ) -> Result<ApiKeyDto, Problem> {
-    caller.require(&crate::access::API_KEYS_WRITE)?;
+    caller.require(&API_KEYS_WRITE)?;
     Ok(svc
         .keys
         .update(
@@ -450,7 +464,7 @@ pub async fn revoke_api_key(
     caller: &Caller<'_>,
     id: ApiKeyId,
 ) -> Result<(), Problem> {
-    caller.require(&crate::access::API_KEYS_WRITE)?;
+    caller.require(&API_KEYS_WRITE)?;
     Ok(svc
         .keys
         .revoke(caller.tenant, caller.grantor(), &caller.who(), id)
@@ -468,7 +482,7 @@ pub async fn rotate_api_key(
     id: ApiKeyId,
     req: Option<RotateApiKeyRequest>,
 ) -> Result<CreatedApiKeyDto, Problem> {
-    caller.require(&crate::access::API_KEYS_WRITE)?;
+    caller.require(&API_KEYS_WRITE)?;
     let grace = req.and_then(|r| r.grace_seconds);
     Ok(svc
         .keys
@@ -494,6 +508,36 @@ pub fn api_key_context(caller: &Caller<'_>) -> Result<ApiKeyContextDto, Problem>
             Err(Problem::unauthorized(
                 "This route takes an API key (X-Api-Key: hc_live_...), not a user's or an OAuth client's token",
             ))
+        }
+    }
+}
+
+impl From<KeyError> for Problem {
+    fn from(e: KeyError) -> Self {
+        match e {
+            KeyError::NotFound => Problem::not_found("API key not found"),
+            KeyError::Invalid(v) => Problem::invalid(v),
+            KeyError::ScopeNotGranted(scopes) => Problem::forbidden(format!(
+                "Cannot grant scopes the caller does not hold: {}",
+                scopes.join(", ")
+            )),
+            KeyError::NotManageable(scopes) => Problem::forbidden(format!(
+                "Cannot manage a key holding scopes the caller does not hold: {}",
+                scopes.join(", ")
+            )),
+            KeyError::OwnLimit(OwnLimit::RateLimit) => Problem::forbidden(
+                "A key cannot loosen its own rate limit (a larger burst, a faster refill, or the server default in place of its own)",
+            ),
+            KeyError::OwnLimit(OwnLimit::Expiry) => {
+                Problem::forbidden("A key cannot extend or remove its own expiry")
+            }
+            KeyError::NotRotatable(NotRotatable::Rotated) => {
+                Problem::conflict("This key was rotated already: rotate its successor")
+            }
+            KeyError::NotRotatable(NotRotatable::Expired) => {
+                Problem::conflict("This key has expired: mint a new one")
+            }
+            KeyError::Store(e) => e.into(),
         }
     }
 }

@@ -12,6 +12,21 @@ use hydracore_core::{Page, PageRequest};
 use hydracore_mcp_creds::CreateCredential;
 
 use crate::{Caller, FieldRules, Problem, Services, Timestamp};
+use hydracore_mcp_creds::CredentialError;
+use crate::shapes::{Shapes, body, nested};
+
+needs! {
+    MCP_CREDS_READ: McpCredsRead = "mcp-creds":"read";
+    MCP_CREDS_WRITE: McpCredsWrite = "mcp-creds":"write";
+    MCP_LOG_READ: McpLogRead = "mcp-log":"read";
+}
+
+/// The request bodies (with their field rules) and the shapes used inside other
+/// schemas that this resource adds to the spec's components.
+pub(crate) const SHAPES: Shapes = Shapes {
+    bodies: &[body::<CreateMcpCredentialRequest>],
+    nested: &[nested::<McpCallStatusDto>, nested::<McpAuthKindDto>],
+};
 
 /// How a credential is presented to its server.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, Apiv2Schema)]
@@ -257,7 +272,7 @@ pub async fn list_credentials(
     caller: &Caller<'_>,
     page: PageRequest,
 ) -> Result<Page<McpCredentialDto>, Problem> {
-    caller.require(&crate::access::MCP_CREDS_READ)?;
+    caller.require(&MCP_CREDS_READ)?;
     Ok(svc
         .credentials
         .list(caller.tenant, page)
@@ -274,7 +289,7 @@ pub async fn create_credential(
     caller: &Caller<'_>,
     req: CreateMcpCredentialRequest,
 ) -> Result<McpCredentialDto, Problem> {
-    caller.require(&crate::access::MCP_CREDS_WRITE)?;
+    caller.require(&MCP_CREDS_WRITE)?;
     Ok(svc
         .credentials
         .create(caller.tenant, &caller.who(), req.into_domain())
@@ -291,7 +306,7 @@ pub async fn get_credential(
     caller: &Caller<'_>,
     id: CredentialId,
 ) -> Result<McpCredentialDto, Problem> {
-    caller.require(&crate::access::MCP_CREDS_READ)?;
+    caller.require(&MCP_CREDS_READ)?;
     Ok(svc.credentials.get(caller.tenant, id).await?.into())
 }
 
@@ -304,7 +319,7 @@ pub async fn delete_credential(
     caller: &Caller<'_>,
     id: CredentialId,
 ) -> Result<(), Problem> {
-    caller.require(&crate::access::MCP_CREDS_WRITE)?;
+    caller.require(&MCP_CREDS_WRITE)?;
     Ok(svc
         .credentials
         .delete(caller.tenant, &caller.who(), id)
@@ -322,10 +337,24 @@ pub async fn list_calls(
     filter: &CallLogFilter,
     page: PageRequest,
 ) -> Result<Page<McpCallDto>, Problem> {
-    caller.require(&crate::access::MCP_LOG_READ)?;
+    caller.require(&MCP_LOG_READ)?;
     Ok(svc
         .calls
         .list(caller.tenant, &filter.0, page)
         .await?
         .map(McpCallDto::from))
+}
+
+impl From<CredentialError> for Problem {
+    fn from(e: CredentialError) -> Self {
+        match e {
+            CredentialError::NotFound => Problem::not_found("Credential not found"),
+            CredentialError::Duplicate(name) => {
+                Problem::conflict(format!("A credential named '{name}' already exists"))
+            }
+            CredentialError::Invalid(v) => Problem::invalid(v),
+            CredentialError::Cipher(e) => Problem::internal(e),
+            CredentialError::Store(e) => e.into(),
+        }
+    }
 }

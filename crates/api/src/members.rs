@@ -12,6 +12,21 @@ use hydracore_core::{Page, PageRequest};
 use hydracore_tenants::UserId;
 
 use crate::{Caller, FieldRules, Problem, Services, Timestamp};
+use hydracore_tenants::{MemberError, TenantError};
+use crate::shapes::{Shapes, body, nested};
+
+needs! {
+    TENANTS_READ: TenantsRead = "tenants":"read";
+    MEMBERS_READ: MembersRead = "members":"read";
+    MEMBERS_WRITE: MembersWrite = "members":"write";
+}
+
+/// The request bodies (with their field rules) and the shapes used inside other
+/// schemas that this resource adds to the spec's components.
+pub(crate) const SHAPES: Shapes = Shapes {
+    bodies: &[body::<CreateTenantRequest>, body::<AddMemberRequest>, body::<UpdateMemberRequest>],
+    nested: &[nested::<RoleDto>, nested::<TenantDto>],
+};
 
 /// A tenant member's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Apiv2Schema)]
@@ -142,7 +157,7 @@ impl FieldRules for UpdateMemberRequest {
 /// # Errors
 /// Not found.
 pub async fn current_tenant(svc: &Services, caller: &Caller<'_>) -> Result<TenantDto, Problem> {
-    caller.require(&crate::access::TENANTS_READ)?;
+    caller.require(&TENANTS_READ)?;
     Ok(TenantDto::from(&svc.tenants.get(caller.tenant).await?))
 }
 
@@ -174,7 +189,7 @@ pub async fn list_members(
     caller: &Caller<'_>,
     page: PageRequest,
 ) -> Result<Page<MemberDto>, Problem> {
-    caller.require(&crate::access::MEMBERS_READ)?;
+    caller.require(&MEMBERS_READ)?;
     Ok(svc
         .members
         .list(caller.tenant, page)
@@ -192,7 +207,7 @@ pub async fn add_member(
     caller: &Caller<'_>,
     req: AddMemberRequest,
 ) -> Result<MemberDto, Problem> {
-    caller.require(&crate::access::MEMBERS_WRITE)?;
+    caller.require(&MEMBERS_WRITE)?;
     Ok(svc
         .members
         .add(
@@ -215,7 +230,7 @@ pub async fn get_member(
     caller: &Caller<'_>,
     user: UserId,
 ) -> Result<MemberDto, Problem> {
-    caller.require(&crate::access::MEMBERS_READ)?;
+    caller.require(&MEMBERS_READ)?;
     Ok(svc.members.get(caller.tenant, user).await?.into())
 }
 
@@ -229,7 +244,7 @@ pub async fn update_member(
     user: UserId,
     req: UpdateMemberRequest,
 ) -> Result<MemberDto, Problem> {
-    caller.require(&crate::access::MEMBERS_WRITE)?;
+    caller.require(&MEMBERS_WRITE)?;
     Ok(svc
         .members
         .change_role(
@@ -252,9 +267,40 @@ pub async fn remove_member(
     caller: &Caller<'_>,
     user: UserId,
 ) -> Result<(), Problem> {
-    caller.require(&crate::access::MEMBERS_WRITE)?;
+    caller.require(&MEMBERS_WRITE)?;
     Ok(svc
         .members
         .remove(caller.tenant, &caller.principal.scopes, &caller.who(), user)
         .await?)
+}
+
+impl From<TenantError> for Problem {
+    fn from(e: TenantError) -> Self {
+        match e {
+            TenantError::NotFound => Problem::not_found("Tenant not found"),
+            TenantError::Invalid(v) => Problem::invalid(v),
+            TenantError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<MemberError> for Problem {
+    fn from(e: MemberError) -> Self {
+        match e {
+            MemberError::UserNotFound => Problem::not_found("User not found"),
+            MemberError::MemberNotFound => Problem::not_found("Member not found"),
+            MemberError::AlreadyMember => {
+                Problem::conflict("The user is already a member of this tenant")
+            }
+            MemberError::LastOwner => Problem::conflict("A tenant must keep at least one owner"),
+            MemberError::RoleNotGranted(role) => Problem::forbidden(format!(
+                "Cannot manage the {role} role without holding every scope it grants"
+            )),
+            MemberError::TenantLimit(max) => Problem::forbidden(format!(
+                "You own {max} tenants, the most one user may own (HYDRACORE_MAX_TENANTS_PER_USER)"
+            )),
+            MemberError::Invalid(v) => Problem::invalid(v),
+            MemberError::Store(e) => e.into(),
+        }
+    }
 }

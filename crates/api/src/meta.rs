@@ -3,6 +3,14 @@
 use hydracore_scopes::CATALOGUE;
 use paperclip::actix::Apiv2Schema;
 use serde::Serialize;
+use crate::shapes::{Shapes, nested};
+
+/// The request bodies (with their field rules) and the shapes used inside other
+/// schemas that this resource adds to the spec's components.
+pub(crate) const SHAPES: Shapes = Shapes {
+    bodies: &[],
+    nested: &[nested::<SmokeStepDto>],
+};
 
 /// One scope of the catalogue.
 #[derive(Debug, Serialize, Apiv2Schema)]

@@ -7,6 +7,14 @@ use hydracore_tenants::UserId;
 use serde_json::{Value, json};
 
 use crate::{Problem, Services};
+use crate::shapes::Shapes;
+
+/// The request bodies (with their field rules) and the shapes used inside other
+/// schemas that this resource adds to the spec's components.
+pub(crate) const SHAPES: Shapes = Shapes {
+    bodies: &[],
+    nested: &[],
+};
 
 /// Every scope a client may ask for: the catalogue's, resource wildcards included.
 pub fn scopes_supported() -> Vec<String> {

@@ -111,7 +111,7 @@ impl IdempotentRoutes {
             let needs = match op["x-required-scope"].as_str() {
                 Some(scope) => match hydracore_scopes::ScopeSet::parse(&[scope]) {
                     Ok(set) => match set.iter().next() {
-                        Some(s) => Needs::Scope(s.clone()),
+                        Some(s) => Needs::Scope(*s),
                         None => continue,
                     },
                     Err(_) => continue,

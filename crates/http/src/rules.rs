@@ -52,7 +52,7 @@ pub fn apply(schemas: &mut Map<String, Value>) {
         assert!(
             declared.iter().any(|(d, _)| d == name),
             "{name} declares no field rules: implement hydracore_api::FieldRules for it and \
-             list it in hydracore_api::request_rules"
+             list it in its resource's SHAPES"
         );
     }
     let mut sets = Vec::new();

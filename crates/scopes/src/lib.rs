@@ -157,14 +157,14 @@ pub fn grantable() -> Vec<String> {
 }
 
 /// The verb of a scope: a named verb or the resource wildcard.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Verb {
     Named(&'static str),
     Any,
 }
 
 /// A parsed, catalogued scope such as `instances:read` or `instances:*`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Scope {
     resource: &'static str,
     verb: Verb,
@@ -181,14 +181,48 @@ pub enum ScopeError {
     UnknownVerb(String),
 }
 
-impl Scope {
-    /// `resource:verb` as a constant, unchecked: for scopes named in code (each such
-    /// constant is checked against the catalogue by a test where it is declared).
-    pub const fn named(resource: &'static str, verb: &'static str) -> Self {
-        Self {
-            resource,
-            verb: Verb::Named(verb),
+/// `a == b`, in a `const fn`.
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
         }
+        i += 1;
+    }
+    true
+}
+
+impl Scope {
+    /// `resource:verb` as a constant, for scopes named in code: a scope outside the
+    /// catalogue fails the build where the constant is declared.
+    ///
+    /// # Panics
+    /// When `resource:verb` is not in the catalogue (at compile time in a `const`).
+    pub const fn named(resource: &'static str, verb: &'static str) -> Self {
+        let mut i = 0;
+        while i < CATALOGUE.len() {
+            let spec = &CATALOGUE[i];
+            if same(spec.resource, resource) {
+                let mut j = 0;
+                while j < spec.verbs.len() {
+                    if same(spec.verbs[j].name, verb) {
+                        return Self {
+                            resource,
+                            verb: Verb::Named(verb),
+                        };
+                    }
+                    j += 1;
+                }
+                panic!("a scope named in code has a verb its resource does not have");
+            }
+            i += 1;
+        }
+        panic!("a scope named in code names a resource outside the catalogue");
     }
 
     /// A scope of the catalogue; for use with literals known to be valid.

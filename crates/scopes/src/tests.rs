@@ -63,3 +63,22 @@ fn roles_nest() {
     assert!(!admin.allows(&Scope::of("tenants", "write")));
     assert!(owner.allows(&Scope::of("tenants", "write")));
 }
+
+#[test]
+#[should_panic(expected = "outside the catalogue")]
+fn a_scope_named_in_code_outside_the_catalogue_is_refused() {
+    let resource = String::from("instance");
+    let _ = Scope::named(resource.leak(), "read");
+}
+
+#[test]
+#[should_panic(expected = "verb its resource does not have")]
+fn a_scope_named_in_code_with_an_unknown_verb_is_refused() {
+    let _ = Scope::named("instances", String::from("rename").leak());
+}
+
+#[test]
+fn a_scope_named_in_code_is_the_catalogued_one() {
+    const READ: Scope = Scope::named("instances", "read");
+    assert_eq!(Ok(READ), "instances:read".parse::<Scope>());
+}

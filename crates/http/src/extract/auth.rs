@@ -10,6 +10,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use hydracore_audit::Origin;
 use hydracore_auth::Principal;
 
+use hydracore_api::Need;
 use hydracore_scopes::Scope;
 use paperclip::actix::OperationModifier;
 use paperclip::v2::models::{DefaultOperationRaw, SecurityScheme};
@@ -20,41 +21,6 @@ use crate::error::ApiError;
 
 /// The name of the API key security scheme in the spec.
 pub const API_KEY_SCHEME: &str = "ApiKeyHeader";
-
-/// A scope a route requires, as a type, so the handler signature is the one place
-/// that declares it and the spec can show it.
-pub trait RequiredScope {
-    const RESOURCE: &'static str;
-    const VERB: &'static str;
-}
-
-macro_rules! scopes {
-    ($($name:ident = $resource:literal : $verb:literal;)*) => {
-        $(
-            #[doc = concat!("The `", $resource, ":", $verb, "` scope.")]
-            pub struct $name;
-            impl RequiredScope for $name {
-                const RESOURCE: &'static str = $resource;
-                const VERB: &'static str = $verb;
-            }
-        )*
-    };
-}
-
-scopes! {
-    AuditLogRead = "audit-log":"read";
-    TenantsRead = "tenants":"read";
-    MembersRead = "members":"read";
-    MembersWrite = "members":"write";
-    InstancesRead = "instances":"read";
-    InstancesWrite = "instances":"write";
-    InstancesDelete = "instances":"delete";
-    ApiKeysRead = "api-keys":"read";
-    ApiKeysWrite = "api-keys":"write";
-    McpCredsRead = "mcp-creds":"read";
-    McpCredsWrite = "mcp-creds":"write";
-    McpLogRead = "mcp-log":"read";
-}
 
 fn principal(req: &HttpRequest) -> Result<Principal, ApiError> {
     req.extensions()
@@ -103,16 +69,16 @@ fn document_scheme(map: &mut BTreeMap<String, SecurityScheme>) {
 
 /// The caller, authenticated by any credential, acting in a tenant and holding scope
 /// `S` there.
-pub struct Scoped<S: RequiredScope> {
+pub struct Scoped<S: Need> {
     pub principal: Principal,
     pub tenant: hydracore_tenants::TenantId,
     pub origin: Origin,
     _scope: PhantomData<S>,
 }
 
-impl<S: RequiredScope> Scoped<S> {
+impl<S: Need> Scoped<S> {
     pub fn scope() -> Scope {
-        Scope::of(S::RESOURCE, S::VERB)
+        S::SCOPE
     }
 
     /// The caller, as the operations take it.
@@ -152,7 +118,7 @@ pub fn require_user(p: &Principal) -> Result<hydracore_tenants::UserId, ApiError
     ))
 }
 
-impl<S: RequiredScope> FromRequest for Scoped<S> {
+impl<S: Need> FromRequest for Scoped<S> {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
@@ -169,9 +135,9 @@ impl<S: RequiredScope> FromRequest for Scoped<S> {
     }
 }
 
-impl<S: RequiredScope> Apiv2Schema for Scoped<S> {}
+impl<S: Need> Apiv2Schema for Scoped<S> {}
 
-impl<S: RequiredScope> OperationModifier for Scoped<S> {
+impl<S: Need> OperationModifier for Scoped<S> {
     fn update_security(op: &mut DefaultOperationRaw) {
         document_auth(op, Some(Self::scope().to_string()));
         insert_error(op, "403", "The credential lacks the required scope");

@@ -10,9 +10,10 @@ use hydracore_api::AuditEventDto;
 use hydracore_audit::AuditEventId;
 
 use crate::error::ApiError;
-use crate::extract::{AuditLogQuery, AuditLogRead, ListQuery, ResourcePath, Scoped, State};
+use crate::extract::{AuditLogQuery, ListQuery, ResourcePath, Scoped, State};
 use crate::paged::Paged;
 use crate::routes::method_not_allowed;
+use hydracore_api::AuditLogRead;
 
 /// The path of one audit event.
 #[derive(Deserialize, Apiv2Schema)]

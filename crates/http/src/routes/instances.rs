@@ -9,15 +9,13 @@ use hydracore_api as api;
 use hydracore_instances::InstanceId;
 
 use crate::error::{ApiError, AsksRuntime, AsksRuntimeMayConflict, MayConflict};
-use crate::extract::{
-    InstancesDelete, InstancesRead, InstancesWrite, ListQuery, ResourcePath, Scoped, State,
-    TailQuery, ValidJson,
-};
+use crate::extract::{ListQuery, ResourcePath, Scoped, State, TailQuery, ValidJson};
 use crate::idempotency::Idempotent;
 use crate::paged::Paged;
 use crate::routes::method_not_allowed;
 use crate::text::PlainText;
 use hydracore_api::{CreateInstanceRequest, InstanceDto, UpdateInstanceRequest};
+use hydracore_api::{InstancesDelete, InstancesRead, InstancesWrite};
 
 /// The path of one instance.
 #[derive(Deserialize, Apiv2Schema)]

@@ -10,8 +10,7 @@ use hydracore_keys::ApiKeyId;
 
 use crate::error::{ApiError, MayConflict};
 use crate::extract::{
-    ApiKeysRead, ApiKeysWrite, ListQuery, OptionalJson, ResourcePath, Scoped, State, UsageQuery,
-    ValidJson, query_problem,
+    ListQuery, OptionalJson, ResourcePath, Scoped, State, UsageQuery, ValidJson, query_problem,
 };
 use crate::idempotency::Idempotent;
 use crate::paged::Paged;
@@ -20,6 +19,7 @@ use hydracore_api::{
     ApiKeyDto, ApiKeyUsageDto, CreateApiKeyRequest, CreatedApiKeyDto, RotateApiKeyRequest,
     UpdateApiKeyRequest,
 };
+use hydracore_api::{ApiKeysRead, ApiKeysWrite};
 
 /// The path of one API key.
 #[derive(Deserialize, Apiv2Schema)]

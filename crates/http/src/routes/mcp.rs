@@ -9,14 +9,12 @@ use hydracore_api as api;
 use hydracore_mcp_creds::CredentialId;
 
 use crate::error::{ApiError, MayConflict};
-use crate::extract::{
-    CallLogQuery, ListQuery, McpCredsRead, McpCredsWrite, McpLogRead, ResourcePath, Scoped, State,
-    ValidJson,
-};
+use crate::extract::{CallLogQuery, ListQuery, ResourcePath, Scoped, State, ValidJson};
 use crate::idempotency::Idempotent;
 use crate::paged::Paged;
 use crate::routes::method_not_allowed;
 use hydracore_api::{CreateMcpCredentialRequest, McpCallDto, McpCredentialDto};
+use hydracore_api::{McpCredsRead, McpCredsWrite, McpLogRead};
 
 /// The path of one credential.
 #[derive(Deserialize, Apiv2Schema)]

@@ -9,16 +9,14 @@ use hydracore_api as api;
 use hydracore_tenants::UserId;
 
 use crate::error::{AddMemberErrors, ApiError, CreateTenantErrors, Documented, MayConflict};
-use crate::extract::{
-    ListQuery, MembersRead, MembersWrite, ResourcePath, Scoped, State, TenantsRead, UserAuth,
-    ValidJson,
-};
+use crate::extract::{ListQuery, ResourcePath, Scoped, State, UserAuth, ValidJson};
 use crate::idempotency::Idempotent;
 use crate::paged::Paged;
 use crate::routes::method_not_allowed;
 use hydracore_api::{
     AddMemberRequest, CreateTenantRequest, MemberDto, TenantDto, UpdateMemberRequest,
 };
+use hydracore_api::{MembersRead, MembersWrite, TenantsRead};
 
 /// The path of one member.
 #[derive(Deserialize, Apiv2Schema)]
