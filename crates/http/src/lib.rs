@@ -97,15 +97,7 @@ fn configure_api(cfg: &mut web::ServiceConfig<'_>) {
         web::scope("/v1")
             .wrap(from_fn(idempotency::idempotency))
             .wrap(from_fn(auth::authenticate))
-            // actix tries a scope's resources in order, each pattern with a parameter
-            // by regex: `/scopes` and `/mcp/api-key-context` have none, so they go
-            // first and are found without one.
-            .configure(routes::meta::configure_v1)
-            .configure(routes::instances::configure)
-            .configure(routes::keys::configure)
-            .configure(routes::tenants::configure)
-            .configure(routes::mcp::configure)
-            .configure(routes::audit::configure),
+            .configure(routes::configure_v1),
     );
     routes::auth::configure(cfg);
     routes::internal::configure(cfg);

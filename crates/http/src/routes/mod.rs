@@ -11,7 +11,21 @@ pub mod oauth;
 pub mod tenants;
 
 use actix_web::HttpResponse;
+use paperclip::actix::web::ServiceConfig;
 use serde_json::json;
+
+/// Mounts every resource under `/v1`, where a new resource's routes are added.
+pub fn configure_v1(cfg: &mut ServiceConfig<'_>) {
+    // actix tries a scope's resources in order, each pattern with a parameter by
+    // regex: `/scopes` and `/mcp/api-key-context` have none, so they go first and are
+    // found without one.
+    meta::configure_v1(cfg);
+    instances::configure(cfg);
+    keys::configure(cfg);
+    tenants::configure(cfg);
+    mcp::configure(cfg);
+    audit::configure(cfg);
+}
 
 /// The 405 of a resource: `Allow` lists the methods it has.
 pub fn method_not_allowed(allow: &'static str) -> actix_web::Route {
