@@ -78,17 +78,22 @@ pub fn reload(req: &actix_web::HttpRequest, to: &str) -> HttpResponse {
     }
 }
 
-/// The sections of the navigation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Section {
-    Instances,
-    ApiKeys,
-    Members,
-    Credentials,
-    CallLog,
-    AuditLog,
-    ConnectedApps,
-    Tenant,
+/// A section of the navigation: where it lives, what its link says, and the scope a
+/// person needs for the link to be shown (`None`: everyone signed in). Each page
+/// module declares its own; `pages::NAV` lists them in order.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Section {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub need: Option<hydracore_scopes::Scope>,
+}
+
+/// A link of the navigation as a page shows it.
+pub struct NavLink {
+    pub href: &'static str,
+    pub label: &'static str,
+    /// The page is of this section (`aria-current`).
+    pub current: bool,
 }
 
 /// One of the person's tenants, for the switcher.
@@ -102,7 +107,8 @@ pub struct TenantChoice {
 /// What every signed-in page shows around its content.
 pub struct Chrome {
     pub title: String,
-    pub section: Option<Section>,
+    /// The sections the person may see, the page's own marked.
+    pub nav: Vec<NavLink>,
     pub email: String,
     pub csrf: String,
     pub tenants: Vec<TenantChoice>,
@@ -110,12 +116,11 @@ pub struct Chrome {
     pub role: String,
     /// A message about what just happened (from `?done=`).
     pub notice: Option<&'static str>,
-    /// Whether the person may read the audit log (its link is shown).
-    pub audit: bool,
 }
 
 impl Chrome {
-    /// The chrome of a page of `section`, for `signed`: the person's tenants (one read).
+    /// The chrome of a page of `section` (one of `nav`), for `signed`: the person's
+    /// tenants (one read).
     ///
     /// # Errors
     /// The store fails.
@@ -123,7 +128,8 @@ impl Chrome {
         api: &Services,
         signed: &Signed,
         title: impl Into<String>,
-        section: Option<Section>,
+        nav: &[&'static Section],
+        section: &'static Section,
     ) -> Result<Self, Refusal> {
         let me = hydracore_api::me(api, signed.user).await?;
         let active = me.active_tenant.as_ref().map(|t| t.tenant_id);
@@ -149,14 +155,21 @@ impl Chrome {
             .collect();
         Ok(Self {
             title: title.into(),
-            section,
+            nav: nav
+                .iter()
+                .filter(|s| s.need.is_none_or(|need| signed.may(&need)))
+                .map(|s| NavLink {
+                    href: s.href,
+                    label: s.label,
+                    current: **s == *section,
+                })
+                .collect(),
             email: signed.email.clone(),
             csrf: signed.csrf.clone(),
             tenants,
             tenant_name,
             role,
             notice: None,
-            audit: signed.may(&hydracore_api::AUDIT_LOG_READ),
         })
     }
 
@@ -164,10 +177,6 @@ impl Chrome {
     pub fn with_notice(mut self, notice: Option<&'static str>) -> Self {
         self.notice = notice;
         self
-    }
-
-    pub fn current(&self, section: Section) -> bool {
-        self.section == Some(section)
     }
 
     pub fn css(&self) -> &'static str {

@@ -13,6 +13,13 @@ use super::{ListQuery, Pager, chrome, path_id};
 use crate::request::Signed;
 use crate::view::{self, Chrome, Refusal, Section, iso, when};
 
+/// This page's section of the navigation.
+pub const SECTION: Section = Section {
+    href: "/settings/audit-log",
+    label: "Audit log",
+    need: Some(api::AUDIT_LOG_READ),
+};
+
 pub struct EventView {
     pub id: String,
     pub at: String,
@@ -194,7 +201,7 @@ async fn list(
         }
     };
     let body = AuditLogPage {
-        chrome: chrome(&signed, "Audit log", Section::AuditLog, None).await?,
+        chrome: chrome(&signed, "Audit log", &SECTION, None).await?,
         rows,
         pager,
         actors: actors(&signed).await?,
@@ -210,7 +217,7 @@ async fn detail(signed: Signed, id: Path<String>) -> Result<HttpResponse, Refusa
     let event = api::get_audit_event(&signed.state.api, &signed.caller()?, id).await?;
     let description = Action::parse(&event.action).map_or("", Action::describe);
     Ok(view::ok(&EventPage {
-        chrome: chrome(&signed, "Audit event", Section::AuditLog, None).await?,
+        chrome: chrome(&signed, "Audit event", &SECTION, None).await?,
         e: EventView::from(event),
         description,
     }))

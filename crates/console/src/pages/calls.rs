@@ -15,6 +15,13 @@ use super::{ListQuery, Pager, chrome};
 use crate::request::Signed;
 use crate::view::{self, Chrome, Refusal, Section, iso, when};
 
+/// This page's section of the navigation.
+pub const SECTION: Section = Section {
+    href: "/mcp/call-log",
+    label: "MCP call log",
+    need: None,
+};
+
 pub struct CallView {
     pub at: String,
     pub at_iso: String,
@@ -144,7 +151,7 @@ async fn list(
         }
     };
     let body = CallLogPage {
-        chrome: chrome(&signed, "MCP call log", Section::CallLog, None).await?,
+        chrome: chrome(&signed, "MCP call log", &SECTION, None).await?,
         rows,
         pager,
         filter: f.into_inner(),

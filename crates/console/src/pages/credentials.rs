@@ -11,6 +11,13 @@ use super::{Confirm, ListQuery, Pager, chrome};
 use crate::request::{Action, Signed};
 use crate::view::{self, Chrome, FormErrors, Refusal, Section, iso, when};
 
+/// This page's section of the navigation.
+pub const SECTION: Section = Section {
+    href: "/settings/mcp-credentials",
+    label: "MCP credentials",
+    need: None,
+};
+
 pub struct CredentialView {
     pub id: String,
     pub name: String,
@@ -70,13 +77,7 @@ async fn page(
     let caller = signed.caller()?;
     let page = api::list_credentials(&signed.state.api, &caller, q.page()?).await?;
     let body = CredentialsPage {
-        chrome: chrome(
-            signed,
-            "MCP credentials",
-            Section::Credentials,
-            q.done.as_deref(),
-        )
-        .await?,
+        chrome: chrome(signed, "MCP credentials", &SECTION, q.done.as_deref()).await?,
         pager: Pager::new("/settings/mcp-credentials", q, &page, &[]),
         rows: page.items.iter().map(CredentialView::from).collect(),
         may_write: signed.may(&api::MCP_CREDS_WRITE),
@@ -137,7 +138,7 @@ async fn confirm_delete(signed: Signed, id: Path<String>) -> Result<HttpResponse
     let id = credential_id(&id)?;
     let c = api::get_credential(&signed.state.api, &signed.caller()?, id).await?;
     Ok(view::ok(&Confirm {
-        chrome: chrome(&signed, "Delete credential", Section::Credentials, None).await?,
+        chrome: chrome(&signed, "Delete credential", &SECTION, None).await?,
         heading: format!("Delete {}?", c.name),
         text: format!(
             "Instances lose the credential for {} at once. This cannot be undone.",

@@ -13,6 +13,13 @@ use super::{Confirm, ListQuery, Pager, chrome};
 use crate::request::{Action, Fields, Signed};
 use crate::view::{self, Chrome, FormErrors, Refusal, Section, iso, when};
 
+/// This page's section of the navigation.
+pub const SECTION: Section = Section {
+    href: "/instances",
+    label: "Instances",
+    need: None,
+};
+
 /// An instance as a row or a details page shows it.
 pub struct InstanceView {
     pub id: String,
@@ -140,7 +147,7 @@ async fn list_page(
     let page = api::list_instances(&signed.state.api, &caller, q.page()?).await?;
     let pager = Pager::new("/instances", q, &page, &[]);
     let body = ListPage {
-        chrome: chrome(signed, "Instances", Section::Instances, q.done.as_deref()).await?,
+        chrome: chrome(signed, "Instances", &SECTION, q.done.as_deref()).await?,
         rows: page.items.iter().map(InstanceView::from).collect(),
         pager,
         may_write: signed.may(&api::INSTANCES_WRITE),
@@ -220,7 +227,7 @@ async fn detail_page(
         Err(p) => return Err(p.into()),
     };
     let body = DetailPage {
-        chrome: chrome(signed, &instance.name, Section::Instances, done).await?,
+        chrome: chrome(signed, &instance.name, &SECTION, done).await?,
         i: InstanceView::from(&instance),
         config_pretty,
         log,
@@ -340,7 +347,7 @@ async fn confirm_delete(signed: Signed, id: Path<String>) -> Result<HttpResponse
     let id = instance_id(&id)?;
     let instance = api::get_instance(&signed.state.api, &signed.caller()?, id).await?;
     Ok(view::ok(&Confirm {
-        chrome: chrome(&signed, "Delete instance", Section::Instances, None).await?,
+        chrome: chrome(&signed, "Delete instance", &SECTION, None).await?,
         heading: format!("Delete {}?", instance.name),
         text: "The instance is stopped and deleted, with its configuration. This cannot be undone."
             .into(),

@@ -17,6 +17,13 @@ use super::{Confirm, ListQuery, Pager, chrome};
 use crate::request::{Action, Fields, Signed};
 use crate::view::{self, Chrome, FormErrors, Refusal, Section, iso, relative, when};
 
+/// This page's section of the navigation.
+pub const SECTION: Section = Section {
+    href: "/settings/api-keys",
+    label: "API keys",
+    need: None,
+};
+
 /// A key as a row or its page shows it.
 pub struct KeyView {
     pub id: String,
@@ -560,7 +567,7 @@ async fn list_page(
         rate: RateForm::default(),
     });
     let body = ListPage {
-        chrome: chrome(signed, "API keys", Section::ApiKeys, q.done.as_deref()).await?,
+        chrome: chrome(signed, "API keys", &SECTION, q.done.as_deref()).await?,
         pager: Pager::new("/settings/api-keys", q, &page, &[]),
         rows: page
             .items
@@ -609,7 +616,7 @@ async fn secret_page(
     }))
     .unwrap_or_default();
     let body = SecretPage {
-        chrome: chrome(signed, heading, Section::ApiKeys, None).await?,
+        chrome: chrome(signed, heading, &SECTION, None).await?,
         heading,
         name: key.name,
         prefix: key.prefix,
@@ -678,7 +685,7 @@ async fn key_page(
     )
     .await?;
     let body = KeyPage {
-        chrome: chrome(signed, &key.name, Section::ApiKeys, done).await?,
+        chrome: chrome(signed, &key.name, &SECTION, done).await?,
         k: KeyView::new(key, now(signed)),
         usage: UsageChart::new(&usage),
         may_write: signed.may(&api::API_KEYS_WRITE),
@@ -789,7 +796,7 @@ async fn confirm_revoke(signed: Signed, id: Path<String>) -> Result<HttpResponse
     let id = key_id(&id)?;
     let key = api::get_api_key(&signed.state.api, &signed.caller()?, id).await?;
     Ok(view::ok(&Confirm {
-        chrome: chrome(&signed, "Revoke API key", Section::ApiKeys, None).await?,
+        chrome: chrome(&signed, "Revoke API key", &SECTION, None).await?,
         heading: format!("Revoke {}?", key.name),
         text: format!(
             "The key {}… stops working at once, everywhere. Whatever uses it gets 401 from its next request. This cannot be undone.",
@@ -816,7 +823,7 @@ async fn revoke(
             let (status, errors) = view::form_problem(problem)?;
             let key = api::get_api_key(&signed.state.api, &caller, id).await?;
             let body = Confirm {
-                chrome: chrome(signed, "Revoke API key", Section::ApiKeys, None).await?,
+                chrome: chrome(signed, "Revoke API key", &SECTION, None).await?,
                 heading: format!("Revoke {}?", key.name),
                 text: String::new(),
                 action: format!("/settings/api-keys/{}/revoke", key.id),

@@ -11,6 +11,13 @@ use super::{Confirm, ListQuery, Pager, chrome};
 use crate::request::{Action, Signed};
 use crate::view::{self, Chrome, FormErrors, Refusal, Section, iso, when};
 
+/// This page's section of the navigation.
+pub const SECTION: Section = Section {
+    href: "/settings/members",
+    label: "Members",
+    need: None,
+};
+
 pub struct MemberView {
     pub user_id: String,
     pub email: String,
@@ -62,7 +69,7 @@ async fn page(
         })
         .collect();
     let body = MembersPage {
-        chrome: chrome(signed, "Members", Section::Members, q.done.as_deref()).await?,
+        chrome: chrome(signed, "Members", &SECTION, q.done.as_deref()).await?,
         pager: Pager::new("/settings/members", q, &page, &[]),
         rows,
         may_write: signed.may(&api::MEMBERS_WRITE),
@@ -177,7 +184,7 @@ async fn confirm_remove(signed: Signed, id: Path<String>) -> Result<HttpResponse
     let member = api::get_member(&signed.state.api, &caller, user).await?;
     let yourself = member.user_id == signed.user.0;
     Ok(view::ok(&Confirm {
-        chrome: chrome(&signed, "Remove member", Section::Members, None).await?,
+        chrome: chrome(&signed, "Remove member", &SECTION, None).await?,
         heading: format!("Remove {}?", member.email),
         text: if yourself {
             "You will lose access to this tenant at once.".into()

@@ -141,14 +141,26 @@ pub fn configure(cfg: &mut ServiceConfig) {
     oauth::configure(cfg);
 }
 
+/// The navigation, in order: a new section's page adds its `SECTION` here.
+pub const NAV: &[&Section] = &[
+    &instances::SECTION,
+    &keys::SECTION,
+    &members::SECTION,
+    &credentials::SECTION,
+    &calls::SECTION,
+    &audit::SECTION,
+    &oauth::SECTION,
+    &tenant::SECTION,
+];
+
 /// The chrome of a page of `section`.
 pub async fn chrome(
     signed: &crate::request::Signed,
     title: &str,
-    section: Section,
+    section: &'static Section,
     done: Option<&str>,
 ) -> Result<Chrome, Refusal> {
-    Ok(Chrome::new(&signed.state.api, signed, title, Some(section))
+    Ok(Chrome::new(&signed.state.api, signed, title, NAV, section)
         .await?
         .with_notice(notice(done)))
 }

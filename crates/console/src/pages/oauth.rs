@@ -23,6 +23,13 @@ use super::{Confirm, ListQuery, chrome};
 use crate::request::{self as rq, Action, Fields, Signed};
 use crate::view::{self, Bare, Chrome, ErrorPage, Refusal, Section, TenantChoice, iso, when};
 
+/// This page's section of the navigation.
+pub const SECTION: Section = Section {
+    href: "/settings/connected-apps",
+    label: "Connected apps",
+    need: None,
+};
+
 /// The parameters of an authorization request, carried through the consent form.
 const PARAMS: [&str; 8] = [
     "response_type",
@@ -344,13 +351,7 @@ async fn connected_apps(signed: Signed, q: Query<ListQuery>) -> Result<HttpRespo
         })
         .collect();
     Ok(view::ok(&ConnectedAppsPage {
-        chrome: chrome(
-            &signed,
-            "Connected apps",
-            Section::ConnectedApps,
-            q.done.as_deref(),
-        )
-        .await?,
+        chrome: chrome(&signed, "Connected apps", &SECTION, q.done.as_deref()).await?,
         rows,
     }))
 }
@@ -367,13 +368,7 @@ async fn confirm_revoke(signed: Signed, id: Path<String>) -> Result<HttpResponse
         .find(|g| g.id == id)
         .ok_or_else(|| Refusal::from(Problem::not_found("Connected application not found")))?;
     Ok(view::ok(&Confirm {
-        chrome: chrome(
-            &signed,
-            "Revoke connected app",
-            Section::ConnectedApps,
-            None,
-        )
-        .await?,
+        chrome: chrome(&signed, "Revoke connected app", &SECTION, None).await?,
         heading: format!("Revoke {}?", g.client_name),
         text: format!(
             "{} loses access at once: its tokens stop working on every node. It can ask you again.",

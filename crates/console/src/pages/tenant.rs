@@ -10,6 +10,13 @@ use super::{ListQuery, chrome};
 use crate::request::{Action, Signed};
 use crate::view::{self, Chrome, FormErrors, Refusal, Section, iso, when};
 
+/// This page's section of the navigation.
+pub const SECTION: Section = Section {
+    href: "/settings/tenant",
+    label: "Tenant",
+    need: None,
+};
+
 pub struct TenantView {
     pub id: String,
     pub name: String,
@@ -46,7 +53,7 @@ async fn page(
         Err(_) => None,
     };
     let body = TenantPage {
-        chrome: chrome(signed, "Tenant", Section::Tenant, done).await?,
+        chrome: chrome(signed, "Tenant", &SECTION, done).await?,
         tenant,
         name,
         errors,
