@@ -43,6 +43,45 @@ pub struct Ports {
     pub audit: Arc<dyn AuditLog>,
 }
 
+impl Ports {
+    /// Every port from one implementation of them all (a store): adding a port here
+    /// is all its harness needs.
+    pub fn of<S>(store: S) -> Self
+    where
+        S: TenantRepository
+            + KeyRepository
+            + InstanceRepository
+            + RuntimeImageRepository
+            + McpCallLog
+            + UserRepository
+            + MembershipRepository
+            + RefreshTokenRepository
+            + SessionRepository
+            + McpCredentialRepository
+            + IdempotencyStore
+            + OAuthRepository
+            + AuditLog
+            + 'static,
+    {
+        let s = Arc::new(store);
+        Self {
+            tenants: s.clone(),
+            keys: s.clone(),
+            instances: s.clone(),
+            images: s.clone(),
+            calls: s.clone(),
+            users: s.clone(),
+            members: s.clone(),
+            refresh: s.clone(),
+            sessions: s.clone(),
+            creds: s.clone(),
+            idempotency: s.clone(),
+            oauth: s.clone(),
+            audit: s,
+        }
+    }
+}
+
 /// Makes fresh, empty ports for one case, and cleans up after it.
 pub trait Harness: Sized {
     /// `None` when this implementation cannot run here (and may be skipped).

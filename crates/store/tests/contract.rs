@@ -9,29 +9,9 @@
 mod common;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use hydracore_store::{DatabaseUrl, PoolOptions, Store, admin};
 use hydracore_store_contract::{Harness, Ports, contract_tests};
-
-fn ports(store: &Store) -> Ports {
-    let s = Arc::new(store.clone());
-    Ports {
-        tenants: s.clone(),
-        keys: s.clone(),
-        instances: s.clone(),
-        images: s.clone(),
-        calls: s.clone(),
-        users: s.clone(),
-        members: s.clone(),
-        refresh: s.clone(),
-        sessions: s.clone(),
-        creds: s.clone(),
-        idempotency: s.clone(),
-        oauth: s.clone(),
-        audit: s,
-    }
-}
 
 struct SqliteHarness(PathBuf);
 
@@ -44,7 +24,7 @@ impl Harness for SqliteHarness {
         )
         .await
         .expect("open sqlite");
-        Some((SqliteHarness(path), ports(&store)))
+        Some((SqliteHarness(path), Ports::of(store)))
     }
 
     async fn teardown(self) {
@@ -66,7 +46,7 @@ impl Harness for PgHarness {
         let admin_url =
             hydracore_core::testing::needs("TEST_DATABASE_URL", "HYDRACORE_REQUIRE_PG")?;
         let (name, _, store) = common::fresh_postgres(&admin_url, "hc_contract", 2).await;
-        Some((PgHarness { admin_url, name }, ports(&store)))
+        Some((PgHarness { admin_url, name }, Ports::of(store)))
     }
 
     async fn teardown(self) {
