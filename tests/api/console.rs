@@ -59,6 +59,50 @@ fn console_in_a_real_browser(app: &TestApp) {
     assert_eq!(report["csp_violations"], json!([]));
 }
 
+/// The navigation lists every section the person may see, in order, and marks the one
+/// the page is of (`aria-current`).
+fn the_navigation_marks_the_page_it_is_on(app: &TestApp) {
+    let mut v = Visitor::new(app);
+    app.signup("ada@example.com", "Acme");
+    v.sign_in("ada@example.com");
+    let links = [
+        ("/instances", "Instances"),
+        ("/settings/api-keys", "API keys"),
+        ("/settings/members", "Members"),
+        ("/settings/mcp-credentials", "MCP credentials"),
+        ("/mcp/call-log", "MCP call log"),
+        ("/settings/audit-log", "Audit log"),
+        ("/settings/connected-apps", "Connected apps"),
+        ("/settings/tenant", "Tenant"),
+    ];
+    for (page, current) in [
+        ("/instances", "/instances"),
+        ("/settings/api-keys", "/settings/api-keys"),
+        ("/mcp/call-log", "/mcp/call-log"),
+        ("/settings/audit-log", "/settings/audit-log"),
+        ("/settings/tenant", "/settings/tenant"),
+    ] {
+        let res = v.get(page);
+        assert_eq!(res.status, 200, "{page}: {}", res.body);
+        let nav = &res.body[res.body.find("<nav aria-label=\"Main\">").unwrap()..];
+        let nav = &nav[..nav.find("</nav>").unwrap()];
+        let mut at = 0;
+        for (href, label) in links {
+            let mark = if href == current {
+                " aria-current=\"page\""
+            } else {
+                ""
+            };
+            let link = format!("<a href=\"{href}\"{mark}>{label}</a>");
+            let found = nav[at..]
+                .find(&link)
+                .unwrap_or_else(|| panic!("{page}: no {link} in order in {nav}"));
+            at += found + link.len();
+        }
+        assert_eq!(nav.matches("aria-current").count(), 1, "{page}: {nav}");
+    }
+}
+
 /// Every console response forbids framing, inline script and style, other origins,
 /// caching; cookies are HttpOnly and SameSite=Lax.
 fn console_pages_carry_the_security_headers(app: &TestApp) {
@@ -333,6 +377,7 @@ fn used_key_id(app: &TestApp, tenant: hydracore_tenants::TenantId, secret: &str)
 api_tests!(
     console_in_a_real_browser,
     console_pages_carry_the_security_headers,
+    the_navigation_marks_the_page_it_is_on,
     console_sessions_end_at_once_and_forms_need_their_token,
     the_key_list_pages_a_thousand_keys,
     key_pages_draw_their_usage,

@@ -311,6 +311,9 @@ with sync_playwright() as p:
     expect(bpage.get_by_role("button", name="Stop web-1")).to_have_count(0)
     bpage.get_by_role("link", name="API keys").click()
     expect(bpage.get_by_text("can view keys but not create or change them")).to_be_visible()
+    nav = bpage.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="API keys")).to_have_attribute("aria-current", "page")
+    expect(nav.locator("[aria-current]")).to_have_count(1)
     expect(bpage.get_by_role("button", name="Create key")).to_have_count(0)
     # A forged mint, with Bob's own valid CSRF token: the operation refuses it.
     token = bpage.locator('input[name="csrf_token"]').first.get_attribute("value")

@@ -131,6 +131,13 @@ impl Chrome {
         nav: &[&'static Section],
         section: &'static Section,
     ) -> Result<Self, Refusal> {
+        // A page whose section is missing from `pages::NAV` would have no link: every
+        // test that renders it fails here.
+        debug_assert!(
+            nav.contains(&section),
+            "{} is not in pages::NAV",
+            section.href
+        );
         let me = hydracore_api::me(api, signed.user).await?;
         let active = me.active_tenant.as_ref().map(|t| t.tenant_id);
         let active = active.filter(|_| signed.tenant().is_some());
