@@ -180,11 +180,16 @@ fn parse_params(s: &str) -> Result<Vec<Option<String>>> {
 
 /// Drops the statements fewer than a quarter of the requests sent: work of the node's
 /// own (a background task's query, a cached key read again as its entry expires) that
-/// happened to fall between two markers, not part of a request at steady state.
+/// happened to fall between two markers, not part of a request at steady state. A
+/// statement counts once per request that sent it: a background batch (the usage
+/// flush upserts one row per key) sends the same statement many times in one gap.
 pub(crate) fn steady(requests: &[Vec<Sent>]) -> Vec<Vec<Sent>> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for s in requests.iter().flatten() {
-        *counts.entry(s.sql.as_str()).or_default() += 1;
+    for r in requests {
+        let sent: BTreeSet<&str> = r.iter().map(|s| s.sql.as_str()).collect();
+        for sql in sent {
+            *counts.entry(sql).or_default() += 1;
+        }
     }
     let rare = |sql: &str| counts.get(sql).copied().unwrap_or(0) * 4 < requests.len();
     requests
@@ -321,6 +326,19 @@ mod tests {
         };
         let mut requests = vec![vec![sent("SELECT a")]; 8];
         requests[3].push(sent("SELECT 1"));
+        let kept = steady(&requests);
+        assert!(kept.iter().all(|r| r.len() == 1 && r[0].sql == "SELECT a"));
+    }
+
+    #[test]
+    fn a_background_batch_in_one_gap_is_not_replayed() {
+        let sent = |sql: &str| Sent {
+            sql: sql.into(),
+            params: Vec::new(),
+        };
+        let mut requests = vec![vec![sent("SELECT a")]; 20];
+        // The usage flush: one upsert per key, ten keys, all between two markers.
+        requests[7].extend(std::iter::repeat_n(sent("INSERT INTO usage …"), 10));
         let kept = steady(&requests);
         assert!(kept.iter().all(|r| r.len() == 1 && r[0].sql == "SELECT a"));
     }
