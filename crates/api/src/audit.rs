@@ -1,6 +1,6 @@
 //! The management audit log: who changed what, read back.
 
-use hydracore_audit::{Action, AuditEvent, AuditEventId, AuditQuery};
+use hydracore_audit::{Action, AuditError, AuditEvent, AuditEventId, AuditQuery};
 use hydracore_core::{Page, PageRequest, ValidationError};
 use paperclip::actix::Apiv2Schema;
 use serde::Serialize;
@@ -8,9 +8,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use crate::{Caller, Problem, Services, Timestamp};
-use hydracore_audit::AuditError;
 use crate::shapes::{Shapes, nested};
+use crate::{Caller, Problem, Services, Timestamp};
 
 needs! {
     AUDIT_LOG_READ: AuditLogRead = "audit-log":"read";

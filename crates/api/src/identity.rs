@@ -1,6 +1,6 @@
 //! Users, sign-in and tokens.
 
-use hydracore_auth::{SessionSecret, TokenPair};
+use hydracore_auth::{IdentityError, SessionSecret, TokenPair};
 use hydracore_core::rules::Rule;
 use hydracore_tenants::{Email, TenantName};
 use hydracore_tenants::{TenantRole, User};
@@ -12,10 +12,8 @@ use hydracore_audit::Origin;
 
 use hydracore_tenants::{TenantId, UserId};
 
-use crate::{FieldRules, Problem, RoleDto, Services, TenantDto, Timestamp};
-use hydracore_auth::IdentityError;
 use crate::shapes::{Shapes, body, nested};
-use crate::Outcome;
+use crate::{FieldRules, Outcome, Problem, RoleDto, Services, TenantDto, Timestamp};
 
 /// The request bodies (with their field rules) and the shapes used inside other
 /// schemas that this resource adds to the spec's components.

@@ -6,11 +6,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use hydracore_core::{Page, PageRequest};
-use hydracore_instances::{Channel, RuntimeImageId};
+use hydracore_instances::{Channel, ImageError, RuntimeImageId};
 
-use crate::{FieldRules, Problem, Services, Timestamp};
-use hydracore_instances::ImageError;
 use crate::shapes::{Shapes, body, nested};
+use crate::{FieldRules, Problem, Services, Timestamp};
 
 /// The request bodies (with their field rules) and the shapes used inside other
 /// schemas that this resource adds to the spec's components.

@@ -8,11 +8,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use hydracore_core::{Page, PageRequest};
-use hydracore_instances::{CreateInstance, InstanceId, InstancePatch, LogTail};
+use hydracore_instances::{CreateInstance, InstanceError, InstanceId, InstancePatch, LogTail};
 
-use crate::{Caller, FieldRules, JsonObject, Problem, RawJsonObject, Services, Timestamp};
-use hydracore_instances::InstanceError;
 use crate::shapes::{Shapes, body, nested};
+use crate::{Caller, FieldRules, JsonObject, Problem, RawJsonObject, Services, Timestamp};
 
 needs! {
     INSTANCES_READ: InstancesRead = "instances":"read";

@@ -7,11 +7,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use hydracore_core::{Page, PageRequest};
-use hydracore_keys::{ApiKeyId, KeyPatch, MintKey};
+use hydracore_keys::{ApiKeyId, KeyError, KeyPatch, MintKey, NotRotatable, OwnLimit};
 
-use crate::{Caller, FieldRules, Problem, Services, Timestamp, present};
-use hydracore_keys::{KeyError, NotRotatable, OwnLimit};
 use crate::shapes::{Shapes, body, nested};
+use crate::{Caller, FieldRules, Problem, Services, Timestamp, present};
 
 needs! {
     API_KEYS_READ: ApiKeysRead = "api-keys":"read";

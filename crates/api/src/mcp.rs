@@ -9,11 +9,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use hydracore_core::{Page, PageRequest};
-use hydracore_mcp_creds::CreateCredential;
+use hydracore_mcp_creds::{CreateCredential, CredentialError};
 
-use crate::{Caller, FieldRules, Problem, Services, Timestamp};
-use hydracore_mcp_creds::CredentialError;
 use crate::shapes::{Shapes, body, nested};
+use crate::{Caller, FieldRules, Problem, Services, Timestamp};
 
 needs! {
     MCP_CREDS_READ: McpCredsRead = "mcp-creds":"read";

@@ -9,11 +9,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use hydracore_core::{Page, PageRequest};
-use hydracore_tenants::UserId;
+use hydracore_tenants::{MemberError, TenantError, UserId};
 
-use crate::{Caller, FieldRules, Problem, Services, Timestamp};
-use hydracore_tenants::{MemberError, TenantError};
 use crate::shapes::{Shapes, body, nested};
+use crate::{Caller, FieldRules, Problem, Services, Timestamp};
 
 needs! {
     TENANTS_READ: TenantsRead = "tenants":"read";

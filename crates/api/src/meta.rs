@@ -3,6 +3,7 @@
 use hydracore_scopes::CATALOGUE;
 use paperclip::actix::Apiv2Schema;
 use serde::Serialize;
+
 use crate::shapes::{Shapes, nested};
 
 /// The request bodies (with their field rules) and the shapes used inside other

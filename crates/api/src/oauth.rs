@@ -6,8 +6,8 @@ use hydracore_auth::oauth::{Grant, GrantId, OAuthSettings};
 use hydracore_tenants::UserId;
 use serde_json::{Value, json};
 
-use crate::{Problem, Services};
 use crate::shapes::Shapes;
+use crate::{Problem, Services};
 
 /// The request bodies (with their field rules) and the shapes used inside other
 /// schemas that this resource adds to the spec's components.

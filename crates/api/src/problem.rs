@@ -1,7 +1,9 @@
-//! What a failed operation means to its caller: [`Problem`], the one table from every
-//! domain error to an outcome and the sentence that explains it. Each adapter renders
-//! it in its own shape (HTTP: a status and FastAPI's body; MCP: an error result), so
-//! no adapter chooses an outcome or words an error of its own.
+//! What a failed operation means to its caller: [`Problem`], an outcome and the
+//! sentence that explains it. Each resource's module maps its domain error to one
+//! (`From<InstanceError> for Problem`, beside its operations); the errors every
+//! resource shares (the store's, authentication's, a field rule's) are mapped here.
+//! Each adapter renders a problem in its own shape (HTTP: a status and FastAPI's body;
+//! MCP: an error result), so no adapter chooses an outcome or words an error of its own.
 
 use std::borrow::Cow;
 use std::fmt;
