@@ -336,7 +336,7 @@ fn every_tool_mirrors_a_route_with_the_same_scope() {
         .unwrap(),
     )
     .unwrap();
-    for tool in hydracore_mcp::TOOLS {
+    for tool in hydracore_mcp::TOOLS.iter() {
         let (method, path) = tool.route;
         let op = &spec["paths"][path][method.to_lowercase()];
         assert!(
@@ -412,7 +412,7 @@ fn every_tool_schema_says_what_its_route_says() {
         .unwrap(),
     )
     .unwrap();
-    for tool in hydracore_mcp::TOOLS {
+    for tool in hydracore_mcp::TOOLS.iter() {
         let schemas = hydracore_mcp::schema::of(tool, &spec);
         let (method, path) = tool.route;
         let op = &spec["paths"][path][method.to_lowercase()];

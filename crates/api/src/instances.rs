@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use hydracore_core::{Page, PageRequest};
-use hydracore_instances::{CreateInstance, InstanceError, InstanceId, InstancePatch, LogTail};
+pub use hydracore_instances::InstanceId;
+use hydracore_instances::{CreateInstance, InstanceError, InstancePatch, LogTail};
 
 use crate::shapes::{Shapes, body, nested};
 use crate::{Caller, FieldRules, JsonObject, Problem, RawJsonObject, Services, Timestamp};
@@ -342,4 +343,100 @@ impl From<InstanceError> for Problem {
             InstanceError::Store(e) => e.into(),
         }
     }
+}
+
+/// The instance operations, for each driving adapter to render (see [`crate::operations!`]).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! instances {
+    ($then:path) => {
+        $then! { instances;
+            /// List instances
+            ///
+            /// The tenant's instances, oldest first, a page at a time.
+            list_instances: GET "/instances" "listInstances" Instances,
+                needs $crate::InstancesRead, idempotent no, takes [page()],
+                answers paged $crate::InstanceDto, fails plain,
+                tool [instances_list "List instances" "List the tenant's agent instances, oldest first, a page at a time (limit 1-1000, cursor from next_cursor)."];
+
+            /// Get an instance
+            get_instance: GET "/instances/{instance_id}" "getInstance" Instances,
+                needs $crate::InstancesRead, idempotent no,
+                takes [id(instance_id $crate::InstanceId, "The instance's id (a UUID).")],
+                answers json $crate::InstanceDto, fails plain,
+                tool [instances_get "Get an instance" "Get one agent instance by id."];
+
+            /// Get an instance's log
+            ///
+            /// The last `tail` lines the instance's agent wrote to its standard output and error,
+            /// in the order written, as `text/plain` (empty while it never ran, and always with
+            /// the default runtime, which runs nothing). 503 with `Retry-After` while the instance
+            /// runtime cannot be reached.
+            get_instance_logs: GET "/instances/{instance_id}/logs" "getInstanceLogs" Instances,
+                needs $crate::InstancesRead, idempotent no,
+                takes [id(instance_id $crate::InstanceId, "The instance's id (a UUID)."), tail()],
+                answers text String, fails runtime,
+                tool [instances_logs "Read an instance's log" "The last lines an instance's agent wrote to its standard output and error, oldest first (tail: 1-10000 lines, default 100); empty while it never ran."];
+
+            /// Create an instance
+            ///
+            /// Creates a stopped instance (or a started one, with `start: true`). Without
+            /// `runtime_image` it runs the image promoted to `stable`, or the server default.
+            /// With `start: true` the instance is stored `starting` and answered once the runtime
+            /// has started it; if the request is cut short (a 503), the instance may exist and is
+            /// brought to `running` (or `failed`) by the server's reconciler within a minute or so.
+            /// A runtime that refuses (an image it cannot pull) leaves the instance `failed`, with
+            /// the runtime's words in `status_reason`: still 201.
+            /// With `start: true` while the instance runtime cannot be reached, 503 with
+            /// `Retry-After` and nothing is created; if the runtime goes away half-way, the
+            /// instance is answered `starting` and the reconciler starts it once the runtime is
+            /// back.
+            create_instance: POST "/instances" "createInstance" Instances,
+                needs $crate::InstancesWrite, idempotent yes, takes [body($crate::CreateInstanceRequest)],
+                answers created $crate::InstanceDto, fails runtime_conflict,
+                tool [instances_create "Create an instance" "Create an agent instance: a name unique in the tenant, and optionally a runtime_image, a config object and start."];
+
+            /// Update an instance
+            ///
+            /// Renames, re-images or reconfigures an instance; absent fields are left as they are.
+            update_instance: PATCH "/instances/{instance_id}" "updateInstance" Instances,
+                needs $crate::InstancesWrite, idempotent no,
+                takes [id(instance_id $crate::InstanceId, "The instance's id (a UUID)."), body($crate::UpdateInstanceRequest)],
+                answers json $crate::InstanceDto, fails conflict,
+                tool [instances_update "Update an instance" "Rename, re-image or reconfigure an instance; omitted fields are left as they are."];
+
+            /// Start an instance
+            ///
+            /// Allowed from `stopped` and `failed`; anything else is 409. Answered once the runtime
+            /// has started it (`running`), or `failed` with its `status_reason` when the runtime
+            /// refused; while the runtime cannot be reached, 503 with `Retry-After` and the
+            /// instance is left as it was.
+            start_instance: POST "/instances/{instance_id}/start" "startInstance" Instances,
+                needs $crate::InstancesWrite, idempotent yes,
+                takes [id(instance_id $crate::InstanceId, "The instance's id (a UUID).")],
+                answers json $crate::InstanceDto, fails runtime_conflict,
+                tool [instances_start "Start an instance" "Start a stopped or failed instance."];
+
+            /// Stop an instance
+            ///
+            /// Allowed from `running`, `starting` and `failed`; anything else is 409. While the
+            /// runtime cannot be reached, 503 with `Retry-After` and the instance is left as it was.
+            stop_instance: POST "/instances/{instance_id}/stop" "stopInstance" Instances,
+                needs $crate::InstancesWrite, idempotent yes,
+                takes [id(instance_id $crate::InstanceId, "The instance's id (a UUID).")],
+                answers json $crate::InstanceDto, fails runtime_conflict,
+                tool [instances_stop "Stop an instance" "Stop a running, starting or failed instance."];
+
+            /// Delete an instance
+            ///
+            /// Stops the instance first if it may be running, removes what ran it, then deletes
+            /// it. While the instance runtime cannot be reached nothing is deleted: 503 with
+            /// `Retry-After`.
+            delete_instance: DELETE "/instances/{instance_id}" "deleteInstance" Instances,
+                needs $crate::InstancesDelete, idempotent no,
+                takes [id(instance_id $crate::InstanceId, "The instance's id (a UUID).")],
+                answers none (), fails runtime,
+                tool [instances_delete "Delete an instance" "Delete an instance, stopping it first if it runs. This cannot be undone."];
+        }
+    };
 }

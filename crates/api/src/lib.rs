@@ -58,3 +58,45 @@ resources! {
     audit,
     oauth,
 }
+
+/// Every operation whose table is written, for a driving adapter to render:
+/// `hydracore_api::operations!(render)` calls `render!` once per resource with its
+/// table, so a route and a tool come from one declaration and cannot drift.
+///
+/// An entry of a table reads:
+///
+/// ```text
+/// /// Summary (the first line of the doc; the rest is the description)
+/// operation: METHOD "/path under /v1" "operationId" Tag,
+///     needs ScopeType, idempotent yes|no, takes [input, …],
+///     answers paged|json|created|text|none Type, fails plain|conflict|runtime|runtime_conflict|query,
+///     tool [name "Title" "Description"] | tool [];
+/// ```
+///
+/// `operation` is the function of this crate that runs it; `takes` lists its arguments
+/// after the caller, in order: `id(parameter IdType, "description")` (a path
+/// parameter), `body(Request)`, `optional_body(Request)`, `page()`, `tail()`,
+/// `usage()`, `audit_filter()`, `call_filter()`. `fails` names the statuses the route
+/// documents beyond every route's (409, 503 with `Retry-After`), `query` that an
+/// invalid outcome is about query parameters. `idempotent yes` honours
+/// `Idempotency-Key`.
+///
+/// After the tables, `render!` is called once more with the resources' names:
+/// `render! { @resources instances, … }`.
+#[macro_export]
+macro_rules! operations {
+    ($then:path) => {
+        $crate::each_table!($then; instances);
+    };
+}
+
+/// Calls `$then!` with each resource's table (the macro named as its module), then with
+/// their names.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! each_table {
+    ($then:path; $($resource:ident),*) => {
+        $( $crate::$resource!($then); )*
+        $then! { @resources $($resource),* }
+    };
+}

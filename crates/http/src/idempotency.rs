@@ -72,6 +72,24 @@ impl OperationModifier for Idempotent {
     }
 }
 
+/// Declares, by being a handler's argument, that its route does not honour
+/// `Idempotency-Key` (the operation table's `idempotent no`): reads and documents
+/// nothing.
+pub struct NotIdempotent;
+
+impl FromRequest for NotIdempotent {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(_: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(NotIdempotent))
+    }
+}
+
+impl Apiv2Schema for NotIdempotent {}
+
+impl OperationModifier for NotIdempotent {}
+
 /// Whether an operation of the finished spec declares [`Idempotent`].
 pub fn declared(op: &Value) -> bool {
     op["parameters"]

@@ -7,13 +7,14 @@
 use futures_util::future::BoxFuture;
 use hydracore_api::{self as api, Caller, Problem, Services};
 use hydracore_core::{Page, PageRequest, ValidationError};
-use hydracore_instances::{InstanceId, LogTail};
+use hydracore_instances::LogTail;
 use hydracore_keys::ApiKeyId;
 use hydracore_mcp_creds::CredentialId;
 use hydracore_scopes::Scope;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
+use std::sync::LazyLock;
 use uuid::Uuid;
 
 /// What runs a tool: the services, the caller, the arguments.
@@ -213,123 +214,8 @@ macro_rules! run {
     }};
 }
 
-/// Every tool.
-pub const TOOLS: &[ToolSpec] = &[
-    ToolSpec {
-        name: "instances_list",
-        title: "List instances",
-        description: "List the tenant's agent instances, oldest first, a page at a time (limit 1-1000, cursor from next_cursor).",
-        scope: Some(api::INSTANCES_READ),
-        route: ("GET", "/v1/instances"),
-        read_only: true,
-        destructive: false,
-        idempotent: true,
-        run: run!(|svc, caller, args| page_out(
-            api::list_instances(svc, &caller, page(args)?).await?
-        )),
-    },
-    ToolSpec {
-        name: "instances_get",
-        title: "Get an instance",
-        description: "Get one agent instance by id.",
-        scope: Some(api::INSTANCES_READ),
-        route: ("GET", "/v1/instances/{instance_id}"),
-        read_only: true,
-        destructive: false,
-        idempotent: true,
-        run: run!(|svc, caller, args| {
-            let id = InstanceId(take_id(&mut args, "instance_id")?);
-            nothing(args)?;
-            out(api::get_instance(svc, &caller, id).await?)
-        }),
-    },
-    ToolSpec {
-        name: "instances_logs",
-        title: "Read an instance's log",
-        description: "The last lines an instance's agent wrote to its standard output and error, oldest first (tail: 1-10000 lines, default 100); empty while it never ran.",
-        scope: Some(api::INSTANCES_READ),
-        route: ("GET", "/v1/instances/{instance_id}/logs"),
-        read_only: true,
-        destructive: false,
-        idempotent: true,
-        run: run!(|svc, caller, args| {
-            let id = InstanceId(take_id(&mut args, "instance_id")?);
-            let tail = log_tail(&mut args)?;
-            nothing(args)?;
-            text_out(api::get_instance_logs(svc, &caller, id, tail).await?)
-        }),
-    },
-    ToolSpec {
-        name: "instances_create",
-        title: "Create an instance",
-        description: "Create an agent instance: a name unique in the tenant, and optionally a runtime_image, a config object and start.",
-        scope: Some(api::INSTANCES_WRITE),
-        route: ("POST", "/v1/instances"),
-        read_only: false,
-        destructive: false,
-        idempotent: false,
-        run: run!(|svc, caller, args| out(api::create_instance(svc, &caller, body(args)?).await?)),
-    },
-    ToolSpec {
-        name: "instances_update",
-        title: "Update an instance",
-        description: "Rename, re-image or reconfigure an instance; omitted fields are left as they are.",
-        scope: Some(api::INSTANCES_WRITE),
-        route: ("PATCH", "/v1/instances/{instance_id}"),
-        read_only: false,
-        destructive: false,
-        idempotent: true,
-        run: run!(|svc, caller, args| {
-            let id = InstanceId(take_id(&mut args, "instance_id")?);
-            out(api::update_instance(svc, &caller, id, body(args)?).await?)
-        }),
-    },
-    ToolSpec {
-        name: "instances_start",
-        title: "Start an instance",
-        description: "Start a stopped or failed instance.",
-        scope: Some(api::INSTANCES_WRITE),
-        route: ("POST", "/v1/instances/{instance_id}/start"),
-        read_only: false,
-        destructive: false,
-        idempotent: false,
-        run: run!(|svc, caller, args| {
-            let id = InstanceId(take_id(&mut args, "instance_id")?);
-            nothing(args)?;
-            out(api::start_instance(svc, &caller, id).await?)
-        }),
-    },
-    ToolSpec {
-        name: "instances_stop",
-        title: "Stop an instance",
-        description: "Stop a running, starting or failed instance.",
-        scope: Some(api::INSTANCES_WRITE),
-        route: ("POST", "/v1/instances/{instance_id}/stop"),
-        read_only: false,
-        destructive: false,
-        idempotent: false,
-        run: run!(|svc, caller, args| {
-            let id = InstanceId(take_id(&mut args, "instance_id")?);
-            nothing(args)?;
-            out(api::stop_instance(svc, &caller, id).await?)
-        }),
-    },
-    ToolSpec {
-        name: "instances_delete",
-        title: "Delete an instance",
-        description: "Delete an instance, stopping it first if it runs. This cannot be undone.",
-        scope: Some(api::INSTANCES_DELETE),
-        route: ("DELETE", "/v1/instances/{instance_id}"),
-        read_only: false,
-        destructive: true,
-        idempotent: true,
-        run: run!(|svc, caller, args| {
-            let id = InstanceId(take_id(&mut args, "instance_id")?);
-            nothing(args)?;
-            api::delete_instance(svc, &caller, id).await?;
-            deleted()
-        }),
-    },
+/// The tools of operations the table (`hydracore_api::operations!`) does not hold.
+const OTHER_TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "api_keys_list",
         title: "List API keys",
@@ -473,6 +359,135 @@ pub const TOOLS: &[ToolSpec] = &[
         }),
     },
 ];
+
+/// An argument of an operation, taken out of the tool's arguments, in the table's
+/// order: a path parameter by its name, the route's body from what is left.
+macro_rules! take {
+    (id($field:ident $ty:path, $desc:tt) $args:ident) => {
+        $ty(take_id(&mut $args, stringify!($field))?)
+    };
+    (body($t:ty) $args:ident) => {
+        body::<$t>(std::mem::take(&mut $args))?
+    };
+    (optional_body($t:ty) $args:ident) => {{
+        let raw = std::mem::take(&mut $args);
+        if raw.is_empty() {
+            None
+        } else {
+            Some(body::<$t>(raw)?)
+        }
+    }};
+    (page() $args:ident) => {
+        page(std::mem::take(&mut $args))?
+    };
+    (tail() $args:ident) => {
+        log_tail(&mut $args)?
+    };
+    (usage() $args:ident) => {
+        usage_range(&mut $args)?
+    };
+    (audit_filter() $args:ident) => {
+        audit_log_filter(&mut $args)?
+    };
+    (call_filter() $args:ident) => {
+        call_log_filter(&mut $args)?
+    };
+}
+
+/// An operation's result as its tool answers it.
+macro_rules! give {
+    (paged $v:expr) => {
+        page_out($v)
+    };
+    (json $v:expr) => {
+        out($v)
+    };
+    (created $v:expr) => {
+        out($v)
+    };
+    (text $v:expr) => {
+        text_out($v)
+    };
+    (none $v:expr) => {{
+        let () = $v;
+        deleted()
+    }};
+}
+
+/// A tool's hints, from its route's method: `(read_only, destructive, idempotent)`.
+macro_rules! hints {
+    (GET) => {
+        (true, false, true)
+    };
+    (POST) => {
+        (false, false, false)
+    };
+    (PUT) => {
+        (false, false, true)
+    };
+    (PATCH) => {
+        (false, false, true)
+    };
+    (DELETE) => {
+        (false, true, true)
+    };
+}
+
+/// The tool of one entry of the table, if it offers one.
+macro_rules! tool {
+    ($into:ident [] $($entry:tt)*) => {};
+    ($into:ident [$name:ident $title:literal $description:literal]
+        $op:ident $method:ident $path:literal $scope:path; $answer:ident
+        [$($kind:ident($($arg:tt)*)),*]) => {
+        $into.push(ToolSpec {
+            name: stringify!($name),
+            title: $title,
+            description: $description,
+            scope: Some(<$scope as api::Need>::SCOPE),
+            route: (stringify!($method), concat!("/v1", $path)),
+            read_only: hints!($method).0,
+            destructive: hints!($method).1,
+            idempotent: hints!($method).2,
+            run: run!(|svc, caller, args| {
+                $( let $kind = take!($kind($($arg)*) args); )*
+                nothing(args)?;
+                give!($answer api::$op(svc, &caller $(, $kind)*).await?)
+            }),
+        });
+    };
+}
+
+/// One resource's table: its tools.
+macro_rules! render {
+    (@resources $($resource:ident),*) => {
+        /// Every tool: the operation table's, in its order, then the others.
+        pub static TOOLS: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
+            let mut tools = Vec::new();
+            $( $resource::tools(&mut tools); )*
+            tools.extend_from_slice(OTHER_TOOLS);
+            tools
+        });
+    };
+    ($resource:ident; $(
+        $(#[doc = $doc:tt])*
+        $op:ident : $method:ident $path:literal $id:literal $tag:ident,
+            needs $scope:path, idempotent $idem:ident,
+            takes [$($kind:ident($($arg:tt)*)),*],
+            answers $answer:ident $dto:ty, fails $fails:ident,
+            tool [$($tool:tt)*];
+    )*) => {
+        mod $resource {
+            use super::*;
+
+            /// Adds the resource's tools.
+            pub fn tools(into: &mut Vec<ToolSpec>) {
+                $( tool!(into [$($tool)*] $op $method $path $scope; $answer [$($kind($($arg)*)),*]); )*
+            }
+        }
+    };
+}
+
+hydracore_api::operations!(render);
 
 /// The audit log's filters, taken out of the arguments (`action` is a list).
 fn audit_log_filter(raw: &mut Map<String, Value>) -> Result<api::AuditLogFilter, Problem> {

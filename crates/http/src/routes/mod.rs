@@ -2,12 +2,12 @@
 
 pub mod audit;
 pub mod auth;
-pub mod instances;
 pub mod internal;
 pub mod keys;
 pub mod mcp;
 pub mod meta;
 pub mod oauth;
+pub mod table;
 pub mod tenants;
 
 use actix_web::HttpResponse;
@@ -20,7 +20,7 @@ pub fn configure_v1(cfg: &mut ServiceConfig<'_>) {
     // regex: `/scopes` and `/mcp/api-key-context` have none, so they go first and are
     // found without one.
     meta::configure_v1(cfg);
-    instances::configure(cfg);
+    table::routes().mount(cfg);
     keys::configure(cfg);
     tenants::configure(cfg);
     mcp::configure(cfg);
@@ -28,11 +28,15 @@ pub fn configure_v1(cfg: &mut ServiceConfig<'_>) {
 }
 
 /// The 405 of a resource: `Allow` lists the methods it has.
-pub fn method_not_allowed(allow: &'static str) -> actix_web::Route {
-    actix_web::web::to(move || async move {
-        HttpResponse::MethodNotAllowed()
-            .insert_header(("Allow", allow))
-            .json(json!({ "detail": "Method Not Allowed" }))
+pub fn method_not_allowed(allow: impl Into<String>) -> actix_web::Route {
+    let allow: String = allow.into();
+    actix_web::web::to(move || {
+        let allow = allow.clone();
+        async move {
+            HttpResponse::MethodNotAllowed()
+                .insert_header(("Allow", allow))
+                .json(json!({ "detail": "Method Not Allowed" }))
+        }
     })
 }
 
