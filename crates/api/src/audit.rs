@@ -1,6 +1,7 @@
 //! The management audit log: who changed what, read back.
 
-use hydracore_audit::{Action, AuditError, AuditEvent, AuditEventId, AuditQuery};
+pub use hydracore_audit::AuditEventId;
+use hydracore_audit::{Action, AuditError, AuditEvent, AuditQuery};
 use hydracore_core::{Page, PageRequest, ValidationError};
 use paperclip::actix::Apiv2Schema;
 use serde::Serialize;
@@ -235,4 +236,34 @@ impl From<AuditError> for Problem {
             AuditError::Store(e) => e.into(),
         }
     }
+}
+
+/// The audit log's operations, for each driving adapter to render (see
+/// [`crate::operations!`]).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! audit {
+    ($then:path) => {
+        $then! { audit;
+            /// List audit events
+            ///
+            /// One event for every change made in the tenant through any way in (the API, MCP,
+            /// the console, the operator): who (a user or an API key, with the name they had
+            /// then), what (`api_key.minted`, `member.role_changed`, …), to which thing, when, from
+            /// which address and request. Changed fields are named, never their values. Filter by
+            /// actor, action (repeat it for several), target and time; oldest first unless
+            /// `order=desc`.
+            list_audit_events: GET "/audit-log" "listAuditEvents" AuditLog,
+                needs $crate::AuditLogRead, idempotent no, takes [audit_filter(), page()],
+                answers paged $crate::AuditEventDto, fails plain,
+                tool [audit_log_list "List audit events" "Who changed what in the tenant: every change with its actor, action, target, changed fields (never values), time, request id and address; filter by actor_id, action (a list), target_id, since, until (RFC 3339), order asc or desc."];
+
+            /// Get an audit event
+            get_audit_event: GET "/audit-log/{event_id}" "getAuditEvent" AuditLog,
+                needs $crate::AuditLogRead, idempotent no,
+                takes [id(event_id $crate::AuditEventId, "The event's id (a UUID).")],
+                answers json $crate::AuditEventDto, fails plain,
+                tool [];
+        }
+    };
 }

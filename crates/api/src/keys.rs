@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use hydracore_core::{Page, PageRequest};
-use hydracore_keys::{ApiKeyId, KeyError, KeyPatch, MintKey, NotRotatable, OwnLimit};
+pub use hydracore_keys::ApiKeyId;
+use hydracore_keys::{KeyError, KeyPatch, MintKey, NotRotatable, OwnLimit};
 
 use crate::shapes::{Shapes, body, nested};
 use crate::{Caller, FieldRules, Problem, Services, Timestamp, present};
@@ -539,4 +540,90 @@ impl From<KeyError> for Problem {
             KeyError::Store(e) => e.into(),
         }
     }
+}
+
+/// The API key operations, for each driving adapter to render (see [`crate::operations!`]).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! keys {
+    ($then:path) => {
+        $then! { keys;
+            /// List API keys
+            ///
+            /// The tenant's keys that are not revoked, oldest first. Secrets are never shown.
+            list_api_keys: GET "/api-keys" "listApiKeys" ApiKeys,
+                needs $crate::ApiKeysRead, idempotent no, takes [page()],
+                answers paged $crate::ApiKeyDto, fails plain,
+                tool [api_keys_list "List API keys" "List the tenant's API keys (never their secrets)."];
+
+            /// Create an API key
+            ///
+            /// Mints a key with the given scopes; the response is the only place the key's
+            /// plaintext ever appears. A key can grant only scopes it holds itself (403 otherwise).
+            /// With `Idempotency-Key`, a retry replays this response from a sealed record.
+            create_api_key: POST "/api-keys" "createApiKey" ApiKeys,
+                needs $crate::ApiKeysWrite, idempotent yes,
+                takes [body($crate::CreateApiKeyRequest)],
+                answers created $crate::CreatedApiKeyDto, fails plain,
+                tool [];
+
+            /// Get an API key
+            get_api_key: GET "/api-keys/{key_id}" "getApiKey" ApiKeys,
+                needs $crate::ApiKeysRead, idempotent no,
+                takes [id(key_id $crate::ApiKeyId, "The key's id (a UUID).")],
+                answers json $crate::ApiKeyDto, fails plain,
+                tool [api_keys_get "Get an API key" "Get one API key by id (never its secret)."];
+
+            /// Update an API key
+            ///
+            /// Renames a key or changes its scopes, expiry or rate limit; `null` clears
+            /// `expires_at` or `rate_limit`. The caller must hold every scope the key holds and
+            /// every scope it is given (403 otherwise), and a key changing itself may tighten its
+            /// rate limit and expiry but never loosen them (403).
+            update_api_key: PATCH "/api-keys/{key_id}" "updateApiKey" ApiKeys,
+                needs $crate::ApiKeysWrite, idempotent no,
+                takes [id(key_id $crate::ApiKeyId, "The key's id (a UUID)."), body($crate::UpdateApiKeyRequest)],
+                answers json $crate::ApiKeyDto, fails plain,
+                tool [];
+
+            /// Revoke an API key
+            ///
+            /// The key stops working at once, on every node, and disappears from reads. The caller
+            /// must hold every scope the key holds (403 otherwise).
+            revoke_api_key: DELETE "/api-keys/{key_id}" "revokeApiKey" ApiKeys,
+                needs $crate::ApiKeysWrite, idempotent no,
+                takes [id(key_id $crate::ApiKeyId, "The key's id (a UUID).")],
+                answers none (), fails plain,
+                tool [];
+
+            /// Get an API key's usage
+            ///
+            /// The key's requests per UTC hour in `[since, until)` (by default the 36 hours up to
+            /// the end of this hour), by how they were answered: `ok` (2xx, 3xx), `client_error`
+            /// (4xx but 403 and 429), `forbidden` (403), `rate_limited` (429) and `server_error`
+            /// (5xx), over HTTP and MCP alike. Hours without requests are left out. Counts are
+            /// written in batches (every 10 s by default), so the last seconds may be missing. A
+            /// range reaches back at most 90 days before `until` (the answer's `since` says where
+            /// it starts), one that holds no instant has no hours, and counts are kept 90 days by
+            /// default.
+            get_api_key_usage: GET "/api-keys/{key_id}/usage" "getApiKeyUsage" ApiKeys,
+                needs $crate::ApiKeysRead, idempotent no,
+                takes [id(key_id $crate::ApiKeyId, "The key's id (a UUID)."), usage()],
+                answers json $crate::ApiKeyUsageDto, fails query,
+                tool [api_keys_usage "Get an API key's usage" "One API key's requests per UTC hour, by outcome (ok, client_error, forbidden, rate_limited, server_error); since and until (RFC 3339) default to the last 36 hours, at most 90 days apart."];
+
+            /// Rotate an API key
+            ///
+            /// Mints a successor with the same name, scopes, expiry and rate limit; the response
+            /// carries its plaintext once. The old key keeps working for `grace_seconds` (default
+            /// 300, at most 604800) so deployments can switch without downtime, then is 401. The
+            /// caller must hold every scope of the key (403). A key is rotated once: rotating one
+            /// already rotated, or expired, is 409 (rotate its successor instead).
+            rotate_api_key: POST "/api-keys/{key_id}/rotate" "rotateApiKey" ApiKeys,
+                needs $crate::ApiKeysWrite, idempotent yes,
+                takes [id(key_id $crate::ApiKeyId, "The key's id (a UUID)."), optional_body($crate::RotateApiKeyRequest)],
+                answers created $crate::CreatedApiKeyDto, fails conflict,
+                tool [];
+        }
+    };
 }

@@ -77,8 +77,9 @@ resources! {
 /// after the caller, in order: `id(parameter IdType, "description")` (a path
 /// parameter), `body(Request)`, `optional_body(Request)`, `page()`, `tail()`,
 /// `usage()`, `audit_filter()`, `call_filter()`. `fails` names the statuses the route
-/// documents beyond every route's (409, 503 with `Retry-After`), `query` that an
-/// invalid outcome is about query parameters. `idempotent yes` honours
+/// documents beyond every route's (409, 503 with `Retry-After`; another name is one
+/// of the HTTP adapter's lists of documented errors), `query` that an invalid outcome
+/// is about query parameters. `idempotent yes` honours
 /// `Idempotency-Key`.
 ///
 /// After the tables, `render!` is called once more with the resources' names:
@@ -86,7 +87,7 @@ resources! {
 #[macro_export]
 macro_rules! operations {
     ($then:path) => {
-        $crate::each_table!($then; instances);
+        $crate::each_table!($then; instances, keys, members, mcp, audit);
     };
 }
 

@@ -2,7 +2,8 @@
 
 use hydracore_core::rules::Rule;
 use hydracore_keys::ApiKeyId;
-use hydracore_mcp_creds::{AuthKind, CredentialId, McpCredential};
+pub use hydracore_mcp_creds::CredentialId;
+use hydracore_mcp_creds::{AuthKind, McpCredential};
 use hydracore_mcp_log::{CallCaller, CallQuery, CallStatus, McpCall};
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
@@ -356,4 +357,54 @@ impl From<CredentialError> for Problem {
             CredentialError::Store(e) => e.into(),
         }
     }
+}
+
+/// The MCP credential and call log operations, for each driving adapter to render (see
+/// [`crate::operations!`]).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! mcp {
+    ($then:path) => {
+        $then! { mcp;
+            /// List MCP credentials
+            list_credentials: GET "/mcp/credentials" "listMcpCredentials" McpCredentials,
+                needs $crate::McpCredsRead, idempotent no, takes [page()],
+                answers paged $crate::McpCredentialDto, fails plain,
+                tool [mcp_credentials_list "List MCP credentials" "List stored credentials for third-party MCP servers (never their secrets)."];
+
+            /// Store an MCP credential
+            ///
+            /// Stores the credential an instance uses to reach a third-party MCP server. The
+            /// secret is sealed with AES-256-GCM at once; no response ever contains it.
+            create_credential: POST "/mcp/credentials" "createMcpCredential" McpCredentials,
+                needs $crate::McpCredsWrite, idempotent yes,
+                takes [body($crate::CreateMcpCredentialRequest)],
+                answers created $crate::McpCredentialDto, fails conflict,
+                tool [mcp_credentials_create "Store an MCP credential" "Store a credential for a third-party MCP server: name, server_url, auth_kind (bearer|header), header_name (for header), secret. The secret is sealed and never shown again."];
+
+            /// Get an MCP credential
+            get_credential: GET "/mcp/credentials/{credential_id}" "getMcpCredential" McpCredentials,
+                needs $crate::McpCredsRead, idempotent no,
+                takes [id(credential_id $crate::CredentialId, "The credential's id (a UUID).")],
+                answers json $crate::McpCredentialDto, fails plain,
+                tool [];
+
+            /// Delete an MCP credential
+            delete_credential: DELETE "/mcp/credentials/{credential_id}" "deleteMcpCredential" McpCredentials,
+                needs $crate::McpCredsWrite, idempotent no,
+                takes [id(credential_id $crate::CredentialId, "The credential's id (a UUID).")],
+                answers none (), fails plain,
+                tool [mcp_credentials_delete "Delete an MCP credential" "Delete a stored credential. This cannot be undone."];
+
+            /// List MCP tool calls
+            ///
+            /// The audit log of every `tools/call` made through `/mcp`: tool, scope, outcome,
+            /// latency and key, filtered by key, tool and status, oldest or newest first.
+            /// Arguments, results and error text are never recorded.
+            list_calls: GET "/mcp/call-log" "listMcpCalls" McpCallLog,
+                needs $crate::McpLogRead, idempotent no, takes [call_filter(), page()],
+                answers paged $crate::McpCallDto, fails plain,
+                tool [mcp_call_log_list "List MCP tool calls" "The audit log of MCP tool calls: tool, scope, status, latency, key; filter by key_id, tool or status, order asc or desc. Never arguments or results."];
+        }
+    };
 }

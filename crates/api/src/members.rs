@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use hydracore_core::{Page, PageRequest};
-use hydracore_tenants::{MemberError, TenantError, UserId};
+pub use hydracore_tenants::UserId;
+use hydracore_tenants::{MemberError, TenantError};
 
 use crate::shapes::{Shapes, body, nested};
 use crate::{Caller, FieldRules, Problem, Services, Timestamp};
@@ -302,4 +303,57 @@ impl From<MemberError> for Problem {
             MemberError::Store(e) => e.into(),
         }
     }
+}
+
+/// The member operations, for each driving adapter to render (see
+/// [`crate::operations!`]).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! members {
+    ($then:path) => {
+        $then! { members;
+            /// List members
+            list_members: GET "/members" "listMembers" Members,
+                needs $crate::MembersRead, idempotent no, takes [page()],
+                answers paged $crate::MemberDto, fails plain,
+                tool [];
+
+            /// Add a member
+            ///
+            /// Adds an existing user (by e-mail) to the tenant. The caller must hold every scope
+            /// of the role it grants (an admin cannot make owners).
+            add_member: POST "/members" "addMember" Members,
+                needs $crate::MembersWrite, idempotent yes,
+                takes [body($crate::AddMemberRequest)],
+                answers created $crate::MemberDto, fails AddMemberErrors,
+                tool [];
+
+            /// Get a member
+            get_member: GET "/members/{user_id}" "getMember" Members,
+                needs $crate::MembersRead, idempotent no,
+                takes [id(user_id $crate::UserId, "The member's user id (a UUID).")],
+                answers json $crate::MemberDto, fails plain,
+                tool [];
+
+            /// Change a member's role
+            ///
+            /// The caller must hold every scope of both the old and the new role. Demoting the
+            /// last owner is 409.
+            update_member: PATCH "/members/{user_id}" "updateMember" Members,
+                needs $crate::MembersWrite, idempotent no,
+                takes [id(user_id $crate::UserId, "The member's user id (a UUID)."), body($crate::UpdateMemberRequest)],
+                answers json $crate::MemberDto, fails conflict,
+                tool [];
+
+            /// Remove a member
+            ///
+            /// The caller must hold every scope of the member's role. Removing the last owner is
+            /// 409.
+            remove_member: DELETE "/members/{user_id}" "removeMember" Members,
+                needs $crate::MembersWrite, idempotent no,
+                takes [id(user_id $crate::UserId, "The member's user id (a UUID).")],
+                answers none (), fails conflict,
+                tool [];
+        }
+    };
 }

@@ -8,8 +8,6 @@ use futures_util::future::BoxFuture;
 use hydracore_api::{self as api, Caller, Problem, Services};
 use hydracore_core::{Page, PageRequest, ValidationError};
 use hydracore_instances::LogTail;
-use hydracore_keys::ApiKeyId;
-use hydracore_mcp_creds::CredentialId;
 use hydracore_scopes::Scope;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -217,50 +215,6 @@ macro_rules! run {
 /// The tools of operations the table (`hydracore_api::operations!`) does not hold.
 const OTHER_TOOLS: &[ToolSpec] = &[
     ToolSpec {
-        name: "api_keys_list",
-        title: "List API keys",
-        description: "List the tenant's API keys (never their secrets).",
-        scope: Some(api::API_KEYS_READ),
-        route: ("GET", "/v1/api-keys"),
-        read_only: true,
-        destructive: false,
-        idempotent: true,
-        run: run!(|svc, caller, args| page_out(
-            api::list_api_keys(svc, &caller, page(args)?).await?
-        )),
-    },
-    ToolSpec {
-        name: "api_keys_get",
-        title: "Get an API key",
-        description: "Get one API key by id (never its secret).",
-        scope: Some(api::API_KEYS_READ),
-        route: ("GET", "/v1/api-keys/{key_id}"),
-        read_only: true,
-        destructive: false,
-        idempotent: true,
-        run: run!(|svc, caller, args| {
-            let id = ApiKeyId(take_id(&mut args, "key_id")?);
-            nothing(args)?;
-            out(api::get_api_key(svc, &caller, id).await?)
-        }),
-    },
-    ToolSpec {
-        name: "api_keys_usage",
-        title: "Get an API key's usage",
-        description: "One API key's requests per UTC hour, by outcome (ok, client_error, forbidden, rate_limited, server_error); since and until (RFC 3339) default to the last 36 hours, at most 90 days apart.",
-        scope: Some(api::API_KEYS_READ),
-        route: ("GET", "/v1/api-keys/{key_id}/usage"),
-        read_only: true,
-        destructive: false,
-        idempotent: true,
-        run: run!(|svc, caller, args| {
-            let id = ApiKeyId(take_id(&mut args, "key_id")?);
-            let range = usage_range(&mut args)?;
-            nothing(args)?;
-            out(api::get_api_key_usage(svc, &caller, id, range).await?)
-        }),
-    },
-    ToolSpec {
         name: "api_key_context",
         title: "Who am I",
         description: "The calling API key: its id, name, tenant, scopes and rate limit.",
@@ -286,76 +240,6 @@ const OTHER_TOOLS: &[ToolSpec] = &[
         run: run!(|svc, caller, args| {
             nothing(args)?;
             Ok(json!({"items": out(api::list_scopes())?, "next_cursor": null}))
-        }),
-    },
-    ToolSpec {
-        name: "mcp_credentials_list",
-        title: "List MCP credentials",
-        description: "List stored credentials for third-party MCP servers (never their secrets).",
-        scope: Some(api::MCP_CREDS_READ),
-        route: ("GET", "/v1/mcp/credentials"),
-        read_only: true,
-        destructive: false,
-        idempotent: true,
-        run: run!(|svc, caller, args| page_out(
-            api::list_credentials(svc, &caller, page(args)?).await?
-        )),
-    },
-    ToolSpec {
-        name: "mcp_credentials_create",
-        title: "Store an MCP credential",
-        description: "Store a credential for a third-party MCP server: name, server_url, auth_kind (bearer|header), header_name (for header), secret. The secret is sealed and never shown again.",
-        scope: Some(api::MCP_CREDS_WRITE),
-        route: ("POST", "/v1/mcp/credentials"),
-        read_only: false,
-        destructive: false,
-        idempotent: false,
-        run: run!(
-            |svc, caller, args| out(api::create_credential(svc, &caller, body(args)?).await?)
-        ),
-    },
-    ToolSpec {
-        name: "mcp_credentials_delete",
-        title: "Delete an MCP credential",
-        description: "Delete a stored credential. This cannot be undone.",
-        scope: Some(api::MCP_CREDS_WRITE),
-        route: ("DELETE", "/v1/mcp/credentials/{credential_id}"),
-        read_only: false,
-        destructive: true,
-        idempotent: true,
-        run: run!(|svc, caller, args| {
-            let id = CredentialId(take_id(&mut args, "credential_id")?);
-            nothing(args)?;
-            api::delete_credential(svc, &caller, id).await?;
-            deleted()
-        }),
-    },
-    ToolSpec {
-        name: "mcp_call_log_list",
-        title: "List MCP tool calls",
-        description: "The audit log of MCP tool calls: tool, scope, status, latency, key; filter by key_id, tool or status, order asc or desc. Never arguments or results.",
-        scope: Some(api::MCP_LOG_READ),
-        route: ("GET", "/v1/mcp/call-log"),
-        read_only: true,
-        destructive: false,
-        idempotent: true,
-        run: run!(|svc, caller, args| {
-            let filter = call_log_filter(&mut args)?;
-            page_out(api::list_calls(svc, &caller, &filter, page(args)?).await?)
-        }),
-    },
-    ToolSpec {
-        name: "audit_log_list",
-        title: "List audit events",
-        description: "Who changed what in the tenant: every change with its actor, action, target, changed fields (never values), time, request id and address; filter by actor_id, action (a list), target_id, since, until (RFC 3339), order asc or desc.",
-        scope: Some(api::AUDIT_LOG_READ),
-        route: ("GET", "/v1/audit-log"),
-        read_only: true,
-        destructive: false,
-        idempotent: true,
-        run: run!(|svc, caller, args| {
-            let filter = audit_log_filter(&mut args)?;
-            page_out(api::list_audit_events(svc, &caller, &filter, page(args)?).await?)
         }),
     },
 ];
@@ -387,10 +271,10 @@ macro_rules! take {
         usage_range(&mut $args)?
     };
     (audit_filter() $args:ident) => {
-        audit_log_filter(&mut $args)?
+        &audit_log_filter(&mut $args)?
     };
     (call_filter() $args:ident) => {
-        call_log_filter(&mut $args)?
+        &call_log_filter(&mut $args)?
     };
 }
 
@@ -435,11 +319,13 @@ macro_rules! hints {
 
 /// The tool of one entry of the table, if it offers one.
 macro_rules! tool {
-    ($into:ident [] $($entry:tt)*) => {};
-    ($into:ident [$name:ident $title:literal $description:literal]
+    ([] $($entry:tt)*) => {
+        None
+    };
+    ([$name:ident $title:literal $description:literal]
         $op:ident $method:ident $path:literal $scope:path; $answer:ident
         [$($kind:ident($($arg:tt)*)),*]) => {
-        $into.push(ToolSpec {
+        Some(ToolSpec {
             name: stringify!($name),
             title: $title,
             description: $description,
@@ -453,7 +339,7 @@ macro_rules! tool {
                 nothing(args)?;
                 give!($answer api::$op(svc, &caller $(, $kind)*).await?)
             }),
-        });
+        })
     };
 }
 
@@ -462,10 +348,12 @@ macro_rules! render {
     (@resources $($resource:ident),*) => {
         /// Every tool: the operation table's, in its order, then the others.
         pub static TOOLS: LazyLock<Vec<ToolSpec>> = LazyLock::new(|| {
-            let mut tools = Vec::new();
-            $( $resource::tools(&mut tools); )*
-            tools.extend_from_slice(OTHER_TOOLS);
-            tools
+            [$($resource::TOOLS,)* &[]]
+                .concat()
+                .into_iter()
+                .flatten()
+                .chain(OTHER_TOOLS.iter().copied())
+                .collect()
         });
     };
     ($resource:ident; $(
@@ -479,10 +367,10 @@ macro_rules! render {
         mod $resource {
             use super::*;
 
-            /// Adds the resource's tools.
-            pub fn tools(into: &mut Vec<ToolSpec>) {
-                $( tool!(into [$($tool)*] $op $method $path $scope; $answer [$($kind($($arg)*)),*]); )*
-            }
+            /// The tool of each operation that offers one.
+            pub const TOOLS: &[Option<ToolSpec>] = &[
+                $( tool!([$($tool)*] $op $method $path $scope; $answer [$($kind($($arg)*)),*]), )*
+            ];
         }
     };
 }

@@ -1,10 +1,7 @@
 //! The routes, one module per resource.
 
-pub mod audit;
 pub mod auth;
 pub mod internal;
-pub mod keys;
-pub mod mcp;
 pub mod meta;
 pub mod oauth;
 pub mod table;
@@ -21,10 +18,7 @@ pub fn configure_v1(cfg: &mut ServiceConfig<'_>) {
     // found without one.
     meta::configure_v1(cfg);
     table::routes().mount(cfg);
-    keys::configure(cfg);
     tenants::configure(cfg);
-    mcp::configure(cfg);
-    audit::configure(cfg);
 }
 
 /// The 405 of a resource: `Allow` lists the methods it has.

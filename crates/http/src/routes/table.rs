@@ -62,6 +62,12 @@ macro_rules! take_value {
     (id($field:ident $ty:path, $desc:tt) $v:ident) => {
         $ty($v.0.$field)
     };
+    (audit_filter() $v:ident) => {
+        &$v.0
+    };
+    (call_filter() $v:ident) => {
+        &$v.0
+    };
     ($kind:ident($($x:tt)*) $v:ident) => {
         $v.0
     };
@@ -132,6 +138,9 @@ macro_rules! fails_type {
     };
     (runtime_conflict) => {
         $crate::error::AsksRuntimeMayConflict
+    };
+    ($list:ident) => {
+        $crate::error::Documented<$crate::error::$list>
     };
 }
 
