@@ -305,13 +305,21 @@ impl From<MemberError> for Problem {
     }
 }
 
-/// The member operations, for each driving adapter to render (see
+/// The current tenant's and the member operations, for each driving adapter to render (see
 /// [`crate::operations!`]).
 #[macro_export]
 #[doc(hidden)]
 macro_rules! members {
     ($then:path) => {
         $then! { members;
+            /// Get the current tenant
+            ///
+            /// The tenant this credential acts on.
+            current_tenant: GET "/tenants/current" "getCurrentTenant" Tenants,
+                needs $crate::TenantsRead, idempotent no, takes [],
+                answers json $crate::TenantDto, fails plain,
+                tool [];
+
             /// List members
             list_members: GET "/members" "listMembers" Members,
                 needs $crate::MembersRead, idempotent no, takes [page()],

@@ -1,24 +1,16 @@
-//! `/v1/tenants`: the current tenant, and new tenants.
+//! `POST /v1/tenants`: a new tenant, for a signed-in person (outside the operation
+//! table, which takes scoped callers).
 
 use paperclip::actix::web;
-use paperclip::actix::{CreatedJson, api_v2_operation, web::Json};
+use paperclip::actix::{CreatedJson, api_v2_operation};
 
 use hydracore_api as api;
 
-use crate::error::{ApiError, CreateTenantErrors, Documented};
-use crate::extract::{Scoped, State, UserAuth, ValidJson};
+use crate::error::{CreateTenantErrors, Documented};
+use crate::extract::{State, UserAuth, ValidJson};
 use crate::idempotency::Idempotent;
 use crate::routes::method_not_allowed;
-use hydracore_api::TenantsRead;
 use hydracore_api::{CreateTenantRequest, TenantDto};
-
-/// Get the current tenant
-///
-/// The tenant this credential acts on.
-#[api_v2_operation(operation_id = "getCurrentTenant", tags(Tenants))]
-async fn current(auth: Scoped<TenantsRead>, state: State) -> Result<Json<TenantDto>, ApiError> {
-    Ok(Json(api::current_tenant(&state.api, &auth.caller()).await?))
-}
 
 /// Create a tenant
 ///
@@ -37,14 +29,9 @@ async fn create(
     ))
 }
 
-/// Mounts the tenant routes (inside `/v1`).
+/// Mounts the tenant route (inside `/v1`).
 pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
     cfg.service(
-        web::resource("/tenants/current")
-            .route(web::get().to(current))
-            .default_service(method_not_allowed("GET")),
-    )
-    .service(
         web::resource("/tenants")
             .route(web::post().to(create))
             .default_service(method_not_allowed("POST")),
