@@ -121,6 +121,45 @@ fn unknown_routes_are_404_and_wrong_methods_405(app: &TestApp) {
     assert_eq!(res.header("allow"), Some("POST"));
 }
 
+/// Every `/v1` path of the spec answers a method it does not have with 405, and its
+/// `Allow` names exactly the methods the spec gives that path.
+fn every_path_names_its_methods_in_a_405(app: &TestApp) {
+    let (_, key) = app.tenant_with_key(&["instances:*"]);
+    let spec = app.request("GET", "/openapi.json", None, None).json();
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        if !path.starts_with("/v1/") {
+            continue;
+        }
+        let verbs = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+        let mut has: Vec<&str> = verbs
+            .into_iter()
+            .filter(|v| item.get(v.to_lowercase()).is_some())
+            .collect();
+        has.sort_unstable();
+        let other = verbs.into_iter().find(|v| !has.contains(v)).unwrap();
+        let url: Vec<String> = path
+            .split('/')
+            .map(|seg| {
+                if seg.starts_with('{') {
+                    uuid::Uuid::new_v4().to_string()
+                } else {
+                    seg.to_owned()
+                }
+            })
+            .collect();
+        let url = url.join("/");
+        let res = app.request(other, &url, Some(&key), None);
+        assert_eq!(res.status, 405, "{other} {url}: {}", res.body);
+        assert_eq!(res.json(), json!({"detail": "Method Not Allowed"}));
+        let mut allow: Vec<&str> = res.header("allow").unwrap().split(", ").collect();
+        allow.sort_unstable();
+        assert_eq!(allow, has, "{other} {url}");
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} paths under /v1");
+}
+
 /// A 422 never repeats a secret: the fields that hold one are masked wherever they
 /// appear in an item, the field's own value or the value of an object it sits in.
 fn secrets_are_masked_in_every_422(app: &TestApp) {
@@ -265,4 +304,5 @@ api_tests!(
     malformed_uuid_is_422_with_the_exact_item,
     bad_json_bodies_are_422_at_the_field,
     unknown_routes_are_404_and_wrong_methods_405,
+    every_path_names_its_methods_in_a_405,
 );
