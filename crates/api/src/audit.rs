@@ -16,6 +16,10 @@ needs! {
     AUDIT_LOG_READ: AuditLogRead = "audit-log":"read";
 }
 
+path_id! {
+    AuditEventId = "The event's id (a UUID).";
+}
+
 /// The request bodies (with their field rules) and the shapes used inside other
 /// schemas that this resource adds to the spec's components.
 pub(crate) const SHAPES: Shapes = Shapes {
@@ -261,7 +265,7 @@ macro_rules! audit {
             /// Get an audit event
             get_audit_event: GET "/audit-log/{event_id}" "getAuditEvent" AuditLog,
                 needs $crate::AuditLogRead, idempotent no,
-                takes [id(event_id $crate::AuditEventId, "The event's id (a UUID).")],
+                takes [id($crate::AuditEventId)],
                 answers json $crate::AuditEventDto, fails plain,
                 tool [];
         }

@@ -20,6 +20,10 @@ needs! {
     INSTANCES_DELETE: InstancesDelete = "instances":"delete";
 }
 
+path_id! {
+    InstanceId = "The instance's id (a UUID).";
+}
+
 /// The request bodies (with their field rules) and the shapes used inside other
 /// schemas that this resource adds to the spec's components.
 pub(crate) const SHAPES: Shapes = Shapes {
@@ -362,7 +366,7 @@ macro_rules! instances {
             /// Get an instance
             get_instance: GET "/instances/{instance_id}" "getInstance" Instances,
                 needs $crate::InstancesRead, idempotent no,
-                takes [id(instance_id $crate::InstanceId, "The instance's id (a UUID).")],
+                takes [id($crate::InstanceId)],
                 answers json $crate::InstanceDto, fails plain,
                 tool [instances_get "Get an instance" "Get one agent instance by id."];
 
@@ -374,7 +378,7 @@ macro_rules! instances {
             /// runtime cannot be reached.
             get_instance_logs: GET "/instances/{instance_id}/logs" "getInstanceLogs" Instances,
                 needs $crate::InstancesRead, idempotent no,
-                takes [id(instance_id $crate::InstanceId, "The instance's id (a UUID)."), tail()],
+                takes [id($crate::InstanceId), tail()],
                 answers text String, fails runtime,
                 tool [instances_logs "Read an instance's log" "The last lines an instance's agent wrote to its standard output and error, oldest first (tail: 1-10000 lines, default 100); empty while it never ran."];
 
@@ -401,7 +405,7 @@ macro_rules! instances {
             /// Renames, re-images or reconfigures an instance; absent fields are left as they are.
             update_instance: PATCH "/instances/{instance_id}" "updateInstance" Instances,
                 needs $crate::InstancesWrite, idempotent no,
-                takes [id(instance_id $crate::InstanceId, "The instance's id (a UUID)."), body($crate::UpdateInstanceRequest)],
+                takes [id($crate::InstanceId), body($crate::UpdateInstanceRequest)],
                 answers json $crate::InstanceDto, fails conflict,
                 tool [instances_update "Update an instance" "Rename, re-image or reconfigure an instance; omitted fields are left as they are."];
 
@@ -413,7 +417,7 @@ macro_rules! instances {
             /// instance is left as it was.
             start_instance: POST "/instances/{instance_id}/start" "startInstance" Instances,
                 needs $crate::InstancesWrite, idempotent yes,
-                takes [id(instance_id $crate::InstanceId, "The instance's id (a UUID).")],
+                takes [id($crate::InstanceId)],
                 answers json $crate::InstanceDto, fails runtime_conflict,
                 tool [instances_start "Start an instance" "Start a stopped or failed instance."];
 
@@ -423,7 +427,7 @@ macro_rules! instances {
             /// runtime cannot be reached, 503 with `Retry-After` and the instance is left as it was.
             stop_instance: POST "/instances/{instance_id}/stop" "stopInstance" Instances,
                 needs $crate::InstancesWrite, idempotent yes,
-                takes [id(instance_id $crate::InstanceId, "The instance's id (a UUID).")],
+                takes [id($crate::InstanceId)],
                 answers json $crate::InstanceDto, fails runtime_conflict,
                 tool [instances_stop "Stop an instance" "Stop a running, starting or failed instance."];
 
@@ -434,7 +438,7 @@ macro_rules! instances {
             /// `Retry-After`.
             delete_instance: DELETE "/instances/{instance_id}" "deleteInstance" Instances,
                 needs $crate::InstancesDelete, idempotent no,
-                takes [id(instance_id $crate::InstanceId, "The instance's id (a UUID).")],
+                takes [id($crate::InstanceId)],
                 answers none (), fails runtime,
                 tool [instances_delete "Delete an instance" "Delete an instance, stopping it first if it runs. This cannot be undone."];
         }

@@ -18,6 +18,10 @@ needs! {
     API_KEYS_WRITE: ApiKeysWrite = "api-keys":"write";
 }
 
+path_id! {
+    ApiKeyId = "The key's id (a UUID).";
+}
+
 /// The request bodies (with their field rules) and the shapes used inside other
 /// schemas that this resource adds to the spec's components.
 pub(crate) const SHAPES: Shapes = Shapes {
@@ -570,7 +574,7 @@ macro_rules! keys {
             /// Get an API key
             get_api_key: GET "/api-keys/{key_id}" "getApiKey" ApiKeys,
                 needs $crate::ApiKeysRead, idempotent no,
-                takes [id(key_id $crate::ApiKeyId, "The key's id (a UUID).")],
+                takes [id($crate::ApiKeyId)],
                 answers json $crate::ApiKeyDto, fails plain,
                 tool [api_keys_get "Get an API key" "Get one API key by id (never its secret)."];
 
@@ -582,7 +586,7 @@ macro_rules! keys {
             /// rate limit and expiry but never loosen them (403).
             update_api_key: PATCH "/api-keys/{key_id}" "updateApiKey" ApiKeys,
                 needs $crate::ApiKeysWrite, idempotent no,
-                takes [id(key_id $crate::ApiKeyId, "The key's id (a UUID)."), body($crate::UpdateApiKeyRequest)],
+                takes [id($crate::ApiKeyId), body($crate::UpdateApiKeyRequest)],
                 answers json $crate::ApiKeyDto, fails plain,
                 tool [];
 
@@ -592,7 +596,7 @@ macro_rules! keys {
             /// must hold every scope the key holds (403 otherwise).
             revoke_api_key: DELETE "/api-keys/{key_id}" "revokeApiKey" ApiKeys,
                 needs $crate::ApiKeysWrite, idempotent no,
-                takes [id(key_id $crate::ApiKeyId, "The key's id (a UUID).")],
+                takes [id($crate::ApiKeyId)],
                 answers none (), fails plain,
                 tool [];
 
@@ -608,7 +612,7 @@ macro_rules! keys {
             /// default.
             get_api_key_usage: GET "/api-keys/{key_id}/usage" "getApiKeyUsage" ApiKeys,
                 needs $crate::ApiKeysRead, idempotent no,
-                takes [id(key_id $crate::ApiKeyId, "The key's id (a UUID)."), usage()],
+                takes [id($crate::ApiKeyId), usage()],
                 answers json $crate::ApiKeyUsageDto, fails query,
                 tool [api_keys_usage "Get an API key's usage" "One API key's requests per UTC hour, by outcome (ok, client_error, forbidden, rate_limited, server_error); since and until (RFC 3339) default to the last 36 hours, at most 90 days apart."];
 
@@ -621,7 +625,7 @@ macro_rules! keys {
             /// already rotated, or expired, is 409 (rotate its successor instead).
             rotate_api_key: POST "/api-keys/{key_id}/rotate" "rotateApiKey" ApiKeys,
                 needs $crate::ApiKeysWrite, idempotent yes,
-                takes [id(key_id $crate::ApiKeyId, "The key's id (a UUID)."), optional_body($crate::RotateApiKeyRequest)],
+                takes [id($crate::ApiKeyId), optional_body($crate::RotateApiKeyRequest)],
                 answers created $crate::CreatedApiKeyDto, fails conflict,
                 tool [];
         }

@@ -7,6 +7,8 @@ mod access;
 mod client;
 mod cursor;
 mod json;
+#[macro_use]
+mod path;
 mod problem;
 mod rules;
 mod services;
@@ -17,6 +19,7 @@ pub use access::*;
 pub use client::{ProxyError, TrustedProxies};
 pub use cursor::*;
 pub use json::*;
+pub use path::{PathId, path_parameter};
 pub use problem::{Outcome, Problem};
 pub use rules::FieldRules;
 pub use services::{Caller, Services};
@@ -74,8 +77,7 @@ resources! {
 /// ```
 ///
 /// `operation` is the function of this crate that runs it; `takes` lists its arguments
-/// after the caller, in order: `id(parameter IdType, "description")` (a path
-/// parameter), `body(Request)`, `optional_body(Request)`, `page()`, `tail()`,
+/// after the caller, in order: `id(IdType)` (the path's parameter, a [`PathId`]), `body(Request)`, `optional_body(Request)`, `page()`, `tail()`,
 /// `usage()`, `audit_filter()`, `call_filter()`. `fails` names the statuses the route
 /// documents beyond every route's (409, 503 with `Retry-After`; another name is one
 /// of the HTTP adapter's lists of documented errors), `query` that an invalid outcome

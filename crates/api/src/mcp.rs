@@ -21,6 +21,10 @@ needs! {
     MCP_LOG_READ: McpLogRead = "mcp-log":"read";
 }
 
+path_id! {
+    CredentialId = "The credential's id (a UUID).";
+}
+
 /// The request bodies (with their field rules) and the shapes used inside other
 /// schemas that this resource adds to the spec's components.
 pub(crate) const SHAPES: Shapes = Shapes {
@@ -385,14 +389,14 @@ macro_rules! mcp {
             /// Get an MCP credential
             get_credential: GET "/mcp/credentials/{credential_id}" "getMcpCredential" McpCredentials,
                 needs $crate::McpCredsRead, idempotent no,
-                takes [id(credential_id $crate::CredentialId, "The credential's id (a UUID).")],
+                takes [id($crate::CredentialId)],
                 answers json $crate::McpCredentialDto, fails plain,
                 tool [];
 
             /// Delete an MCP credential
             delete_credential: DELETE "/mcp/credentials/{credential_id}" "deleteMcpCredential" McpCredentials,
                 needs $crate::McpCredsWrite, idempotent no,
-                takes [id(credential_id $crate::CredentialId, "The credential's id (a UUID).")],
+                takes [id($crate::CredentialId)],
                 answers none (), fails plain,
                 tool [mcp_credentials_delete "Delete an MCP credential" "Delete a stored credential. This cannot be undone."];
 

@@ -21,6 +21,10 @@ needs! {
     MEMBERS_WRITE: MembersWrite = "members":"write";
 }
 
+path_id! {
+    UserId = "The member's user id (a UUID).";
+}
+
 /// The request bodies (with their field rules) and the shapes used inside other
 /// schemas that this resource adds to the spec's components.
 pub(crate) const SHAPES: Shapes = Shapes {
@@ -339,7 +343,7 @@ macro_rules! members {
             /// Get a member
             get_member: GET "/members/{user_id}" "getMember" Members,
                 needs $crate::MembersRead, idempotent no,
-                takes [id(user_id $crate::UserId, "The member's user id (a UUID).")],
+                takes [id($crate::UserId)],
                 answers json $crate::MemberDto, fails plain,
                 tool [];
 
@@ -349,7 +353,7 @@ macro_rules! members {
             /// last owner is 409.
             update_member: PATCH "/members/{user_id}" "updateMember" Members,
                 needs $crate::MembersWrite, idempotent no,
-                takes [id(user_id $crate::UserId, "The member's user id (a UUID)."), body($crate::UpdateMemberRequest)],
+                takes [id($crate::UserId), body($crate::UpdateMemberRequest)],
                 answers json $crate::MemberDto, fails conflict,
                 tool [];
 
@@ -359,7 +363,7 @@ macro_rules! members {
             /// 409.
             remove_member: DELETE "/members/{user_id}" "removeMember" Members,
                 needs $crate::MembersWrite, idempotent no,
-                takes [id(user_id $crate::UserId, "The member's user id (a UUID).")],
+                takes [id($crate::UserId)],
                 answers none (), fails conflict,
                 tool [];
         }

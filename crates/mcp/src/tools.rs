@@ -247,13 +247,13 @@ const OTHER_TOOLS: &[ToolSpec] = &[
 /// An argument of an operation, taken out of the tool's arguments, in the table's
 /// order: a path parameter by its name, the route's body from what is left.
 macro_rules! take {
-    (id($field:ident $ty:path, $desc:tt) $args:ident) => {
-        $ty(take_id(&mut $args, stringify!($field))?)
+    (id($ty:path) $args:ident $path:literal) => {
+        <$ty as api::PathId>::from_uuid(take_id(&mut $args, api::path_parameter($path))?)
     };
-    (body($t:ty) $args:ident) => {
+    (body($t:ty) $args:ident $path:literal) => {
         body::<$t>(std::mem::take(&mut $args))?
     };
-    (optional_body($t:ty) $args:ident) => {{
+    (optional_body($t:ty) $args:ident $path:literal) => {{
         let raw = std::mem::take(&mut $args);
         if raw.is_empty() {
             None
@@ -261,19 +261,19 @@ macro_rules! take {
             Some(body::<$t>(raw)?)
         }
     }};
-    (page() $args:ident) => {
+    (page() $args:ident $path:literal) => {
         page(std::mem::take(&mut $args))?
     };
-    (tail() $args:ident) => {
+    (tail() $args:ident $path:literal) => {
         log_tail(&mut $args)?
     };
-    (usage() $args:ident) => {
+    (usage() $args:ident $path:literal) => {
         usage_range(&mut $args)?
     };
-    (audit_filter() $args:ident) => {
+    (audit_filter() $args:ident $path:literal) => {
         &audit_log_filter(&mut $args)?
     };
-    (call_filter() $args:ident) => {
+    (call_filter() $args:ident $path:literal) => {
         &call_log_filter(&mut $args)?
     };
 }
@@ -335,7 +335,7 @@ macro_rules! tool {
             destructive: hints!($method).1,
             idempotent: hints!($method).2,
             run: run!(|svc, caller, args| {
-                $( let $kind = take!($kind($($arg)*) args); )*
+                $( let $kind = take!($kind($($arg)*) args $path); )*
                 nothing(args)?;
                 give!($answer api::$op(svc, &caller $(, $kind)*).await?)
             }),

@@ -10,6 +10,8 @@ use paperclip::v2::models::DefaultOperationRaw;
 use paperclip::v2::schema::Apiv2Schema;
 use serde::de::DeserializeOwned;
 
+use hydracore_api::PathId;
+
 use super::insert_error;
 use crate::error::ApiError;
 
@@ -43,5 +45,27 @@ impl<T: Apiv2Schema> OperationModifier for ResourcePath<T> {
     fn update_parameter(op: &mut DefaultOperationRaw) {
         <actix_web::web::Path<T> as OperationModifier>::update_parameter(op);
         document_path_errors(op);
+    }
+}
+
+/// The one parameter of a path that names a resource by id (`/instances/{instance_id}`):
+/// the spec names it after the path's template and describes it with the id's
+/// [`PathId::DESCRIPTION`].
+pub struct IdPath<I>(pub I);
+
+impl<'de, I: PathId> serde::Deserialize<'de> for IdPath<I> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        uuid::Uuid::deserialize(d).map(|id| IdPath(I::from_uuid(id)))
+    }
+}
+
+impl<I: PathId> Apiv2Schema for IdPath<I> {
+    fn raw_schema() -> paperclip::v2::models::DefaultSchemaRaw {
+        paperclip::v2::models::DefaultSchemaRaw {
+            data_type: Some(paperclip::v2::models::DataType::String),
+            format: Some(paperclip::v2::models::DataTypeFormat::Uuid),
+            description: Some(I::DESCRIPTION.into()),
+            ..Default::default()
+        }
     }
 }

@@ -47,7 +47,7 @@ pub fn routes() -> Routes {
 
 /// The extractor an input is read with.
 macro_rules! take_type {
-    (id($($x:tt)*)) => { $crate::extract::ResourcePath<Path> };
+    (id($ty:path)) => { $crate::extract::ResourcePath<$crate::extract::IdPath<$ty>> };
     (body($t:ty)) => { $crate::extract::ValidJson<$t> };
     (optional_body($t:ty)) => { $crate::extract::OptionalJson<$t> };
     (page()) => { $crate::extract::ListQuery };
@@ -59,8 +59,8 @@ macro_rules! take_type {
 
 /// The operation's argument, out of its extractor `$v`.
 macro_rules! take_value {
-    (id($field:ident $ty:path, $desc:tt) $v:ident) => {
-        $ty($v.0.$field)
+    (id($ty:path) $v:ident) => {
+        $v.0.0
     };
     (audit_filter() $v:ident) => {
         &$v.0
@@ -71,18 +71,6 @@ macro_rules! take_value {
     ($kind:ident($($x:tt)*) $v:ident) => {
         $v.0
     };
-}
-
-/// The path parameters' type, for an operation that has one.
-macro_rules! path_type {
-    (id($field:ident $ty:path, $desc:tt)) => {
-        #[derive(serde::Deserialize, paperclip::actix::Apiv2Schema)]
-        pub struct Path {
-            #[doc = $desc]
-            $field: uuid::Uuid,
-        }
-    };
-    ($kind:ident($($x:tt)*)) => {};
 }
 
 /// `Idempotency-Key` honoured (and documented), or not.
@@ -172,8 +160,6 @@ macro_rules! render {
             $(
                 pub mod $op {
                     use paperclip::actix::api_v2_operation;
-
-                    $( path_type!($kind($($arg)*)); )*
 
                     $(#[doc = $doc])*
                     #[api_v2_operation(operation_id = $id, tags($tag))]
