@@ -345,3 +345,13 @@ impl From<IdentityError> for Problem {
         }
     }
 }
+
+/// No operation of this resource is in the table: its routes are sign-up, sign-in and the session's tenant, which take a person rather than a scoped caller (`/auth`),
+/// written by hand.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! identity {
+    ($then:path) => {
+        $then! { identity; }
+    };
+}

@@ -151,3 +151,13 @@ impl From<ImageError> for Problem {
         }
     }
 }
+
+/// No operation of this resource is in the table: its routes are the operator's runtime images (`/internal/v1`),
+/// written by hand.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! images {
+    ($then:path) => {
+        $then! { images; }
+    };
+}

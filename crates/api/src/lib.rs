@@ -28,9 +28,11 @@ pub use time::*;
 
 /// The resources. Each module holds a resource's DTOs and their conversions, its
 /// operations, the scopes they need (`needs!`), the outcomes of its errors (`From<…>
-/// for Problem`) and its `SHAPES`; this list is the one place a new one is named.
+/// for Problem`), its `SHAPES` and its operation table (a macro named as the module);
+/// this list is the one place a new one is named, and a module without `SHAPES` or a
+/// table does not compile. (`$d` is `$`, for the macro this one writes.)
 macro_rules! resources {
-    ($($resource:ident),* $(,)?) => {
+    ($d:tt $($resource:ident),* $(,)?) => {
         $(
             mod $resource;
             pub use $resource::*;
@@ -47,10 +49,43 @@ macro_rules! resources {
         pub fn nested_shapes() -> Vec<(String, serde_json::Value)> {
             [$($resource::SHAPES.nested),*].concat().iter().map(|of| of()).collect()
         }
+
+        /// Every operation of every resource's table, for a driving adapter to render:
+        /// `hydracore_api::operations!(render)` calls `render!` once per resource with its
+        /// table, so a route and a tool come from one declaration and cannot drift.
+        ///
+        /// An entry of a table reads:
+        ///
+        /// ```text
+        /// /// Summary (the first line of the doc; the rest is the description)
+        /// operation: METHOD "/path under /v1" "operationId" Tag,
+        ///     needs ScopeType, idempotent yes|no, takes [input, …],
+        ///     answers paged|json|created|text|none Type,
+        ///     fails plain|conflict|runtime|runtime_conflict|query,
+        ///     tool [name "Title" "Description"] | tool [];
+        /// ```
+        ///
+        /// `operation` is the function of this crate that runs it; `takes` lists its
+        /// arguments after the caller, in order: `id(IdType)` (the path's parameter, a
+        /// [`PathId`]), `body(Request)`, `optional_body(Request)`, `page()`, `tail()`,
+        /// `usage()`, `audit_filter()`, `call_filter()`. `fails` names the statuses the
+        /// route documents beyond every route's (409, 503 with `Retry-After`; another
+        /// name is one of the HTTP adapter's lists of documented errors), `query` that an
+        /// invalid outcome is about query parameters. `idempotent yes` honours
+        /// `Idempotency-Key`.
+        ///
+        /// After the tables, `render!` is called once more with the resources' names:
+        /// `render! { @resources instances, … }`.
+        #[macro_export]
+        macro_rules! operations {
+            ($d then:path) => {
+                $d crate::each_table!($d then; $($resource),*);
+            };
+        }
     };
 }
 
-resources! {
+resources! { $
     instances,
     keys,
     members,
@@ -60,37 +95,6 @@ resources! {
     meta,
     audit,
     oauth,
-}
-
-/// Every operation whose table is written, for a driving adapter to render:
-/// `hydracore_api::operations!(render)` calls `render!` once per resource with its
-/// table, so a route and a tool come from one declaration and cannot drift.
-///
-/// An entry of a table reads:
-///
-/// ```text
-/// /// Summary (the first line of the doc; the rest is the description)
-/// operation: METHOD "/path under /v1" "operationId" Tag,
-///     needs ScopeType, idempotent yes|no, takes [input, …],
-///     answers paged|json|created|text|none Type, fails plain|conflict|runtime|runtime_conflict|query,
-///     tool [name "Title" "Description"] | tool [];
-/// ```
-///
-/// `operation` is the function of this crate that runs it; `takes` lists its arguments
-/// after the caller, in order: `id(IdType)` (the path's parameter, a [`PathId`]), `body(Request)`, `optional_body(Request)`, `page()`, `tail()`,
-/// `usage()`, `audit_filter()`, `call_filter()`. `fails` names the statuses the route
-/// documents beyond every route's (409, 503 with `Retry-After`; another name is one
-/// of the HTTP adapter's lists of documented errors), `query` that an invalid outcome
-/// is about query parameters. `idempotent yes` honours
-/// `Idempotency-Key`.
-///
-/// After the tables, `render!` is called once more with the resources' names:
-/// `render! { @resources instances, … }`.
-#[macro_export]
-macro_rules! operations {
-    ($then:path) => {
-        $crate::each_table!($then; instances, keys, members, mcp, audit);
-    };
 }
 
 /// Calls `$then!` with each resource's table (the macro named as its module), then with

@@ -66,3 +66,13 @@ pub fn list_scopes() -> Vec<ScopeDto> {
     }
     out
 }
+
+/// No operation of this resource is in the table: its routes are the scope catalogue, the calling key's context and the probes, which take any credential or none,
+/// written by hand.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! meta {
+    ($then:path) => {
+        $then! { meta; }
+    };
+}

@@ -98,3 +98,13 @@ pub async fn revoke_connected_app(
         Err(Problem::not_found("Connected application not found"))
     }
 }
+
+/// No operation of this resource is in the table: its routes are the consent page's and OAuth's protocol endpoints, outside the spec,
+/// written by hand.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! oauth {
+    ($then:path) => {
+        $then! { oauth; }
+    };
+}

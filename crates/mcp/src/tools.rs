@@ -365,6 +365,7 @@ macro_rules! render {
             tool [$($tool:tt)*];
     )*) => {
         mod $resource {
+            #[allow(unused_imports)] // a resource may have no operation in the table
             use super::*;
 
             /// The tool of each operation that offers one.

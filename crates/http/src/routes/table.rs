@@ -182,6 +182,7 @@ macro_rules! render {
             )*
 
             /// Adds the resource's routes.
+            #[allow(unused_variables)] // a resource may have none in the table
             pub fn mount(routes: &mut super::Routes) {
                 $(
                     routes.add(
