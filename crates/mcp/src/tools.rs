@@ -1,6 +1,7 @@
-//! The tools: one typed table. Each entry names the tool, the scope it needs, the HTTP
-//! operation it mirrors (whose schemas it takes), its hints, and the function that runs
-//! it: the same operation of `hydracore-api` as the route, its arguments read into the
+//! The tools: one typed table, rendered from the operation table of `hydracore-api`
+//! (`operations!`) where an entry offers a tool. Each names the tool, the scope it
+//! needs, the HTTP operation it mirrors (whose schemas it takes), its hints, and the
+//! function that runs it: the same operation as the route, its arguments read into the
 //! route's request type, its result answered in the route's shape. No tool words an
 //! error of its own: a failure is the operation's `Problem`.
 
