@@ -1,4 +1,5 @@
-//! The routes, one module per resource.
+//! The routes: the operation table's (`table`), and those written by hand, one module
+//! each.
 
 pub mod auth;
 pub mod internal;
@@ -11,7 +12,8 @@ use actix_web::HttpResponse;
 use paperclip::actix::web::ServiceConfig;
 use serde_json::json;
 
-/// Mounts every resource under `/v1`, where a new resource's routes are added.
+/// Mounts every resource under `/v1`: the operation table's (a new resource's routes
+/// come with its table) and the hand-written ones.
 pub fn configure_v1(cfg: &mut ServiceConfig<'_>) {
     // actix tries a scope's resources in order, each pattern with a parameter by
     // regex: `/scopes` and `/mcp/api-key-context` have none, so they go first and are
