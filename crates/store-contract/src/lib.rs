@@ -15,13 +15,22 @@ pub mod cases;
 use std::sync::Arc;
 
 use hydracore_audit::AuditLog;
+use hydracore_audit::testing::InMemoryAuditLog;
 use hydracore_auth::oauth::OAuthRepository;
+use hydracore_auth::testing::{InMemoryOAuth, InMemoryRefreshTokens, InMemorySessions};
 use hydracore_auth::{RefreshTokenRepository, SessionRepository};
 use hydracore_core::idempotency::IdempotencyStore;
+use hydracore_core::idempotency::testing::InMemoryIdempotency;
+use hydracore_core::testing::EventSink;
+use hydracore_instances::testing::{InMemoryInstanceRepository, InMemoryRuntimeImageRepository};
 use hydracore_instances::{InstanceRepository, RuntimeImageRepository};
 use hydracore_keys::KeyRepository;
+use hydracore_keys::testing::InMemoryKeyRepository;
 use hydracore_mcp_creds::McpCredentialRepository;
+use hydracore_mcp_creds::testing::InMemoryMcpCredentials;
 use hydracore_mcp_log::McpCallLog;
+use hydracore_mcp_log::testing::InMemoryMcpCallLog;
+use hydracore_tenants::testing::InMemoryTenantRepository;
 use hydracore_tenants::{MembershipRepository, TenantRepository, UserRepository};
 
 /// Every port, as one implementation provides them.
@@ -43,9 +52,10 @@ pub struct Ports {
     pub audit: Arc<dyn AuditLog>,
 }
 
+/// A new port is added in three places, all below: a field, a bound of [`Ports::of`]
+/// (which fills the stores' harnesses) and its fake in [`Ports::fakes`].
 impl Ports {
-    /// Every port from one implementation of them all (a store): adding a port here
-    /// is all its harness needs.
+    /// Every port from one implementation of them all (a store).
     pub fn of<S>(store: S) -> Self
     where
         S: TenantRepository
@@ -78,6 +88,28 @@ impl Ports {
             idempotency: s.clone(),
             oauth: s.clone(),
             audit: s,
+        }
+    }
+
+    /// Every port from the domain crates' in-memory fakes, which write their events
+    /// to one sink as a store keeps them in one table.
+    pub fn fakes() -> Self {
+        let events = EventSink::default();
+        let tenants = Arc::new(InMemoryTenantRepository::with_events(events.clone()));
+        Self {
+            tenants: tenants.clone(),
+            users: tenants.clone(),
+            members: tenants,
+            refresh: Arc::new(InMemoryRefreshTokens::with_events(events.clone())),
+            sessions: Arc::new(InMemorySessions::with_events(events.clone())),
+            creds: Arc::new(InMemoryMcpCredentials::with_events(events.clone())),
+            keys: Arc::new(InMemoryKeyRepository::with_events(events.clone())),
+            instances: Arc::new(InMemoryInstanceRepository::with_events(events.clone())),
+            images: Arc::new(InMemoryRuntimeImageRepository::with_events(events.clone())),
+            oauth: Arc::new(InMemoryOAuth::with_events(events.clone())),
+            audit: Arc::new(InMemoryAuditLog::over(events)),
+            calls: Arc::new(InMemoryMcpCallLog::default()),
+            idempotency: Arc::new(InMemoryIdempotency::default()),
         }
     }
 }
