@@ -22,21 +22,38 @@ pub use json::*;
 pub use path::{PathId, path_parameter};
 pub use problem::{Outcome, Problem};
 pub use rules::FieldRules;
-pub use services::{Caller, Services};
+pub use services::Caller;
+
+use hydracore_audit::AuditService;
+use hydracore_auth::IdentityService;
+use hydracore_auth::oauth::OAuthService;
+use hydracore_instances::{ImageService, InstanceService};
+use hydracore_keys::KeyService;
+use hydracore_mcp_creds::CredentialService;
+use hydracore_mcp_log::CallLogService;
+use hydracore_tenants::{MemberService, TenantService};
 pub use shapes::BodyRules;
 pub use time::*;
 
-/// The resources. Each module holds a resource's DTOs and their conversions, its
-/// operations, the scopes they need (`needs!`), the outcomes of its errors (`From<…>
-/// for Problem`), its `SHAPES` and its operation table (a macro named as the module);
-/// this list is the one place a new one is named, and a module without `SHAPES` or a
-/// table does not compile. (`$d` is `$`, for the macro this one writes.)
+/// The resources, each with the application services its operations run on. Each
+/// module holds a resource's DTOs and their conversions, its operations, the scopes
+/// they need (`needs!`), the outcomes of its errors (`From<…> for Problem`), its
+/// `SHAPES` and its operation table (a macro named as the module); this list is the one
+/// place a new one is named, and a module without `SHAPES` or a table does not
+/// compile. (`$d` is `$`, for the macro this one writes.)
 macro_rules! resources {
-    ($d:tt $($resource:ident),* $(,)?) => {
+    ($d:tt $($resource:ident { $($service:ident: $kind:ty),* $(,)? }),* $(,)?) => {
         $(
             mod $resource;
             pub use $resource::*;
         )*
+
+        /// The application services every operation runs on, built once by the
+        /// composition root and shared by every adapter.
+        #[derive(Clone)]
+        pub struct Services {
+            $($(pub $service: $kind,)*)*
+        }
 
         /// Every request body (and shape inside one), by schema name, with its field
         /// rules.
@@ -86,15 +103,15 @@ macro_rules! resources {
 }
 
 resources! { $
-    instances,
-    keys,
-    members,
-    identity,
-    mcp,
-    images,
-    meta,
-    audit,
-    oauth,
+    instances { instances: InstanceService },
+    keys { keys: KeyService },
+    members { tenants: TenantService, members: MemberService },
+    identity { identity: IdentityService },
+    mcp { credentials: CredentialService, calls: CallLogService },
+    images { images: ImageService },
+    meta {},
+    audit { audit: AuditService },
+    oauth { oauth: OAuthService },
 }
 
 /// Calls `$then!` with each resource's table (the macro named as its module), then with

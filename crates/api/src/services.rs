@@ -1,29 +1,10 @@
-//! What the operations run on: the application services, and who is calling.
+//! Who is calling an operation (the services it runs on are listed in `lib.rs`, by
+//! resource).
 
-use hydracore_audit::{AuditActor, AuditService, Origin, Who};
-use hydracore_auth::oauth::OAuthService;
-use hydracore_auth::{Actor, IdentityService, Principal};
-use hydracore_instances::{ImageService, InstanceService};
-use hydracore_keys::{Grantor, KeyService};
-use hydracore_mcp_creds::CredentialService;
-use hydracore_mcp_log::CallLogService;
-use hydracore_tenants::{MemberService, TenantId, TenantService};
-
-/// The application services every operation runs on, built once by the composition
-/// root and shared by every adapter.
-#[derive(Clone)]
-pub struct Services {
-    pub instances: InstanceService,
-    pub images: ImageService,
-    pub keys: KeyService,
-    pub credentials: CredentialService,
-    pub calls: CallLogService,
-    pub tenants: TenantService,
-    pub members: MemberService,
-    pub identity: IdentityService,
-    pub audit: AuditService,
-    pub oauth: OAuthService,
-}
+use hydracore_audit::{AuditActor, Origin, Who};
+use hydracore_auth::{Actor, Principal};
+use hydracore_keys::Grantor;
+use hydracore_tenants::TenantId;
 
 /// Who calls a tenant's operation: the authenticated principal, acting in `tenant`
 /// (each operation checks the scope it needs, see [`crate::access`]).
